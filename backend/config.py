@@ -1,0 +1,125 @@
+"""The one Settings object: every environment variable PromptLooper reads is declared here."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values shipped in .env.example and docs; production refuses to start with any of them.
+DEFAULT_SECRET_VALUES = frozenset({"", "change-me", "changeme", "secret", "promptlooper"})
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (e.g. production mode with a default secret)."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration from the environment (and `.env` when present)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Database and queue
+    database_url: str | None = Field(default=None, description="PostgreSQL URL; unset means SQLite")
+    redis_url: str | None = Field(default=None, description="Redis URL; unset means in-process queue")
+    # Server
+    host: str = "0.0.0.0"
+    port: int = 8400
+    # Auth
+    jwt_secret: SecretStr | None = None
+    encryption_key: SecretStr | None = Field(default=None, description="Fernet key for endpoint secrets")
+    api_key: SecretStr | None = Field(default=None, description="Static admin API key")
+    jwt_expire_minutes: int = 60 * 24
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+    # Defaults
+    default_endpoint_url: str | None = None
+    default_endpoint_key: SecretStr | None = None
+    # Limits
+    max_concurrent_runs: int = Field(default=4, ge=1)
+    max_tokens_per_sweep: int = Field(default=0, ge=0)
+    max_body_bytes: int = 10 * 1024 * 1024
+    llm_timeout_s: float = 120.0
+    llm_max_retries: int = 4
+    # Storage
+    data_dir: Path = Path("./data")
+    # MCP
+    mcp_enabled: bool = True
+    mcp_port: int = 8401
+    # Operations
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @property
+    def production(self) -> bool:
+        """Production mode: an external database is configured."""
+        return bool(self.database_url)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Async SQLAlchemy URL for the configured database."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'promptlooper.db').resolve()}"
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @cached_property
+    def secrets(self) -> AppSecrets:
+        """The JWT and encryption secrets, generated and persisted in DATA_DIR when not given."""
+        return resolve_secrets(self)
+
+
+@dataclass(frozen=True)
+class AppSecrets:
+    """Secrets in use by this process."""
+
+    jwt_secret: str
+    fernet: Fernet
+
+
+def _read_or_create(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make)
+    return make
+
+
+def resolve_secrets(settings: Settings) -> AppSecrets:
+    """Use given secrets; outside production, generate missing ones once and keep them in DATA_DIR."""
+    given_jwt = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    given_key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    if settings.production:
+        for name, value in (("JWT_SECRET", given_jwt), ("ENCRYPTION_KEY", given_key)):
+            if value is None or value.strip().lower() in DEFAULT_SECRET_VALUES:
+                raise ConfigError(
+                    f"{name} must be set to a strong secret in production mode (DATABASE_URL is set)."
+                )
+    jwt_secret = given_jwt or _read_or_create(settings.data_dir / ".jwt_secret", secrets.token_urlsafe(48))
+    key = given_key or _read_or_create(settings.data_dir / ".encryption_key", Fernet.generate_key().decode())
+    try:
+        fernet = Fernet(key.encode())
+    except ValueError as exc:
+        raise ConfigError(
+            "ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded bytes); "
+            'generate one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from exc
+    return AppSecrets(jwt_secret=jwt_secret, fernet=fernet)

@@ -1,0 +1,39 @@
+"""The application context: long-lived objects built once per process and shared by every entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from promptlooper.auth import LoginThrottle
+from promptlooper.config import Settings
+
+
+@dataclass
+class AppContext:
+    """Settings, database and shared services for one process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    throttle: LoginThrottle
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppContext:
+        """Create the engine and helpers for these settings."""
+        from promptlooper.db import create_engine, make_sessionmaker
+
+        engine = create_engine(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
+        )
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self.engine.dispose()

@@ -1,0 +1,272 @@
+"""SQLAlchemy 2 typed models: every table of the spec plus what the contract needs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """Aware UTC now."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored with time zone and always read back as aware UTC (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base."""
+
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UTCDateTime}
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class User(Base):
+    """A person who logs in."""
+
+    __tablename__ = "users"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A programmatic credential; only the SHA-256 of the key is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AppSetting(Base):
+    """Admin-editable settings, one row per key."""
+
+    __tablename__ = "app_settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Project(Base):
+    """A workspace grouping experiments."""
+
+    __tablename__ = "projects"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    experiments: Mapped[list[Experiment]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Experiment(Base):
+    """Sample data, pipeline stages, scorers and a parameter space."""
+
+    __tablename__ = "experiments"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    sample_data: Mapped[list[Any]] = mapped_column(default=list)
+    pipeline_stages: Mapped[list[Any]] = mapped_column(default=list)
+    scoring_config: Mapped[list[Any]] = mapped_column(default=list)
+    parameter_space: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    project: Mapped[Project] = relationship(back_populates="experiments")
+
+
+class LLMEndpoint(Base):
+    """An OpenAI-compatible target; the API key is stored encrypted."""
+
+    __tablename__ = "llm_endpoints"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    label: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=8)
+    pricing: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Sweep(Base):
+    """A batch of runs exploring an experiment's parameter space."""
+
+    __tablename__ = "sweeps"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total_runs: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_estimate: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Run(Base):
+    """One resolved configuration applied to every sample."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_experiment_score", "experiment_id", "weighted_score"),
+        Index("ix_runs_experiment_status", "experiment_id", "status"),
+        Index("ix_runs_sweep_status", "sweep_id", "status"),
+        Index("ix_runs_experiment_hash", "experiment_id", "config_hash"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    experiment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    sweep_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    repeat_index: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    cost_estimate: Mapped[float] = mapped_column(Float, default=0.0)
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    cache_hits: Mapped[int] = mapped_column(Integer, default=0)
+    weighted_score: Mapped[float | None] = mapped_column(Float, default=None)
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stage_results: Mapped[list[StageResult]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="StageResult.seq"
+    )
+    scores: Mapped[list[Score]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class StageResult(Base):
+    """One LLM call of a run: a stage applied to a sample."""
+
+    __tablename__ = "stage_results"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    stage_index: Mapped[int] = mapped_column(Integer)
+    stage_name: Mapped[str] = mapped_column(String(200))
+    sample_id: Mapped[str] = mapped_column(String(200))
+    prompt_sent: Mapped[str] = mapped_column(Text)
+    response_raw: Mapped[str | None] = mapped_column(Text, default=None)
+    model_used: Mapped[str] = mapped_column(String(300))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    cache_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Score(Base):
+    """One scorer's value for a run, in [0, 1]."""
+
+    __tablename__ = "scores"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    scorer_name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResponseCache(Base):
+    """A cached LLM response keyed by the SHA-256 of the full request."""
+
+    __tablename__ = "response_cache"
+    config_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    response: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(300))
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookConfig(Base):
+    """An outgoing webhook for an event type."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    event_type: Mapped[str] = mapped_column(String(50))
+    url: Mapped[str] = mapped_column(String(2000))
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """A persisted live event, served to polling clients by sequence number."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_experiment_seq", "experiment_id", "seq"),)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    type: Mapped[str] = mapped_column(String(50))
+    experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    sweep_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ts: Mapped[datetime] = mapped_column(default=utcnow)

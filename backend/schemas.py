@@ -1,0 +1,362 @@
+"""Pydantic request/response models: the wire shapes of CONTRACT.md (never ORM classes)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from promptlooper.engine.definition import ExperimentDefinition
+
+T = TypeVar("T")
+
+
+def _iso_z(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UTCTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+
+
+def _check_clean(value: Any, path: str = "body") -> None:
+    """Reject what databases cannot store: NUL characters and non-finite floats."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path} contains a NUL character, which cannot be stored")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path} must be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_clean(key, path)
+            _check_clean(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_clean(item, f"{path}[{index}]")
+
+
+class InModel(BaseModel):
+    """Base of request bodies: unknown fields rejected, NUL bytes and NaN refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        _check_clean(data)
+        return data
+
+
+class OutModel(BaseModel):
+    """Base of responses, built from ORM objects or dicts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorOut(BaseModel):
+    """Every error: a human sentence and a stable code."""
+
+    detail: Any = Field(description="A human sentence (a list of field errors for 422)")
+    code: str
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+# ---- auth -----------------------------------------------------------------------------------
+
+
+class Credentials(InModel):
+    """Username and password."""
+
+    username: Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    password: Annotated[str, Field(min_length=8, max_length=256)]
+
+
+class LoginIn(InModel):
+    """Login body (password length is not re-validated at login)."""
+
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UserOut(OutModel):
+    """A user as clients see it."""
+
+    id: uuid.UUID
+    username: str
+    is_admin: bool
+    role: Literal["admin", "guest"]
+    created_at: UTCTime | None = None
+
+
+class TokenOut(BaseModel):
+    """A login answer."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    user: UserOut
+
+
+class UserCreate(Credentials):
+    """Admin creating a user; non-admins are read-only."""
+
+    is_admin: bool = False
+
+
+class ApiKeyCreate(InModel):
+    """A new API key's name."""
+
+    name: Name
+
+
+class ApiKeyOut(OutModel):
+    """An API key without its secret."""
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: UTCTime
+    last_used_at: UTCTime | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """The one answer that shows the key."""
+
+    key: str
+
+
+class SettingsOut(BaseModel):
+    """Admin settings."""
+
+    allow_guest_access: bool = False
+    default_endpoint_id: uuid.UUID | None = None
+    max_concurrent_runs: int = 4
+    max_tokens_per_sweep: int = 0
+
+
+class SettingsUpdate(InModel):
+    """A partial update of admin settings."""
+
+    allow_guest_access: bool | None = None
+    default_endpoint_id: uuid.UUID | None = None
+    max_concurrent_runs: Annotated[int, Field(ge=1, le=1024)] | None = None
+    max_tokens_per_sweep: Annotated[int, Field(ge=0, le=10**12)] | None = None
+
+
+# ---- projects -------------------------------------------------------------------------------
+
+
+class ProjectCreate(InModel):
+    """A new project."""
+
+    name: Name
+    description: Annotated[str, Field(max_length=20000)] | None = None
+    notes: Annotated[str, Field(max_length=200000)] | None = None
+
+
+class ProjectUpdate(InModel):
+    """A partial project update."""
+
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=20000)] | None = None
+    notes: Annotated[str, Field(max_length=200000)] | None = None
+
+
+class ExperimentSummary(OutModel):
+    """An experiment in lists."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    description: str | None
+    status: str
+    created_at: UTCTime
+    updated_at: UTCTime
+    run_count: int = 0
+    best_score: float | None = None
+
+
+class ProjectOut(OutModel):
+    """A project."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    notes: str | None = None
+    owner_id: uuid.UUID | None
+    created_at: UTCTime
+    updated_at: UTCTime
+    experiment_count: int = 0
+
+
+class ProjectDetail(ProjectOut):
+    """A project with its experiments."""
+
+    experiments: list[ExperimentSummary] = []
+
+
+# ---- experiments ----------------------------------------------------------------------------
+
+
+class ExperimentCreate(ExperimentDefinition):
+    """The experiment document of CONTRACT.md plus its project."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    project_id: uuid.UUID
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        _check_clean(data)
+        return data
+
+
+class ExperimentUpdate(InModel):
+    """A partial experiment update; the merged document is validated as a whole."""
+
+    name: Name | None = None
+    description: str | None = None
+    sample_data: list[dict[str, Any]] | None = None
+    pipeline_stages: list[dict[str, Any]] | None = None
+    scoring_config: list[dict[str, Any]] | None = None
+    parameter_space: dict[str, Any] | None = None
+
+
+class ExperimentOut(OutModel):
+    """An experiment with its full document."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    description: str | None
+    sample_data: list[dict[str, Any]]
+    pipeline_stages: list[dict[str, Any]]
+    scoring_config: list[dict[str, Any]]
+    parameter_space: dict[str, Any]
+    status: str
+    created_at: UTCTime
+    updated_at: UTCTime
+    run_count: int = 0
+    best_score: float | None = None
+    grid_size: int | None = None
+
+
+# ---- endpoints ------------------------------------------------------------------------------
+
+
+class Price(InModel):
+    """Pricing of one model in USD per million tokens."""
+
+    input_per_1m: Annotated[float, Field(ge=0)] = 0.0
+    output_per_1m: Annotated[float, Field(ge=0)] = 0.0
+
+
+HttpUrlStr = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
+
+
+class EndpointCreate(InModel):
+    """A new LLM endpoint."""
+
+    label: Name
+    url: HttpUrlStr
+    api_key: Annotated[str, Field(max_length=4000)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=1024)] = 8
+    pricing: dict[str, Price] = {}
+
+
+class EndpointUpdate(InModel):
+    """A partial endpoint update; `api_key: ""` removes the key."""
+
+    label: Name | None = None
+    url: HttpUrlStr | None = None
+    api_key: Annotated[str, Field(max_length=4000)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+    pricing: dict[str, Price] | None = None
+
+
+class EndpointOut(OutModel):
+    """An endpoint, never with its key."""
+
+    id: uuid.UUID
+    label: str
+    url: str
+    has_api_key: bool
+    max_concurrency: int
+    pricing: dict[str, Any]
+    created_at: UTCTime
+
+
+class EndpointTestOut(BaseModel):
+    """The result of testing an endpoint."""
+
+    ok: bool
+    models: list[str] | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+
+
+# ---- webhooks -------------------------------------------------------------------------------
+
+WebhookEvent = Literal[
+    "experiment.started", "experiment.completed", "experiment.paused", "new_best_found",
+    "budget.exhausted", "human_needed", "run.failed",
+]
+
+
+class WebhookCreate(InModel):
+    """A new webhook."""
+
+    event_type: WebhookEvent
+    url: HttpUrlStr
+    headers: dict[str, Annotated[str, Field(max_length=4000)]] = {}
+    is_active: bool = True
+
+
+class WebhookOut(OutModel):
+    """A webhook (header values are hidden: they usually hold credentials)."""
+
+    id: uuid.UUID
+    event_type: str
+    url: str
+    header_names: list[str]
+    is_active: bool
+    created_at: UTCTime
+
+
+# ---- admin / health -------------------------------------------------------------------------
+
+
+class StatsOut(BaseModel):
+    """System-wide counts and cache statistics."""
+
+    users: int
+    projects: int
+    experiments: int
+    runs: int
+    runs_by_status: dict[str, int]
+    llm_calls: int
+    cache: dict[str, float | int]
+
+
+class HealthOut(BaseModel):
+    """Health of the process and its dependencies."""
+
+    status: Literal["ok", "degraded"]
+    database: str
+    queue: str
+    redis: str
+    version: str

@@ -1,0 +1,164 @@
+"""Experiments: validated documents of samples, stages, scorers and a parameter space."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptlooper.engine import scorers
+from promptlooper.engine.definition import DefinitionError, ExperimentDefinition, validate_definition
+from promptlooper.engine.space import count_grid
+from promptlooper.errors import Conflict, InvalidDefinition
+from promptlooper.models import Experiment, LLMEndpoint, Project, Run
+from promptlooper.schemas import (
+    ExperimentCreate,
+    ExperimentOut,
+    ExperimentSummary,
+    ExperimentUpdate,
+    Page,
+)
+from promptlooper.services.common import get_or_404, paginate
+
+DOCUMENT_FIELDS = ("name", "description", "sample_data", "pipeline_stages", "scoring_config", "parameter_space")
+
+
+def definition_of(experiment: Experiment) -> ExperimentDefinition:
+    """The stored document as the engine's model."""
+    return ExperimentDefinition.model_validate({f: getattr(experiment, f) for f in DOCUMENT_FIELDS})
+
+
+async def _check_endpoints(session: AsyncSession, defn: ExperimentDefinition) -> None:
+    errors: list[dict[str, Any]] = []
+    for index, stage in enumerate(defn.pipeline_stages):
+        if stage.endpoint_id is not None and not await _endpoint_exists(session, stage.endpoint_id):
+            errors.append({"loc": ["body", "pipeline_stages", index, "endpoint_id"],
+                           "msg": f"Endpoint {stage.endpoint_id} does not exist.", "type": "unknown_endpoint"})
+    for key, values in defn.parameter_space.items():
+        if key.split(".")[-1] == "endpoint_id" and isinstance(values, list):
+            for value in values:
+                if not await _endpoint_exists(session, str(value)):
+                    errors.append({"loc": ["body", "parameter_space", key],
+                                   "msg": f"Endpoint {value} does not exist.", "type": "unknown_endpoint"})
+    if errors:
+        raise InvalidDefinition(errors)
+
+
+async def _endpoint_exists(session: AsyncSession, endpoint_id: str) -> bool:
+    try:
+        return await session.get(LLMEndpoint, uuid.UUID(str(endpoint_id))) is not None
+    except ValueError:
+        return False
+
+
+async def validate_document(session: AsyncSession, defn: ExperimentDefinition) -> None:
+    """Every rule of the experiment document; raises a 422 listing all problems."""
+    try:
+        validate_definition(defn, scorers.known_scorer_ids(), scorers.validate_scorer_config)
+    except DefinitionError as exc:
+        raise InvalidDefinition([_body_loc(e) for e in exc.errors]) from exc
+    await _check_endpoints(session, defn)
+
+
+def _body_loc(error: dict[str, Any]) -> dict[str, Any]:
+    loc = list(error.get("loc", []))
+    return error | {"loc": loc if loc[:1] == ["body"] else ["body", *loc]}
+
+
+def _document(defn: ExperimentDefinition) -> dict[str, Any]:
+    return defn.model_dump(mode="json", include=set(DOCUMENT_FIELDS))
+
+
+async def create_experiment(session: AsyncSession, body: ExperimentCreate) -> ExperimentOut:
+    """Validate and store a new experiment."""
+    await get_or_404(session, Project, body.project_id, "Project")
+    defn = ExperimentDefinition.model_validate(body.model_dump(exclude={"project_id"}))
+    await validate_document(session, defn)
+    experiment = Experiment(project_id=body.project_id, **_document(defn))
+    session.add(experiment)
+    await session.flush()
+    return await experiment_out(session, experiment)
+
+
+async def update_experiment(session: AsyncSession, experiment_id: uuid.UUID, body: ExperimentUpdate) -> ExperimentOut:
+    """Merge a partial update into the document, validate the whole and store it."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    merged = {f: getattr(experiment, f) for f in DOCUMENT_FIELDS} | {
+        k: v for k, v in body.model_dump(exclude_unset=True).items() if not (k == "name" and v is None)
+    }
+    try:
+        defn = ExperimentDefinition.model_validate(merged)
+    except ValidationError as exc:
+        raise InvalidDefinition(
+            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from exc
+    await validate_document(session, defn)
+    for key, value in _document(defn).items():
+        setattr(experiment, key, value)
+    experiment.updated_at = datetime.now(UTC)
+    await session.flush()
+    return await experiment_out(session, experiment)
+
+
+async def _run_stats(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, float | None]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Run.experiment_id, func.count(), func.max(Run.weighted_score))
+        .where(Run.experiment_id.in_(ids)).group_by(Run.experiment_id)
+    )
+    return {exp_id: (int(count), best) for exp_id, count, best in rows.tuples().all()}
+
+
+async def experiment_summaries(session: AsyncSession, experiments: list[Experiment]) -> list[ExperimentSummary]:
+    """Summaries with run counts and best scores, in one query."""
+    stats = await _run_stats(session, [e.id for e in experiments])
+    return [
+        ExperimentSummary.model_validate(e).model_copy(
+            update={"run_count": stats.get(e.id, (0, None))[0], "best_score": stats.get(e.id, (0, None))[1]}
+        )
+        for e in experiments
+    ]
+
+
+async def experiment_out(session: AsyncSession, experiment: Experiment) -> ExperimentOut:
+    """The full experiment with run count, best score and grid size."""
+    count, best = (await _run_stats(session, [experiment.id])).get(experiment.id, (0, None))
+    try:
+        grid = count_grid(definition_of(experiment))
+    except Exception:
+        grid = None
+    return ExperimentOut.model_validate(experiment).model_copy(
+        update={"run_count": count, "best_score": best, "grid_size": grid}
+    )
+
+
+async def list_experiments(
+    session: AsyncSession, project_id: uuid.UUID | None, status: str | None, limit: int, offset: int
+) -> Page[ExperimentSummary]:
+    """Experiments, newest first, optionally of one project or status."""
+    stmt = select(Experiment).order_by(Experiment.created_at.desc())
+    if project_id is not None:
+        stmt = stmt.where(Experiment.project_id == project_id)
+    if status is not None:
+        stmt = stmt.where(Experiment.status == status)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return Page(items=await experiment_summaries(session, rows), total=total, limit=limit, offset=offset)
+
+
+async def get_experiment(session: AsyncSession, experiment_id: uuid.UUID) -> ExperimentOut:
+    """One experiment."""
+    return await experiment_out(session, await get_or_404(session, Experiment, experiment_id, "Experiment"))
+
+
+async def delete_experiment(session: AsyncSession, experiment_id: uuid.UUID) -> None:
+    """Delete an experiment and its runs; refused while it is running."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    if experiment.status == "running":
+        raise Conflict("Stop the experiment's sweep before deleting it.", code="experiment_running")
+    await session.delete(experiment)
+    await session.flush()

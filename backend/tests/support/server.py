@@ -1,0 +1,77 @@
+"""Start a real `promptlooper serve` subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """A running server: its URL, process and log."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        """What the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server with the given signal and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_server(env: dict[str, str], log_path: Path, timeout_s: float = 60.0) -> ServerProcess:
+    """Start `promptlooper serve` on a free port and wait until /health answers."""
+    port = free_port()
+    full_env = os.environ.copy() | {"HOST": "127.0.0.1", "PORT": str(port), "MCP_ENABLED": "false"} | env
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "promptlooper.cli", "serve"], env=full_env,
+                                stdout=log, stderr=subprocess.STDOUT, cwd=str(log_path.parent))
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not become healthy in {timeout_s}s:\n{server.log()}")
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    """A server for the duration of a with-block."""
+    server = start_server(env, log_path)
+    try:
+        yield server
+    finally:
+        server.stop()
