@@ -15,7 +15,9 @@ router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
 
 @router.get("", response_model=Page[EndpointOut], responses=READ)
-async def list_endpoints(_: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Page[EndpointOut]:
+async def list_endpoints(
+    _: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[EndpointOut]:
     """Configured endpoints (never with their keys)."""
     return await service.list_endpoints(session, limit, offset)
 
