@@ -1,4 +1,4 @@
-"""The `promptlooper` command: serve, migrate (and, with their features, run, worker, mcp)."""
+"""The `promptlooper` command: serve, migrate, run (worker and mcp arrive with their features)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,19 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from promptlooper.cli_run import EXIT_ERROR, CliError, run_command
+
+    try:
+        return run_command(Path(args.file), args.sweep, args.server, args.api_key, args.fail_under,
+                           Path(args.output) if args.output else None, args.max_runs, args.concurrency)
+    except (CliError, ConfigError) as exc:
+        print(f"promptlooper run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="promptlooper", description="The LLM pipeline tuning workbench.")
@@ -54,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(func=_migrate)
+    run = sub.add_parser("run", help="create/update an experiment from YAML, sweep it, gate on the best score")
+    run.add_argument("file", help="experiment document (YAML or JSON)")
+    run.add_argument("--sweep", choices=["grid", "random"], default="grid")
+    run.add_argument("--server", help="URL of a running PromptLooper (default: an embedded server)")
+    run.add_argument("--api-key", help="admin API key for --server")
+    run.add_argument("--fail-under", type=float, help="exit 1 when the best weighted score is below this")
+    run.add_argument("--output", help="write results JSON here")
+    run.add_argument("--max-runs", type=int, help="cap the number of runs")
+    run.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    run.set_defaults(func=_run)
     return parser
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from promptlooper.auth import LoginThrottle
 from promptlooper.config import Settings
+
+if TYPE_CHECKING:
+    from promptlooper.services.runtime import Runtime
 
 
 @dataclass
@@ -20,6 +23,23 @@ class AppContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     throttle: LoginThrottle
     extras: dict[str, Any] = field(default_factory=dict)
+    _runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        """The execution runtime (adapters, cache, events, queue) started in the lifespan."""
+        if self._runtime is None:
+            raise RuntimeError("the runtime is not started")
+        return self._runtime
+
+    @property
+    def has_runtime(self) -> bool:
+        """Whether a runtime is attached."""
+        return self._runtime is not None
+
+    def attach_runtime(self, runtime: Runtime) -> None:
+        """Install the runtime built for this context."""
+        self._runtime = runtime
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:

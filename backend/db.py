@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,32 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the unit of work has committed (enqueue work only after its rows exist)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def commit_and_run_hooks(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks registered on the session."""
+    await session.commit()
+    for callback in session.info.pop("after_commit", []):
+        await callback()
+
+
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A unit of work: commit on success, roll back on error (workers and background tasks use this)."""
     async with factory() as session:
         try:
             yield session
-            await session.commit()
         except BaseException:
+            session.info.pop("after_commit", None)
             await session.rollback()
             raise
+        await commit_and_run_hooks(session)
 
 
 def _alembic_config(connection: Any) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.auth import GUEST, Principal
 from promptlooper.context import AppContext
+from promptlooper.db import commit_and_run_hooks
 from promptlooper.errors import Forbidden, NotAuthenticated
 from promptlooper.services import auth as auth_service
 from promptlooper.services import settings as settings_service
@@ -32,10 +33,11 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
     async with ctx.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
         except BaseException:
+            session.info.pop("after_commit", None)
             await session.rollback()
             raise
+        await commit_and_run_hooks(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

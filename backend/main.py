@@ -19,11 +19,15 @@ from promptlooper.config import Settings
 from promptlooper.context import AppContext
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
-from promptlooper.routers import admin, auth, endpoints, experiments, projects, webhooks
+from promptlooper.routers import admin, auth, endpoints, experiments, exports, projects, runs, sweeps, webhooks
 from promptlooper.routers.common import errors
 from promptlooper.schemas import HealthOut, LoginIn
 from promptlooper.services import admin as admin_service
+from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.services.endpoints import ensure_default_endpoint
+from promptlooper.services.runtime import Runtime
+from promptlooper.services.sweeps import resume_interrupted
+from promptlooper.websocket.manager import router as ws_router
 
 log = logging.getLogger("promptlooper")
 
@@ -76,6 +80,13 @@ async def _startup(ctx: AppContext) -> None:
         await run_migrations(ctx.engine)
     async with session_scope(ctx.sessionmaker) as session:
         await ensure_default_endpoint(session, ctx)
+    runtime = Runtime.build(ctx)
+    runtime.queue = InProcessQueue(ctx)
+    ctx.attach_runtime(runtime)
+    await runtime.start()
+    resumed = await resume_interrupted(ctx)
+    if resumed:
+        log.info("resuming %d interrupted sweep(s)", len(resumed))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _startup(ctx)
             yield
         finally:
+            if ctx.has_runtime:
+                await ctx.runtime.aclose()
             await ctx.aclose()
 
     app = FastAPI(
@@ -100,9 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, admin, projects, experiments, endpoints, webhooks):
+    for module in (auth, admin, projects, experiments, sweeps, runs, exports, endpoints, webhooks):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(ws_router)
 
     @app.get("/health", response_model=HealthOut, tags=["health"], responses=errors(503))
     async def health() -> Any:

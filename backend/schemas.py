@@ -360,3 +360,169 @@ class HealthOut(BaseModel):
     queue: str
     redis: str
     version: str
+
+
+# ---- sweeps, runs, results ------------------------------------------------------------------
+
+
+class Budget(InModel):
+    """Limits that pause a sweep when reached (0 = none)."""
+
+    max_tokens: Annotated[int, Field(ge=0, le=10**12)] = 0
+    max_cost_usd: Annotated[float, Field(ge=0, le=10**9)] = 0.0
+
+
+class SweepCreate(InModel):
+    """Start a sweep."""
+
+    type: Literal["grid", "random", "guided"] = "grid"
+    max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    seed: int | None = None
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+    repeats: Annotated[int, Field(ge=1, le=100)] = 1
+    budget: Budget = Budget()
+
+
+class SweepOut(BaseModel):
+    """A started sweep."""
+
+    sweep_id: uuid.UUID
+    experiment_id: uuid.UUID
+    type: str
+    status: str
+    total_runs: int
+
+
+class ScoreIn(InModel):
+    """A human rating: exactly one of value (0-1), rating (1-5) or thumbs."""
+
+    value: Annotated[float, Field(ge=0, le=1)] | None = None
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    thumbs: Literal["up", "down"] | None = None
+    comment: Annotated[str, Field(max_length=10000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScoreIn:
+        given = [v for v in (self.value, self.rating, self.thumbs) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of value (0-1), rating (1-5) or thumbs (up/down)")
+        return self
+
+
+class RunUpdate(InModel):
+    """Steering a run: reject it from the leaderboard (or take it back)."""
+
+    rejected: bool
+
+
+class AdHocRun(InModel):
+    """One configuration executed now: single values keyed like parameter_space."""
+
+    experiment_id: uuid.UUID
+    overrides: dict[str, Any] = {}
+    repeat_index: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+class RunOut(OutModel):
+    """A run."""
+
+    id: uuid.UUID
+    experiment_id: uuid.UUID
+    sweep_id: uuid.UUID | None
+    config_hash: str
+    config: dict[str, Any]
+    status: str
+    started_at: UTCTime | None
+    completed_at: UTCTime | None
+    duration_ms: int | None
+    tokens_in: int
+    tokens_out: int
+    cost_estimate: float
+    llm_calls: int
+    cache_hits: int
+    scores: dict[str, float] = {}
+    weighted_score: float | None
+    rejected: bool
+    error: str | None
+    repeat_index: int = 0
+
+
+class StageResultOut(OutModel):
+    """One LLM call of a run."""
+
+    stage_index: int
+    stage_name: str
+    sample_id: str
+    prompt_sent: str
+    response_raw: str | None
+    model_used: str
+    parameters: dict[str, Any]
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    cached: bool
+    error: str | None = None
+
+
+class ScoreDetail(BaseModel):
+    """A score with its metadata."""
+
+    name: str
+    value: float
+    metadata: dict[str, Any]
+    comment: str | None = None
+    created_at: UTCTime | None = None
+
+
+class RunDetail(RunOut):
+    """A run with every stage result and score detail."""
+
+    stage_results: list[StageResultOut] = []
+    score_details: list[ScoreDetail] = []
+
+
+class LeaderboardEntry(BaseModel):
+    """One ranked configuration."""
+
+    rank: int
+    run_id: uuid.UUID
+    config: dict[str, Any]
+    config_hash: str
+    weighted_score: float | None
+    scores: dict[str, float]
+    tokens_in: int
+    tokens_out: int
+    cost_estimate: float
+    duration_ms: int | None
+    status: str
+
+
+class Leaderboard(BaseModel):
+    """Top runs."""
+
+    items: list[LeaderboardEntry]
+
+
+class EventOut(BaseModel):
+    """A persisted live event."""
+
+    type: str
+    seq: int | None
+    experiment_id: str | None
+    sweep_id: str | None
+    run_id: str | None
+    data: dict[str, Any]
+    ts: str
+
+
+class EventsPage(BaseModel):
+    """Events after a sequence number; pass `next_after` back to continue."""
+
+    items: list[EventOut]
+    next_after: int
+
+
+class CacheInvalidated(BaseModel):
+    """How many cached responses were deleted."""
+
+    deleted: int

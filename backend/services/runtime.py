@@ -1,0 +1,105 @@
+"""Long-lived execution objects of a process: adapters per endpoint, the cache, the event bus, the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptlooper.engine.cache import CachedChat
+from promptlooper.engine.runner import EndpointHandle
+from promptlooper.errors import BadRequest
+from promptlooper.events.bus import EventBus, LiveEvent
+from promptlooper.models import LLMEndpoint
+from promptlooper.services.cache_store import DatabaseCacheStore
+
+if TYPE_CHECKING:
+    from promptlooper.context import AppContext
+    from promptlooper.queue.base import RunQueue
+
+
+@dataclass
+class SweepControl:
+    """In-process steering flags of a running sweep."""
+
+    state: str = "running"  # running | paused | stopped
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Runtime:
+    """Adapters, cache, events and queue shared by every run of this process."""
+
+    ctx: AppContext
+    bus: EventBus
+    cache_store: DatabaseCacheStore
+    chat: CachedChat
+    queue: RunQueue | None = None
+    controls: dict[uuid.UUID, SweepControl] = field(default_factory=dict)
+    _handles: dict[uuid.UUID, tuple[Any, EndpointHandle]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, ctx: AppContext) -> Runtime:
+        """Create the runtime for a context."""
+        dialect = "sqlite" if ctx.settings.is_sqlite else "postgresql"
+        store = DatabaseCacheStore(ctx.sessionmaker, dialect)
+        return cls(ctx=ctx, bus=EventBus(ctx.sessionmaker), cache_store=store, chat=CachedChat(store))
+
+    async def start(self) -> None:
+        """Start background flushers."""
+        await self.bus.start()
+
+    async def aclose(self) -> None:
+        """Flush caches and events, close adapters."""
+        if self.queue is not None:
+            await self.queue.stop()
+        await self.cache_store.aclose()
+        await self.bus.stop()
+        for _, handle in self._handles.values():
+            await handle.adapter.aclose()
+        self._handles.clear()
+
+    def publish(self, type_: str, *, experiment_id: uuid.UUID | None = None, sweep_id: uuid.UUID | None = None,
+                run_id: uuid.UUID | None = None, **data: Any) -> None:
+        """Publish a live event."""
+        self.bus.publish(LiveEvent(type=type_, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id,
+                                   data=data))
+
+    def queue_for(self) -> RunQueue:
+        """The run queue of this process."""
+        if self.queue is None:
+            raise RuntimeError("the run queue is not started")
+        return self.queue
+
+    def set_control(self, sweep_id: uuid.UUID, state: str) -> None:
+        """Steer a sweep executing in this process (pause or stop take effect before its next run)."""
+        control = self.controls.get(sweep_id)
+        if control is not None:
+            control.state = state
+
+    async def endpoint_handle(self, session: AsyncSession, endpoint_id: str | None) -> EndpointHandle:
+        """The adapter of an endpoint, reused across runs (rebuilt when the endpoint changes)."""
+        from promptlooper.services.endpoints import make_adapter
+
+        if endpoint_id is None:
+            raise BadRequest("No endpoint: set the stage's endpoint_id or a default endpoint in admin settings.",
+                             code="no_endpoint")
+        try:
+            key = uuid.UUID(str(endpoint_id))
+        except ValueError as exc:
+            raise BadRequest(f"Endpoint id {endpoint_id!r} is not a UUID.", code="endpoint_not_found") from exc
+        endpoint = await session.get(LLMEndpoint, key)
+        if endpoint is None:
+            raise BadRequest(f"Endpoint {endpoint_id} does not exist.", code="endpoint_not_found")
+        cached = self._handles.get(key)
+        if cached is not None and cached[0] == endpoint.updated_at:
+            return cached[1]
+        if cached is not None:
+            await cached[1].adapter.aclose()
+        handle = EndpointHandle(id=str(endpoint.id), base_url=endpoint.url, adapter=make_adapter(self.ctx, endpoint),
+                                pricing=endpoint.pricing or {})
+        self._handles[key] = (endpoint.updated_at, handle)
+        return handle

@@ -1,0 +1,130 @@
+"""Sweeps: expand the parameter space into pending runs, then steer them (pause, resume, stop)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promptlooper.context import AppContext
+from promptlooper.db import after_commit
+from promptlooper.engine.space import SpaceError, config_hash, expand_grid, sample_random
+from promptlooper.errors import BadRequest, Conflict
+from promptlooper.models import Experiment, Run, Sweep
+from promptlooper.schemas import SweepCreate, SweepOut
+from promptlooper.services.common import get_or_404
+from promptlooper.services.experiments import definition_of, experiment_out
+from promptlooper.services.settings import get_settings
+
+
+def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
+    defn = definition_of(experiment)
+    try:
+        if body.type == "grid":
+            return expand_grid(defn, default_endpoint_id, body.max_runs)
+        if body.type == "random":
+            return sample_random(defn, default_endpoint_id, body.max_runs or 20, body.seed)
+    except SpaceError as exc:
+        raise BadRequest(str(exc), code="invalid_parameter_space") from exc
+    raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
+
+
+async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
+    return await session.scalar(select(Sweep).where(Sweep.experiment_id == experiment_id,
+                                                    Sweep.status.in_(("running", "paused"))))
+
+
+async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID, body: SweepCreate) -> SweepOut:
+    """Persist every run of the sweep as pending, then hand the sweep to the queue after commit."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    if experiment.status == "running" or await _running_sweep(session, experiment_id) is not None:
+        raise Conflict("A sweep of this experiment is already running or paused; stop it first.",
+                       code="sweep_already_running")
+    settings = await get_settings(session, ctx)
+    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    configs = _configs(experiment, body, default_endpoint)
+    options = body.model_dump(mode="json")
+    options["concurrency"] = body.concurrency or settings.max_concurrent_runs
+    sweep = Sweep(experiment_id=experiment_id, type=body.type, status="running", options=options,
+                  total_runs=len(configs) * body.repeats)
+    session.add(sweep)
+    await session.flush()
+    rows = [
+        {"id": uuid.uuid4(), "experiment_id": experiment_id, "sweep_id": sweep.id, "config_hash": config_hash(c),
+         "config": c, "repeat_index": r, "status": "pending"}
+        for c in configs for r in range(body.repeats)
+    ]
+    if rows:
+        await session.execute(insert(Run), rows)
+    experiment.status = "running"
+    await session.flush()
+    runtime = ctx.runtime
+    sweep_id = sweep.id
+
+    async def _enqueue() -> None:
+        runtime.publish("sweep.started", experiment_id=experiment_id, sweep_id=sweep_id, type=body.type,
+                        total=len(rows), options=options)
+        runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
+        await runtime.queue_for().enqueue_sweep(sweep_id)
+
+    after_commit(session, _enqueue)
+    return SweepOut(sweep_id=sweep.id, experiment_id=experiment_id, type=body.type, status="running",
+                    total_runs=len(rows))
+
+
+async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+    """Let in-flight runs finish and start no new one."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    sweep = await _running_sweep(session, experiment_id)
+    if sweep is None or sweep.status != "running":
+        raise Conflict("No running sweep to pause.", code="no_running_sweep")
+    sweep.status, experiment.status = "paused", "paused"
+    await session.flush()
+    ctx.runtime.set_control(sweep.id, "paused")
+    return await experiment_out(session, experiment)
+
+
+async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+    """Continue with exactly the runs not yet done."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    sweep = await _running_sweep(session, experiment_id)
+    if sweep is None or sweep.status != "paused":
+        raise Conflict("No paused sweep to resume.", code="no_paused_sweep")
+    sweep.status, experiment.status = "running", "running"
+    await session.flush()
+    runtime, sweep_id = ctx.runtime, sweep.id
+
+    async def _enqueue() -> None:
+        runtime.publish("experiment.resumed", experiment_id=experiment_id, sweep_id=sweep_id)
+        await runtime.queue_for().enqueue_sweep(sweep_id)
+
+    after_commit(session, _enqueue)
+    return await experiment_out(session, experiment)
+
+
+async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+    """Stop for good: runs not started are dropped, in-flight runs finish, the experiment is completed."""
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    sweep = await _running_sweep(session, experiment_id)
+    if sweep is None:
+        raise Conflict("No running or paused sweep to stop.", code="no_running_sweep")
+    ctx.runtime.set_control(sweep.id, "stopped")
+    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
+    experiment.status = "completed"
+    await session.flush()
+    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True)
+    return await experiment_out(session, experiment)
+
+
+async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
+    """On start: sweeps left running by a crash go on with the runs not done."""
+    from promptlooper.db import session_scope
+
+    async with session_scope(ctx.sessionmaker) as session:
+        ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
+    for sweep_id in ids:
+        await ctx.runtime.queue_for().enqueue_sweep(sweep_id)
+    return ids

@@ -1,0 +1,71 @@
+"""`promptlooper run` as a CI gate: exit 0 at or above --fail-under, 1 below, 2 on errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import yaml
+
+from promptlooper.tests.conftest import ADMIN, bearer
+from promptlooper.tests.support.llm_server import LLMServer
+from promptlooper.tests.support.server import running_server
+
+
+def _doc(base_url: str) -> dict:
+    return {
+        "project": "ci", "name": "gate", "endpoint": {"label": "mock", "url": base_url},
+        "sample_data": [{"id": "a", "input": "about alpha"}, {"id": "b", "input": "about beta"}],
+        "pipeline_stages": [{"name": "answer", "model": "m1", "prompt_template": "Answer: {{ input }}"}],
+        "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+        "parameter_space": {"model": ["m1", "m2"], "temperature": [0.2, 0.8]},
+    }
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ.copy() | {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": "", "MCP_ENABLED": "false"}
+    return subprocess.run([sys.executable, "-m", "promptlooper.cli", "run", *args], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+
+
+def test_embedded_gate_passes_and_fails(tmp_path: Path) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        path = tmp_path / "experiment.yaml"
+        path.write_text(yaml.safe_dump(_doc(server.base_url)))
+        ok = _run(tmp_path, str(path), "--sweep", "grid", "--fail-under", "0.9", "--output", str(tmp_path / "r.json"))
+        assert ok.returncode == 0, ok.stderr
+        assert "4/4 runs" in ok.stderr and "rank" in ok.stdout and "m2" in ok.stdout
+        results = json.loads((tmp_path / "r.json").read_text())
+        assert results["best_score"] == 1.0 and len(results["leaderboard"]) == 4
+        calls = server.stats()["calls"]
+        below = _run(tmp_path, str(path), "--fail-under", "1.5")
+        assert below.returncode == 1 and "FAIL" in below.stderr
+        assert server.stats()["calls"] == calls, "the second run is served from the cache"
+
+
+def test_errors_exit_2(tmp_path: Path) -> None:
+    missing = _run(tmp_path, str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "sample_data": [], "pipeline_stages": [
+        {"name": "a", "model": "m", "prompt_template": "{{ nothing }}"}]}))
+    invalid = _run(tmp_path, str(bad))
+    assert invalid.returncode == 2 and "nothing" in invalid.stderr
+
+
+def test_against_a_running_server(tmp_path: Path) -> None:
+    with LLMServer(models=["m1", "m2"]) as llm, running_server(
+        {"DATA_DIR": str(tmp_path / "srv"), "DATABASE_URL": ""}, tmp_path / "server.log"
+    ) as server:
+        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        key = httpx.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
+        path = tmp_path / "experiment.yaml"
+        path.write_text(yaml.safe_dump(_doc(llm.base_url)))
+        result = _run(tmp_path, str(path), "--server", server.url, "--api-key", key, "--fail-under", "0.5")
+        assert result.returncode == 0, result.stderr
+        experiments = httpx.get(server.url + "/api/v1/experiments", headers=bearer(key)).json()
+        assert experiments["total"] == 1 and experiments["items"][0]["status"] == "completed"

@@ -1,0 +1,120 @@
+"""`make bench`: the engine's performance targets against a loopback mock endpoint.
+
+Workload: 25 samples x (2 models x 5 temperatures x 2 prompt templates) = 500 calls, one stage,
+concurrency 16, endpoint latency 200 ms: the physical limit is 500 x 0.2 / 16 = 6.25 s.
+Targets: uncached sweep within 1.10x the limit; the same sweep re-run (all cache hits) under
+0.5 s; a 5,000-call sweep at zero latency under 10 s with peak RSS under 400 MB.
+The mock endpoint runs in its own process so it does not share the client's interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from promptlooper.config import Settings
+from promptlooper.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_mock(latency: float) -> tuple[subprocess.Popen[str], str]:
+    """Start the loopback OpenAI-compatible server in a subprocess; answer it and its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "promptlooper.tests.support.llm_server", "--port", "0",
+                             "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    port = int(line.split("port=")[1].split()[0])
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def experiment_doc(project_id: str, endpoint_id: str, samples: int, temperatures: int) -> dict[str, Any]:
+    """The benchmark experiment: 2 models x N temperatures x 2 templates over the samples."""
+    return {
+        "project_id": project_id, "name": f"bench-{samples}x{temperatures}",
+        "sample_data": [{"id": f"s{i}", "input": f"benchmark sample {i} " + "lorem ipsum " * 20} for i in range(samples)],
+        "pipeline_stages": [{"name": "answer", "endpoint_id": endpoint_id, "model": "m1",
+                             "prompt_template": "Summarize: {{ input }}", "params": {"max_tokens": 64}}],
+        "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m1"], "mode": "any"}},
+                           {"scorer": "length", "config": {"max_words": 40}}],
+        "parameter_space": {"model": ["m1", "m2"], "temperature": [round(0.1 + 0.1 * i, 2) for i in range(temperatures)],
+                            "prompt_template": ["Summarize: {{ input }}", "TL;DR: {{ input }}"]},
+    }
+
+
+def sweep(client: TestClient, experiment_id: str, concurrency: int) -> float:
+    """Start a grid sweep and answer its wall time until completed."""
+    started = time.perf_counter()
+    response = client.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "concurrency": concurrency})
+    assert response.status_code == 202, response.text
+    while client.get(f"/api/v1/experiments/{experiment_id}").json()["status"] != "completed":
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def bench_in_process(data_dir: Path) -> dict[str, float]:
+    """Run the three workloads in single-container mode (SQLite, in-process queue)."""
+    results: dict[str, float] = {}
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None, redis_url=None, mcp_enabled=False,  # type: ignore[call-arg]
+                        max_concurrent_runs=16, log_level="WARNING")
+    slow, slow_url = start_mock(0.2)
+    fast, fast_url = start_mock(0.0)
+    try:
+        with TestClient(create_app(settings)) as client:
+            token = client.post("/api/v1/auth/setup", json={"username": "bench", "password": "bench-password"}).json()
+            client.headers["Authorization"] = f"Bearer {token['access_token']}"
+            project = client.post("/api/v1/projects", json={"name": "bench"}).json()["id"]
+            slow_ep = client.post("/api/v1/endpoints", json={"label": "slow", "url": slow_url, "max_concurrency": 64}).json()["id"]
+            fast_ep = client.post("/api/v1/endpoints", json={"label": "fast", "url": fast_url, "max_concurrency": 64}).json()["id"]
+            exp = client.post("/api/v1/experiments", json=experiment_doc(project, slow_ep, 25, 5)).json()["id"]
+            results["uncached_500_s"] = sweep(client, exp, 16)
+            results["cached_500_s"] = sweep(client, exp, 16)
+            calls = httpx.get(slow_url.rsplit("/v1", 1)[0] + "/_stats").json()["calls"]
+            results["endpoint_calls_500"] = calls
+            big = client.post("/api/v1/experiments", json=experiment_doc(project, fast_ep, 250, 5)).json()["id"]
+            results["zero_latency_5000_s"] = sweep(client, big, 16)
+    finally:
+        slow.terminate()
+        fast.terminate()
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results
+
+
+def report(results: dict[str, float]) -> bool:
+    """Print each figure with its target and ratio; answer whether all targets are met."""
+    limit = 500 * 0.2 / 16
+    rows = [
+        ("500 calls uncached (limit 6.25 s)", results["uncached_500_s"], limit * 1.10,
+         f"{results['uncached_500_s'] / limit:.3f}x limit (target <= 1.10x)"),
+        ("500 calls re-run, all cached", results["cached_500_s"], 0.5, "target < 0.5 s"),
+        ("5,000 calls at zero latency", results["zero_latency_5000_s"], 10.0, "target < 10 s"),
+        ("peak RSS (MB)", results["peak_rss_mb"], 400.0, "target < 400 MB"),
+    ]
+    ok = True
+    for name, value, target, note in rows:
+        passed = value <= target
+        ok &= passed
+        print(f"{'PASS' if passed else 'FAIL'}  {name:<36} {value:8.3f}   {note}")
+    print(f"endpoint calls during the 500-call workloads: {results['endpoint_calls_500']:.0f} (500 expected)")
+    return ok
+
+
+def main() -> int:
+    """Run the benchmark; exit 1 when a target is missed."""
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    with tempfile.TemporaryDirectory() as data_dir:
+        results = bench_in_process(Path(data_dir))
+    return 0 if report(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
