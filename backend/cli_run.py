@@ -11,12 +11,14 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import httpx
 import yaml
+from pydantic import SecretStr
 
 EXIT_OK, EXIT_BELOW, EXIT_ERROR = 0, 1, 2
 
@@ -40,8 +42,9 @@ class Api:
     """A small REST client that turns error answers into CliError sentences."""
 
     def __init__(self, base_url: str, api_key: str) -> None:
-        self.http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1", timeout=60,
-                                 headers={"Authorization": f"Bearer {api_key}"})
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {api_key}"}
+        )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the API; answer the JSON body."""
@@ -68,10 +71,14 @@ def sync_experiment(api: Api, doc: dict[str, Any]) -> str:
     doc = dict(doc)
     project_name = doc.pop("project", None) or "default"
     endpoint = doc.pop("endpoint", None)
-    project = _find(api, "/projects", "name", project_name) or api.call("POST", "/projects", json={"name": project_name})
+    project = _find(api, "/projects", "name", project_name) or api.call(
+        "POST", "/projects", json={"name": project_name}
+    )
     if endpoint:
         existing = _find(api, "/endpoints", "url", str(endpoint["url"]).rstrip("/"))
-        endpoint_id = (existing or api.call("POST", "/endpoints", json={"label": endpoint.get("label", "cli"), **endpoint}))["id"]
+        endpoint_id = (
+            existing or api.call("POST", "/endpoints", json={"label": endpoint.get("label", "cli"), **endpoint})
+        )["id"]
         for stage in doc.get("pipeline_stages", []):
             stage.setdefault("endpoint_id", endpoint_id)
     doc["project_id"] = project["id"]
@@ -87,10 +94,12 @@ def _bar(progress: dict[str, Any], width: int = 30) -> str:
     done = int(progress.get("completed") or 0)
     filled = int(width * done / total)
     eta = progress.get("eta_s")
-    return (f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs  "
-            f"failed {progress.get('failed', 0)}  cached {progress.get('cached', 0)}  "
-            f"tokens {progress.get('tokens_in', 0) + progress.get('tokens_out', 0)}  "
-            f"${progress.get('cost_estimate', 0):.4f}  eta {'-' if eta is None else f'{eta:.0f}s'}   ")
+    return (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs  "
+        f"failed {progress.get('failed', 0)}  cached {progress.get('cached', 0)}  "
+        f"tokens {progress.get('tokens_in', 0) + progress.get('tokens_out', 0)}  "
+        f"${progress.get('cost_estimate', 0):.4f}  eta {'-' if eta is None else f'{eta:.0f}s'}   "
+    )
 
 
 def watch(api: Api, experiment_id: str, sweep_id: str, out: TextIO, poll_s: float = 0.2) -> str:
@@ -115,11 +124,19 @@ def table(items: list[dict[str, Any]]) -> str:
     """The leaderboard as a plain-text table."""
     names = sorted({n for item in items for n in item["scores"]})
     header = ["rank", "score", *names, "model", "params", "run"]
-    rows = [[str(i["rank"]), f"{i['weighted_score']:.4f}" if i["weighted_score"] is not None else "-",
-             *[f"{i['scores'].get(n, 0):.3f}" for n in names],
-             ",".join(str(s.get("model")) for s in i["config"].get("stages", [])),
-             json.dumps(i["config"]["stages"][-1].get("params", {}), sort_keys=True) if i["config"].get("stages") else "",
-             i["run_id"][:8]] for i in items]
+    rows = [
+        [
+            str(i["rank"]),
+            f"{i['weighted_score']:.4f}" if i["weighted_score"] is not None else "-",
+            *[f"{i['scores'].get(n, 0):.3f}" for n in names],
+            ",".join(str(s.get("model")) for s in i["config"].get("stages", [])),
+            json.dumps(i["config"]["stages"][-1].get("params", {}), sort_keys=True)
+            if i["config"].get("stages")
+            else "",
+            i["run_id"][:8],
+        ]
+        for i in items
+    ]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows])
 
@@ -135,7 +152,7 @@ def embedded_server() -> Iterator[tuple[str, str]]:
     from promptlooper.main import create_app
 
     key = "cli-" + secrets.token_urlsafe(24)
-    settings = Settings().model_copy(update={"api_key": key, "mcp_enabled": False})
+    settings = Settings().model_copy(update={"api_key": SecretStr(key), "mcp_enabled": False})
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -154,13 +171,22 @@ def embedded_server() -> Iterator[tuple[str, str]]:
         thread.join(timeout=30)
 
 
-def run_command(path: Path, sweep: str, server: str | None, api_key: str | None, fail_under: float | None,
-                output: Path | None, max_runs: int | None, concurrency: int | None, out: TextIO = sys.stderr) -> int:
+def run_command(
+    path: Path,
+    sweep: str,
+    server: str | None,
+    api_key: str | None,
+    fail_under: float | None,
+    output: Path | None,
+    max_runs: int | None,
+    concurrency: int | None,
+    out: TextIO = sys.stderr,
+) -> int:
     """Create/update the experiment, sweep it, print the leaderboard and gate on the best score."""
     doc = load_document(path)
     if server and not api_key:
         raise CliError("--server needs --api-key (an admin API key pl_...)")
-    with (embedded_server() if not server else _given(server, api_key or "")) as (url, key):
+    with embedded_server() if not server else _given(server, api_key or "") as (url, key):
         api = Api(url, key)
         experiment_id = sync_experiment(api, doc)
         body: dict[str, Any] = {"type": sweep}
@@ -175,8 +201,18 @@ def run_command(path: Path, sweep: str, server: str | None, api_key: str | None,
         print(table(board) if board else "No completed runs.")
         best = board[0]["weighted_score"] if board else None
         if output:
-            output.write_text(json.dumps({"experiment_id": experiment_id, "sweep_id": started["sweep_id"],
-                                          "status": status, "best_score": best, "leaderboard": board}, indent=2))
+            output.write_text(
+                json.dumps(
+                    {
+                        "experiment_id": experiment_id,
+                        "sweep_id": started["sweep_id"],
+                        "status": status,
+                        "best_score": best,
+                        "leaderboard": board,
+                    },
+                    indent=2,
+                )
+            )
     if fail_under is not None and (best is None or best < fail_under):
         out.write(f"FAIL: best weighted score {best} is under {fail_under}\n")
         return EXIT_BELOW

@@ -19,11 +19,11 @@ from promptlooper.config import Settings
 from promptlooper.context import AppContext
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
+from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.routers import admin, auth, endpoints, experiments, exports, projects, runs, sweeps, webhooks
 from promptlooper.routers.common import errors
 from promptlooper.schemas import HealthOut, LoginIn
 from promptlooper.services import admin as admin_service
-from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.services.endpoints import ensure_default_endpoint
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.sweeps import resume_interrupted

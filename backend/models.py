@@ -188,10 +188,10 @@ class Run(Base):
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    stage_results: Mapped[list[StageResult]] = relationship(
+    stage_rows: Mapped[list[StageResult]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="StageResult.seq"
     )
-    scores: Mapped[list[Score]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    score_rows: Mapped[list[Score]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class StageResult(Base):

@@ -10,6 +10,7 @@ The mock endpoint runs in its own process so it does not share the client's inte
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -29,32 +30,55 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def start_mock(latency: float) -> tuple[subprocess.Popen[str], str]:
     """Start the loopback OpenAI-compatible server in a subprocess; answer it and its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "promptlooper.tests.support.llm_server", "--port", "0",
-                             "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptlooper.tests.support.llm_server", "--port", "0", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    port = int(line.split("port=")[1].split()[0])
+    match = re.search(r"\(port (\d+)\)", line)
+    if match is None:
+        raise RuntimeError(f"mock server did not start: {line!r}")
+    port = int(match.group(1))
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
 def experiment_doc(project_id: str, endpoint_id: str, samples: int, temperatures: int) -> dict[str, Any]:
     """The benchmark experiment: 2 models x N temperatures x 2 templates over the samples."""
     return {
-        "project_id": project_id, "name": f"bench-{samples}x{temperatures}",
-        "sample_data": [{"id": f"s{i}", "input": f"benchmark sample {i} " + "lorem ipsum " * 20} for i in range(samples)],
-        "pipeline_stages": [{"name": "answer", "endpoint_id": endpoint_id, "model": "m1",
-                             "prompt_template": "Summarize: {{ input }}", "params": {"max_tokens": 64}}],
-        "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m1"], "mode": "any"}},
-                           {"scorer": "length", "config": {"max_words": 40}}],
-        "parameter_space": {"model": ["m1", "m2"], "temperature": [round(0.1 + 0.1 * i, 2) for i in range(temperatures)],
-                            "prompt_template": ["Summarize: {{ input }}", "TL;DR: {{ input }}"]},
+        "project_id": project_id,
+        "name": f"bench-{samples}x{temperatures}",
+        "sample_data": [
+            {"id": f"s{i}", "input": f"benchmark sample {i} " + "lorem ipsum " * 20} for i in range(samples)
+        ],
+        "pipeline_stages": [
+            {
+                "name": "answer",
+                "endpoint_id": endpoint_id,
+                "model": "m1",
+                "prompt_template": "Summarize: {{ input }}",
+                "params": {"max_tokens": 64},
+            }
+        ],
+        "scoring_config": [
+            {"scorer": "keyword", "config": {"keywords": ["m1"], "mode": "any"}},
+            {"scorer": "length", "config": {"max_words": 40}},
+        ],
+        "parameter_space": {
+            "model": ["m1", "m2"],
+            "temperature": [round(0.1 + 0.1 * i, 2) for i in range(temperatures)],
+            "prompt_template": ["Summarize: {{ input }}", "TL;DR: {{ input }}"],
+        },
     }
 
 
 def sweep(client: TestClient, experiment_id: str, concurrency: int) -> float:
     """Start a grid sweep and answer its wall time until completed."""
     started = time.perf_counter()
-    response = client.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "concurrency": concurrency})
+    response = client.post(
+        f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "concurrency": concurrency}
+    )
     assert response.status_code == 202, response.text
     while client.get(f"/api/v1/experiments/{experiment_id}").json()["status"] != "completed":
         time.sleep(0.01)
@@ -64,8 +88,15 @@ def sweep(client: TestClient, experiment_id: str, concurrency: int) -> float:
 def bench_in_process(data_dir: Path) -> dict[str, float]:
     """Run the three workloads in single-container mode (SQLite, in-process queue)."""
     results: dict[str, float] = {}
-    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None, redis_url=None, mcp_enabled=False,  # type: ignore[call-arg]
-                        max_concurrent_runs=16, log_level="WARNING")
+    settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=None,
+        redis_url=None,
+        mcp_enabled=False,  # type: ignore[call-arg]
+        max_concurrent_runs=16,
+        log_level="WARNING",
+    )
     slow, slow_url = start_mock(0.2)
     fast, fast_url = start_mock(0.0)
     try:
@@ -73,8 +104,12 @@ def bench_in_process(data_dir: Path) -> dict[str, float]:
             token = client.post("/api/v1/auth/setup", json={"username": "bench", "password": "bench-password"}).json()
             client.headers["Authorization"] = f"Bearer {token['access_token']}"
             project = client.post("/api/v1/projects", json={"name": "bench"}).json()["id"]
-            slow_ep = client.post("/api/v1/endpoints", json={"label": "slow", "url": slow_url, "max_concurrency": 64}).json()["id"]
-            fast_ep = client.post("/api/v1/endpoints", json={"label": "fast", "url": fast_url, "max_concurrency": 64}).json()["id"]
+            slow_ep = client.post(
+                "/api/v1/endpoints", json={"label": "slow", "url": slow_url, "max_concurrency": 64}
+            ).json()["id"]
+            fast_ep = client.post(
+                "/api/v1/endpoints", json={"label": "fast", "url": fast_url, "max_concurrency": 64}
+            ).json()["id"]
             exp = client.post("/api/v1/experiments", json=experiment_doc(project, slow_ep, 25, 5)).json()["id"]
             results["uncached_500_s"] = sweep(client, exp, 16)
             results["cached_500_s"] = sweep(client, exp, 16)
@@ -93,8 +128,12 @@ def report(results: dict[str, float]) -> bool:
     """Print each figure with its target and ratio; answer whether all targets are met."""
     limit = 500 * 0.2 / 16
     rows = [
-        ("500 calls uncached (limit 6.25 s)", results["uncached_500_s"], limit * 1.10,
-         f"{results['uncached_500_s'] / limit:.3f}x limit (target <= 1.10x)"),
+        (
+            "500 calls uncached (limit 6.25 s)",
+            results["uncached_500_s"],
+            limit * 1.10,
+            f"{results['uncached_500_s'] / limit:.3f}x limit (target <= 1.10x)",
+        ),
         ("500 calls re-run, all cached", results["cached_500_s"], 0.5, "target < 0.5 s"),
         ("5,000 calls at zero latency", results["zero_latency_5000_s"], 10.0, "target < 10 s"),
         ("peak RSS (MB)", results["peak_rss_mb"], 400.0, "target < 400 MB"),

@@ -22,11 +22,25 @@ from promptlooper.models import Event
 
 log = logging.getLogger("promptlooper.events")
 
-EVENT_TYPES = frozenset({
-    "sweep.started", "run.started", "stage.completed", "run.completed", "run.cached", "run.failed",
-    "sweep.progress", "new_best_found", "experiment.started", "experiment.paused", "experiment.resumed",
-    "experiment.completed", "budget.exhausted", "human_needed", "rescore.progress",
-})
+EVENT_TYPES = frozenset(
+    {
+        "sweep.started",
+        "run.started",
+        "stage.completed",
+        "run.completed",
+        "run.cached",
+        "run.failed",
+        "sweep.progress",
+        "new_best_found",
+        "experiment.started",
+        "experiment.paused",
+        "experiment.resumed",
+        "experiment.completed",
+        "budget.exhausted",
+        "human_needed",
+        "rescore.progress",
+    }
+)
 
 
 @dataclass
@@ -44,18 +58,27 @@ class LiveEvent:
     def to_json(self) -> dict[str, Any]:
         """The wire shape of CONTRACT.md (plus `seq` for resuming)."""
         return {
-            "type": self.type, "seq": self.seq,
+            "type": self.type,
+            "seq": self.seq,
             "experiment_id": str(self.experiment_id) if self.experiment_id else None,
             "sweep_id": str(self.sweep_id) if self.sweep_id else None,
             "run_id": str(self.run_id) if self.run_id else None,
-            "data": self.data, "ts": self.ts.isoformat().replace("+00:00", "Z"),
+            "data": self.data,
+            "ts": self.ts.isoformat().replace("+00:00", "Z"),
         }
 
     @classmethod
     def from_row(cls, row: Event) -> LiveEvent:
         """An event read back from the database."""
-        return cls(type=row.type, experiment_id=row.experiment_id, sweep_id=row.sweep_id, run_id=row.run_id,
-                   data=row.data, ts=row.ts, seq=row.seq)
+        return cls(
+            type=row.type,
+            experiment_id=row.experiment_id,
+            sweep_id=row.sweep_id,
+            run_id=row.run_id,
+            data=row.data,
+            ts=row.ts,
+            seq=row.seq,
+        )
 
 
 class Subscription:
@@ -79,8 +102,9 @@ class Subscription:
 class EventBus:
     """Buffers published events, writes them in batches, then fans them out to subscribers."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], flush_interval_s: float = 0.05,
-                 max_batch: int = 500) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], flush_interval_s: float = 0.05, max_batch: int = 500
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
@@ -137,8 +161,14 @@ class EventBus:
     async def _persist(self, batch: list[LiveEvent]) -> None:
         async with self.sessionmaker() as session:
             rows = [
-                {"type": e.type, "experiment_id": e.experiment_id, "sweep_id": e.sweep_id, "run_id": e.run_id,
-                 "data": e.data, "ts": e.ts}
+                {
+                    "type": e.type,
+                    "experiment_id": e.experiment_id,
+                    "sweep_id": e.sweep_id,
+                    "run_id": e.run_id,
+                    "data": e.data,
+                    "ts": e.ts,
+                }
                 for e in batch
             ]
             result = await session.execute(insert(Event).returning(Event.seq, sort_by_parameter_order=True), rows)
@@ -168,8 +198,9 @@ class EventBus:
         return len(self._subscribers)
 
 
-async def events_after(session: AsyncSession, experiment_id: uuid.UUID | None, after: int, limit: int,
-                       types: list[str] | None = None) -> list[LiveEvent]:
+async def events_after(
+    session: AsyncSession, experiment_id: uuid.UUID | None, after: int, limit: int, types: list[str] | None = None
+) -> list[LiveEvent]:
     """Persisted events with seq > after, oldest first (the polling fallback)."""
     stmt = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
     if experiment_id is not None:

@@ -34,11 +34,18 @@ async def _login_body(request: Request) -> LoginIn:
 
 
 @router.post(
-    "/login", response_model=TokenOut, responses=errors(401, 413, 422, 429),
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/LoginIn"}},
-        "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/LoginIn"}},
-    }}},
+    "/login",
+    response_model=TokenOut,
+    responses=errors(401, 413, 422, 429),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LoginIn"}},
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/LoginIn"}},
+            },
+        }
+    },
 )
 async def login(request: Request, session: SessionDep, ctx: CtxDep) -> TokenOut:
     """Log in with JSON `{"username", "password"}` or an OAuth2 password form; answers a JWT."""
@@ -50,4 +57,3 @@ async def login(request: Request, session: SessionDep, ctx: CtxDep) -> TokenOut:
 async def me(principal: CurrentUser, session: SessionDep) -> UserOut:
     """The caller: id, username, admin flag and role."""
     return await service.me(session, principal)
-

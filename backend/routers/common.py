@@ -12,9 +12,15 @@ from promptlooper.schemas import ErrorOut
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the given error statuses, all shaped {"detail", "code"}."""
     words = {
-        400: "Bad input", 401: "No or bad credentials", 403: "Authenticated but not allowed (read-only)",
-        404: "Unknown id", 409: "Conflicts with the current state", 413: "Body too large",
-        422: "Invalid input (detail lists the fields)", 429: "Too many attempts", 503: "A dependency is down",
+        400: "Bad input",
+        401: "No or bad credentials",
+        403: "Authenticated but not allowed (read-only)",
+        404: "Unknown id",
+        409: "Conflicts with the current state",
+        413: "Body too large",
+        422: "Invalid input (detail lists the fields)",
+        429: "Too many attempts",
+        503: "A dependency is down",
     }
     return {s: {"model": ErrorOut, "description": words.get(s, "Error")} for s in statuses}
 

@@ -19,8 +19,12 @@ Status = Literal["draft", "running", "paused", "completed"]
 
 @router.get("", response_model=Page[ExperimentSummary], responses=READ)
 async def list_experiments(
-    _: CurrentUser, session: SessionDep, project_id: uuid.UUID | None = None, status: Status | None = None,
-    limit: Limit = 50, offset: Offset = 0,
+    _: CurrentUser,
+    session: SessionDep,
+    project_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[ExperimentSummary]:
     """Experiments, newest first; filter by project or status."""
     return await service.list_experiments(session, project_id, status, limit, offset)

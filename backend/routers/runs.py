@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
+from promptlooper.models import Run
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import AdHocRun, CacheInvalidated, Leaderboard, Page, RunDetail, RunOut, RunUpdate, ScoreIn
 from promptlooper.services import results as service
 from promptlooper.services import runs as run_service
 from promptlooper.services.cache_store import invalidate
 from promptlooper.services.common import get_or_404
-from promptlooper.models import Run
 
 router = APIRouter(tags=["runs"])
 Sort = Annotated[str, Query(max_length=200, description="A run field or a score name; prefix `-` for descending")]
@@ -22,16 +22,28 @@ RunStatus = Literal["pending", "running", "completed", "failed", "cached"]
 
 
 @router.get("/experiments/{experiment_id}/runs", response_model=Page[RunOut], responses=READ_ONE | errors(400))
-async def list_runs(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep, sort: Sort = "-weighted_score",
-                    status: RunStatus | None = None, sweep_id: uuid.UUID | None = None, limit: Limit = 50,
-                    offset: Offset = 0) -> Page[RunOut]:
+async def list_runs(
+    experiment_id: uuid.UUID,
+    _: CurrentUser,
+    session: SessionDep,
+    sort: Sort = "-weighted_score",
+    status: RunStatus | None = None,
+    sweep_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RunOut]:
     """Runs with their scores, sortable by any field or score, filterable by status or sweep."""
     return await service.list_runs(session, experiment_id, sort, status, sweep_id, limit, offset)
 
 
 @router.get("/experiments/{experiment_id}/leaderboard", response_model=Leaderboard, responses=READ_ONE | errors(400))
-async def get_leaderboard(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 10, sort: Sort = "weighted_score") -> Leaderboard:
+async def get_leaderboard(
+    experiment_id: uuid.UUID,
+    _: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    sort: Sort = "weighted_score",
+) -> Leaderboard:
     """Top configurations by weighted score (or any score); rejected runs are left out."""
     return await service.leaderboard(session, experiment_id, limit, sort)
 

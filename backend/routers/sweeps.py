@@ -9,21 +9,22 @@ from fastapi import APIRouter, Query
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.events.bus import EVENT_TYPES, events_after
+from promptlooper.models import Experiment
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, errors
 from promptlooper.schemas import CacheInvalidated, EventOut, EventsPage, ExperimentOut, SweepCreate, SweepOut
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import sweeps as service
 from promptlooper.services.cache_store import invalidate
 from promptlooper.services.common import get_or_404
-from promptlooper.models import Experiment
 
 router = APIRouter(prefix="/experiments", tags=["sweeps"])
 STEER = WRITE_ONE | errors(409)
 
 
 @router.post("/{experiment_id}/sweep", status_code=202, response_model=SweepOut, responses=STEER | errors(400))
-async def start_sweep(experiment_id: uuid.UUID, body: SweepCreate, _: WriterUser, session: SessionDep,
-                      ctx: CtxDep) -> SweepOut:
+async def start_sweep(
+    experiment_id: uuid.UUID, body: SweepCreate, _: WriterUser, session: SessionDep, ctx: CtxDep
+) -> SweepOut:
     """Start a grid or random sweep; answers at once with the sweep id and the number of runs."""
     return await service.start_sweep(session, ctx, experiment_id, body)
 
@@ -47,8 +48,9 @@ async def stop_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDe
 
 
 @router.delete("/{experiment_id}/cache", response_model=CacheInvalidated, responses=WRITE_ONE)
-async def invalidate_experiment_cache(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep,
-                                      ctx: CtxDep) -> CacheInvalidated:
+async def invalidate_experiment_cache(
+    experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep
+) -> CacheInvalidated:
     """Forget the cached responses of every run of the experiment (the next sweep calls again)."""
     await get_or_404(session, Experiment, experiment_id, "Experiment")
     return CacheInvalidated(deleted=await invalidate(session, ctx.runtime.cache_store, experiment_id=experiment_id))
@@ -56,7 +58,9 @@ async def invalidate_experiment_cache(experiment_id: uuid.UUID, _: WriterUser, s
 
 @router.get("/{experiment_id}/events", response_model=EventsPage, responses=READ_ONE)
 async def list_events(
-    experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep,
+    experiment_id: uuid.UUID,
+    _: CurrentUser,
+    session: SessionDep,
     after: Annotated[int, Query(ge=0, le=2**62, description="Return events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     types: Annotated[list[str] | None, Query(alias="type", description="Only these event types")] = None,

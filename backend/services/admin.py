@@ -18,23 +18,31 @@ async def _count(session: AsyncSession, model: type) -> int:
 
 async def stats(session: AsyncSession) -> StatsOut:
     """Totals, runs by status and cache statistics (hits, hit rate, tokens and cost saved)."""
-    by_status = dict((await session.execute(select(Run.status, func.count()).group_by(Run.status))).tuples().all())
-    calls, hits, tokens_saved, cost_saved = (await session.execute(
-        select(
-            func.count(StageResult.id),
-            func.coalesce(func.sum(case((StageResult.cached, 1), else_=0)), 0),
-            func.coalesce(func.sum(StageResult.tokens_in + StageResult.tokens_out).filter(StageResult.cached), 0),
-            func.coalesce(func.sum(StageResult.cost).filter(StageResult.cached), 0.0),
+    by_status = dict((await session.execute(select(Run.status, func.count()).group_by(Run.status))).all())
+    calls, hits, tokens_saved, cost_saved = (
+        await session.execute(
+            select(
+                func.count(StageResult.id),
+                func.coalesce(func.sum(case((StageResult.cached, 1), else_=0)), 0),
+                func.coalesce(func.sum(StageResult.tokens_in + StageResult.tokens_out).filter(StageResult.cached), 0),
+                func.coalesce(func.sum(StageResult.cost).filter(StageResult.cached), 0.0),
+            )
         )
-    )).one()
+    ).one()
     return StatsOut(
-        users=await _count(session, User), projects=await _count(session, Project),
-        experiments=await _count(session, Experiment), runs=sum(by_status.values()),
-        runs_by_status={str(k): int(v) for k, v in by_status.items()}, llm_calls=int(calls),
+        users=await _count(session, User),
+        projects=await _count(session, Project),
+        experiments=await _count(session, Experiment),
+        runs=sum(by_status.values()),
+        runs_by_status={str(k): int(v) for k, v in by_status.items()},
+        llm_calls=int(calls),
         cache={
-            "entries": await _count(session, ResponseCache), "hits": int(hits), "misses": int(calls) - int(hits),
+            "entries": await _count(session, ResponseCache),
+            "hits": int(hits),
+            "misses": int(calls) - int(hits),
             "hit_rate": round(int(hits) / int(calls), 4) if calls else 0.0,
-            "tokens_saved": int(tokens_saved), "cost_saved": float(cost_saved),
+            "tokens_saved": int(tokens_saved),
+            "cost_saved": float(cost_saved),
         },
     )
 
@@ -51,6 +59,11 @@ async def health(ctx: AppContext) -> tuple[HealthOut, bool]:
     if checker is not None:
         redis_state, queue_state = await checker()
     healthy = all(part in ("ok", "disabled", "in-process") for part in (database, redis_state, queue_state))
-    out = HealthOut(status="ok" if healthy else "degraded", database=database, queue=queue_state,
-                    redis=redis_state, version=__version__)
+    out = HealthOut(
+        status="ok" if healthy else "degraded",
+        database=database,
+        queue=queue_state,
+        redis=redis_state,
+        version=__version__,
+    )
     return out, healthy

@@ -19,8 +19,13 @@ from promptlooper.services.common import get_or_404
 
 def user_out(user: User) -> UserOut:
     """A user on the wire."""
-    return UserOut(id=user.id, username=user.username, is_admin=user.is_admin,
-                   role="admin" if user.is_admin else "guest", created_at=user.created_at)
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        is_admin=user.is_admin,
+        role="admin" if user.is_admin else "guest",
+        created_at=user.created_at,
+    )
 
 
 def _token(ctx: AppContext, user: User) -> TokenOut:
@@ -78,8 +83,7 @@ async def me(session: AsyncSession, principal: Principal) -> UserOut:
         user = await session.get(User, principal.user_id)
         if user is not None:
             return user_out(user)
-    return UserOut(id=uuid.UUID(int=0), username=principal.username, is_admin=principal.is_admin,
-                   role=principal.role)
+    return UserOut(id=uuid.UUID(int=0), username=principal.username, is_admin=principal.is_admin, role=principal.role)
 
 
 async def _owner_id(session: AsyncSession, principal: Principal) -> uuid.UUID:
@@ -94,8 +98,9 @@ async def _owner_id(session: AsyncSession, principal: Principal) -> uuid.UUID:
 async def create_api_key(session: AsyncSession, principal: Principal, name: str) -> ApiKeyCreated:
     """Create a key; its secret is in this answer only."""
     key = auth.new_api_key()
-    row = ApiKey(name=name, key_hash=auth.hash_api_key(key), prefix=key[:10],
-                 user_id=await _owner_id(session, principal))
+    row = ApiKey(
+        name=name, key_hash=auth.hash_api_key(key), prefix=key[:10], user_id=await _owner_id(session, principal)
+    )
     session.add(row)
     await session.flush()
     return ApiKeyCreated(id=row.id, name=row.name, prefix=row.prefix, created_at=row.created_at, key=key)

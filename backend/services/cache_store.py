@@ -27,8 +27,13 @@ log = logging.getLogger("promptlooper.cache")
 class DatabaseCacheStore:
     """A CacheStore backed by the response_cache table."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], dialect: str,
-                 flush_interval_s: float = 0.02, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        dialect: str,
+        flush_interval_s: float = 0.02,
+        max_batch: int = 500,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.dialect = dialect
         self.flush_interval_s = flush_interval_s
@@ -64,8 +69,12 @@ class DatabaseCacheStore:
                     rows = await session.scalars(select(ResponseCache).where(ResponseCache.config_hash.in_(chunk)))
                     for row in rows:
                         found[row.config_hash] = CachedResponse(
-                            content=row.response, model=row.model, tokens_in=row.tokens_in,
-                            tokens_out=row.tokens_out, latency_ms=row.latency_ms)
+                            content=row.response,
+                            model=row.model,
+                            tokens_in=row.tokens_in,
+                            tokens_out=row.tokens_out,
+                            latency_ms=row.latency_ms,
+                        )
             self._memory.update(found)
             for key, futures in waiting.items():
                 for future in futures:
@@ -106,8 +115,14 @@ class DatabaseCacheStore:
                 return
             batch, self._pending_writes = self._pending_writes, {}
             rows: list[dict[str, Any]] = [
-                {"config_hash": k, "response": v.content, "model": v.model, "tokens_in": v.tokens_in,
-                 "tokens_out": v.tokens_out, "latency_ms": v.latency_ms}
+                {
+                    "config_hash": k,
+                    "response": v.content,
+                    "model": v.model,
+                    "tokens_in": v.tokens_in,
+                    "tokens_out": v.tokens_out,
+                    "latency_ms": v.latency_ms,
+                }
                 for k, v in batch.items()
             ]
             insert_fn = pg_insert if self.dialect == "postgresql" else sqlite_insert
@@ -139,9 +154,16 @@ class DatabaseCacheStore:
                 self._memory.pop(key, None)
 
 
-async def invalidate(session: AsyncSession, store: DatabaseCacheStore | None, *,
-                     experiment_id: uuid.UUID | None = None, run_id: uuid.UUID | None = None) -> int:
+async def invalidate(
+    session: AsyncSession,
+    store: DatabaseCacheStore | None,
+    *,
+    experiment_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+) -> int:
     """Delete the cached responses used by a run or by every run of an experiment; answers how many."""
+    if store is not None:
+        await store.flush()  # a response still in the write buffer would come back after the delete
     stmt = select(StageResult.cache_key).where(StageResult.cache_key.is_not(None)).distinct()
     if run_id is not None:
         stmt = stmt.where(StageResult.run_id == run_id)

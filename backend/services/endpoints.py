@@ -21,8 +21,13 @@ from promptlooper.services.common import get_or_404, paginate
 def endpoint_out(endpoint: LLMEndpoint) -> EndpointOut:
     """An endpoint on the wire, never with its key."""
     return EndpointOut(
-        id=endpoint.id, label=endpoint.label, url=endpoint.url, has_api_key=bool(endpoint.api_key_encrypted),
-        max_concurrency=endpoint.max_concurrency, pricing=endpoint.pricing, created_at=endpoint.created_at,
+        id=endpoint.id,
+        label=endpoint.label,
+        url=endpoint.url,
+        has_api_key=bool(endpoint.api_key_encrypted),
+        max_concurrency=endpoint.max_concurrency,
+        pricing=endpoint.pricing,
+        created_at=endpoint.created_at,
     )
 
 
@@ -48,8 +53,11 @@ def _normalise_url(url: str) -> str:
 async def create_endpoint(session: AsyncSession, ctx: AppContext, body: EndpointCreate) -> EndpointOut:
     """Add an endpoint."""
     endpoint = LLMEndpoint(
-        label=body.label, url=_normalise_url(body.url), api_key_encrypted=encrypt_key(ctx, body.api_key),
-        max_concurrency=body.max_concurrency, pricing={k: v.model_dump() for k, v in body.pricing.items()},
+        label=body.label,
+        url=_normalise_url(body.url),
+        api_key_encrypted=encrypt_key(ctx, body.api_key),
+        max_concurrency=body.max_concurrency,
+        pricing={k: v.model_dump() for k, v in body.pricing.items()},
     )
     session.add(endpoint)
     await session.flush()
@@ -92,8 +100,9 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None
     needle = str(endpoint_id)
     for experiment in (await session.scalars(select(Experiment))).all():
         if needle in str(experiment.pipeline_stages) or needle in str(experiment.parameter_space):
-            raise Conflict(f"Experiment {experiment.name!r} uses this endpoint; change it first.",
-                           code="endpoint_in_use")
+            raise Conflict(
+                f"Experiment {experiment.name!r} uses this endpoint; change it first.", code="endpoint_in_use"
+            )
     default = await session.get(AppSetting, "default_endpoint_id")
     if default is not None and default.value == needle:
         default.value = None
@@ -101,11 +110,14 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None
     await session.flush()
 
 
-def make_adapter(ctx: AppContext, endpoint: LLMEndpoint, *, max_retries: int | None = None,
-                 timeout_s: float | None = None) -> OpenAICompatAdapter:
+def make_adapter(
+    ctx: AppContext, endpoint: LLMEndpoint, *, max_retries: int | None = None, timeout_s: float | None = None
+) -> OpenAICompatAdapter:
     """An adapter for this endpoint with the process's timeouts and retries."""
     return OpenAICompatAdapter(
-        endpoint.url, decrypt_key(ctx, endpoint), max_concurrency=endpoint.max_concurrency,
+        endpoint.url,
+        decrypt_key(ctx, endpoint),
+        max_concurrency=endpoint.max_concurrency,
         timeout_s=timeout_s if timeout_s is not None else ctx.settings.llm_timeout_s,
         max_retries=max_retries if max_retries is not None else ctx.settings.llm_max_retries,
     )
@@ -134,8 +146,9 @@ async def ensure_default_endpoint(session: AsyncSession, ctx: AppContext) -> Non
     endpoint = await session.scalar(select(LLMEndpoint).where(LLMEndpoint.url == url))
     if endpoint is None:
         key = ctx.settings.default_endpoint_key
-        endpoint = LLMEndpoint(label="default", url=url,
-                               api_key_encrypted=encrypt_key(ctx, key.get_secret_value() if key else None))
+        endpoint = LLMEndpoint(
+            label="default", url=url, api_key_encrypted=encrypt_key(ctx, key.get_secret_value() if key else None)
+        )
         session.add(endpoint)
         await session.flush()
     setting = await session.get(AppSetting, "default_endpoint_id")

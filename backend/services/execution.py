@@ -17,11 +17,11 @@ from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.runner import EndpointHandle, RunOutcome, StageOutcome, execute_run
-from promptlooper.services.scoring import score_run_outputs
 from promptlooper.errors import AppError
 from promptlooper.models import Experiment, Run, Score, StageResult, Sweep
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime, SweepControl
+from promptlooper.services.scoring import score_run_outputs
 from promptlooper.services.settings import get_settings
 
 log = logging.getLogger("promptlooper.execution")
@@ -57,13 +57,21 @@ class SweepProgress:
 
     def as_data(self) -> dict[str, Any]:
         """The `sweep.progress` payload."""
-        return {"completed": self.finished, "total": self.total, "failed": self.failed, "cached": self.cached,
-                "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "cost_estimate": round(self.cost, 6), "eta_s": self.eta_s()}
+        return {
+            "completed": self.finished,
+            "total": self.total,
+            "failed": self.failed,
+            "cached": self.cached,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_estimate": round(self.cost, 6),
+            "eta_s": self.eta_s(),
+        }
 
 
-async def resolve_handles(rt: Runtime, session: AsyncSession, configs: list[dict[str, Any]],
-                          default_endpoint_id: str | None) -> dict[str | None, EndpointHandle]:
+async def resolve_handles(
+    rt: Runtime, session: AsyncSession, configs: list[dict[str, Any]], default_endpoint_id: str | None
+) -> dict[str | None, EndpointHandle]:
     """Adapters for every endpoint the configs name."""
     ids = {stage.get("endpoint_id") or default_endpoint_id for c in configs for stage in c.get("stages", [])}
     return {endpoint_id: await rt.endpoint_handle(session, endpoint_id) for endpoint_id in ids}
@@ -71,25 +79,42 @@ async def resolve_handles(rt: Runtime, session: AsyncSession, configs: list[dict
 
 def _stage_rows(run_id: uuid.UUID, stages: list[StageOutcome]) -> list[dict[str, Any]]:
     return [
-        {"id": uuid.uuid4(), "run_id": run_id, "seq": index, "stage_index": s.stage_index, "stage_name": s.stage_name,
-         "sample_id": s.sample_id, "prompt_sent": s.prompt_sent, "response_raw": s.response_raw,
-         "model_used": s.model_used, "parameters": s.parameters, "tokens_in": s.tokens_in,
-         "tokens_out": s.tokens_out, "latency_ms": s.latency_ms, "cost": s.cost, "cached": s.cached,
-         "cache_key": s.cache_key, "error": s.error}
+        {
+            "id": uuid.uuid4(),
+            "run_id": run_id,
+            "seq": index,
+            "stage_index": s.stage_index,
+            "stage_name": s.stage_name,
+            "sample_id": s.sample_id,
+            "prompt_sent": s.prompt_sent,
+            "response_raw": s.response_raw,
+            "model_used": s.model_used,
+            "parameters": s.parameters,
+            "tokens_in": s.tokens_in,
+            "tokens_out": s.tokens_out,
+            "latency_ms": s.latency_ms,
+            "cost": s.cost,
+            "cached": s.cached,
+            "cache_key": s.cache_key,
+            "error": s.error,
+        }
         for index, s in enumerate(stages)
     ]
 
 
-async def persist_outcome(session: AsyncSession, run: Run, outcome: RunOutcome, scores: dict[str, Any],
-                          weighted: float | None) -> None:
+async def persist_outcome(
+    session: AsyncSession, run: Run, outcome: RunOutcome, scores: dict[str, Any], weighted: float | None
+) -> None:
     """Store a run's stage results, scores and totals in the caller's transaction."""
     await session.execute(StageResult.__table__.delete().where(StageResult.run_id == run.id))
     await session.execute(Score.__table__.delete().where(Score.run_id == run.id, Score.scorer_name != "human_rating"))
     rows = _stage_rows(run.id, outcome.stage_results)
     if rows:
         await session.execute(insert(StageResult), rows)
-    score_rows = [{"id": uuid.uuid4(), "run_id": run.id, "scorer_name": name, "value": s.value, "meta": s.metadata}
-                  for name, s in scores.items()]
+    score_rows = [
+        {"id": uuid.uuid4(), "run_id": run.id, "scorer_name": name, "value": s.value, "meta": s.metadata}
+        for name, s in scores.items()
+    ]
     if score_rows:
         await session.execute(insert(Score), score_rows)
     run.status = outcome.status
@@ -101,9 +126,15 @@ async def persist_outcome(session: AsyncSession, run: Run, outcome: RunOutcome, 
     run.error = outcome.error
 
 
-async def run_once(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, defn: ExperimentDefinition,
-                   handles: dict[str | None, EndpointHandle], limiter: asyncio.Semaphore,
-                   default_endpoint_id: str | None) -> tuple[Run, RunOutcome] | None:
+async def run_once(
+    ctx: AppContext,
+    rt: Runtime,
+    run_id: uuid.UUID,
+    defn: ExperimentDefinition,
+    handles: dict[str | None, EndpointHandle],
+    limiter: asyncio.Semaphore,
+    default_endpoint_id: str | None,
+) -> tuple[Run, RunOutcome] | None:
     """Execute one persisted run end to end: call, score, persist, publish."""
     async with session_scope(ctx.sessionmaker) as session:
         run = await session.get(Run, run_id)
@@ -111,20 +142,38 @@ async def run_once(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, defn: Experi
             return None
         run.status, run.started_at = "running", datetime.now(UTC)
         config, repeat_index, experiment_id, sweep_id = run.config, run.repeat_index, run.experiment_id, run.sweep_id
-    rt.publish("run.started", experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id,
-               config_hash=run.config_hash)
+    rt.publish(
+        "run.started", experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id, config_hash=run.config_hash
+    )
 
     async def on_stage(stage: StageOutcome) -> None:
-        rt.publish("stage.completed", experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id,
-                   stage_index=stage.stage_index, stage_name=stage.stage_name, sample_id=stage.sample_id,
-                   cached=stage.cached, tokens_in=stage.tokens_in, tokens_out=stage.tokens_out,
-                   latency_ms=stage.latency_ms, error=stage.error)
+        rt.publish(
+            "stage.completed",
+            experiment_id=experiment_id,
+            sweep_id=sweep_id,
+            run_id=run_id,
+            stage_index=stage.stage_index,
+            stage_name=stage.stage_name,
+            sample_id=stage.sample_id,
+            cached=stage.cached,
+            tokens_in=stage.tokens_in,
+            tokens_out=stage.tokens_out,
+            latency_ms=stage.latency_ms,
+            error=stage.error,
+        )
 
     def lookup(endpoint_id: str | None) -> EndpointHandle:
         return handles[endpoint_id or default_endpoint_id]
 
-    outcome = await execute_run(config, defn.sample_data, endpoints=lookup, chat=rt.chat, limiter=limiter,
-                                repeat_index=repeat_index, on_stage=on_stage)
+    outcome = await execute_run(
+        config,
+        defn.sample_data,
+        endpoints=lookup,
+        chat=rt.chat,
+        limiter=limiter,
+        repeat_index=repeat_index,
+        on_stage=on_stage,
+    )
     scores, weighted = await score_run_outputs(defn, config, outcome.outputs, extras={"ctx": ctx, "runtime": rt})
     async with session_scope(ctx.sessionmaker) as session:
         run = await session.get(Run, run_id)
@@ -132,20 +181,43 @@ async def run_once(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, defn: Experi
             return None
         await persist_outcome(session, run, outcome, scores, weighted)
     event = {"completed": "run.completed", "cached": "run.cached", "failed": "run.failed"}[outcome.status]
-    rt.publish(event, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id, status=outcome.status,
-               weighted_score=weighted, scores={k: v.value for k, v in scores.items()}, error=outcome.error,
-               tokens_in=outcome.tokens_in, tokens_out=outcome.tokens_out, cost_estimate=outcome.cost,
-               llm_calls=outcome.llm_calls, cache_hits=outcome.cache_hits, duration_ms=outcome.duration_ms,
-               config=config)
+    rt.publish(
+        event,
+        experiment_id=experiment_id,
+        sweep_id=sweep_id,
+        run_id=run_id,
+        status=outcome.status,
+        weighted_score=weighted,
+        scores={k: v.value for k, v in scores.items()},
+        error=outcome.error,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        cost_estimate=outcome.cost,
+        llm_calls=outcome.llm_calls,
+        cache_hits=outcome.cache_hits,
+        duration_ms=outcome.duration_ms,
+        config=config,
+    )
     return run, outcome
 
 
 async def _progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress:
-    rows = (await session.execute(
-        select(Run.status, func.count(), func.coalesce(func.sum(Run.tokens_in), 0),
-               func.coalesce(func.sum(Run.tokens_out), 0), func.coalesce(func.sum(Run.cost_estimate), 0.0))
-        .where(Run.sweep_id == sweep.id).group_by(Run.status)
-    )).tuples().all()
+    rows = (
+        (
+            await session.execute(
+                select(
+                    Run.status,
+                    func.count(),
+                    func.coalesce(func.sum(Run.tokens_in), 0),
+                    func.coalesce(func.sum(Run.tokens_out), 0),
+                    func.coalesce(func.sum(Run.cost_estimate), 0.0),
+                )
+                .where(Run.sweep_id == sweep.id)
+                .group_by(Run.status)
+            )
+        )
+        .all()
+    )
     progress = SweepProgress(total=sum(int(r[1]) for r in rows))
     for status, count, t_in, t_out, cost in rows:
         if status in DONE_STATUSES:
@@ -155,7 +227,8 @@ async def _progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgres
             progress.cost += float(cost)
     paid = await session.scalar(
         select(func.coalesce(func.sum(StageResult.tokens_in + StageResult.tokens_out), 0))
-        .join(Run, Run.id == StageResult.run_id).where(Run.sweep_id == sweep.id, StageResult.cached.is_(False))
+        .join(Run, Run.id == StageResult.run_id)
+        .where(Run.sweep_id == sweep.id, StageResult.cached.is_(False))
     )
     progress.paid_tokens = int(paid or 0)
     return progress
@@ -183,14 +256,22 @@ async def _plan(ctx: AppContext, sweep_id: uuid.UUID) -> _SweepPlan | None:
         if experiment is None:
             return None
         settings = await get_settings(session, ctx)
-        rows = (await session.execute(
-            select(Run.id, Run.config).where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
-            .order_by(Run.created_at, Run.id)
-        )).tuples().all()
+        rows = (
+            (
+                await session.execute(
+                    select(Run.id, Run.config)
+                    .where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
+                    .order_by(Run.created_at, Run.id)
+                )
+            )
+            .all()
+        )
         budget = sweep.options.get("budget") or {}
         token_caps = [int(v) for v in (budget.get("max_tokens") or 0, settings.max_tokens_per_sweep) if v]
         return _SweepPlan(
-            experiment_id=experiment.id, defn=definition_of(experiment), pending=[r[0] for r in rows],
+            experiment_id=experiment.id,
+            defn=definition_of(experiment),
+            pending=[r[0] for r in rows],
             configs=[r[1] for r in rows],
             concurrency=int(sweep.options.get("concurrency") or settings.max_concurrent_runs),
             budget_tokens=min(token_caps) if token_caps else 0,
@@ -202,13 +283,16 @@ async def _plan(ctx: AppContext, sweep_id: uuid.UUID) -> _SweepPlan | None:
 
 def _over_budget(plan: _SweepPlan) -> bool:
     progress = plan.progress
-    return bool((plan.budget_tokens and progress.paid_tokens >= plan.budget_tokens)
-                or (plan.budget_cost and progress.cost >= plan.budget_cost))
+    return bool(
+        (plan.budget_tokens and progress.paid_tokens >= plan.budget_tokens)
+        or (plan.budget_cost and progress.cost >= plan.budget_cost)
+    )
 
 
 async def _best_score(session: AsyncSession, experiment_id: uuid.UUID) -> float | None:
-    return await session.scalar(select(func.max(Run.weighted_score)).where(
-        Run.experiment_id == experiment_id, Run.rejected.is_(False)))
+    return await session.scalar(
+        select(func.max(Run.weighted_score)).where(Run.experiment_id == experiment_id, Run.rejected.is_(False))
+    )
 
 
 async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> None:
@@ -244,9 +328,16 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     await _finish(ctx, rt, sweep_id, plan, control)
 
 
-async def _run_and_account(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, run_id: uuid.UUID, plan: _SweepPlan,
-                           handles: dict[str | None, EndpointHandle], limiter: asyncio.Semaphore,
-                           state: dict[str, float | None]) -> None:
+async def _run_and_account(
+    ctx: AppContext,
+    rt: Runtime,
+    sweep_id: uuid.UUID,
+    run_id: uuid.UUID,
+    plan: _SweepPlan,
+    handles: dict[str | None, EndpointHandle],
+    limiter: asyncio.Semaphore,
+    state: dict[str, float | None],
+) -> None:
     paid = 0
     try:
         result = await run_once(ctx, rt, run_id, plan.defn, handles, limiter, plan.default_endpoint_id)
@@ -276,8 +367,15 @@ async def _run_and_account(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, ru
     best = state["best"]
     if run.weighted_score is not None and (best is None or run.weighted_score > best):
         state["best"] = run.weighted_score
-        rt.publish("new_best_found", experiment_id=plan.experiment_id, sweep_id=sweep_id, run_id=run.id,
-                   weighted_score=run.weighted_score, previous_best=best, config=run.config)
+        rt.publish(
+            "new_best_found",
+            experiment_id=plan.experiment_id,
+            sweep_id=sweep_id,
+            run_id=run.id,
+            weighted_score=run.weighted_score,
+            previous_best=best,
+            config=run.config,
+        )
 
 
 async def _mark_failed(ctx: AppContext, run_id: uuid.UUID, reason: str) -> Run | None:
@@ -290,11 +388,13 @@ async def _mark_failed(ctx: AppContext, run_id: uuid.UUID, reason: str) -> Run |
 
 async def _fail_pending(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, plan: _SweepPlan, reason: str) -> None:
     async with session_scope(ctx.sessionmaker) as session:
-        await session.execute(update(Run).where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
-                              .values(status="failed", error=reason, completed_at=datetime.now(UTC)))
+        await session.execute(
+            update(Run)
+            .where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
+            .values(status="failed", error=reason, completed_at=datetime.now(UTC))
+        )
     plan.progress.failed += len(plan.pending)
-    rt.publish("run.failed", experiment_id=plan.experiment_id, sweep_id=sweep_id, error=reason,
-               runs=len(plan.pending))
+    rt.publish("run.failed", experiment_id=plan.experiment_id, sweep_id=sweep_id, error=reason, runs=len(plan.pending))
     await _finish(ctx, rt, sweep_id, plan, SweepControl(state="running"))
 
 
@@ -302,9 +402,15 @@ async def _budget_exhausted(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, p
     async with session_scope(ctx.sessionmaker) as session:
         await session.execute(update(Sweep).where(Sweep.id == sweep_id).values(status="paused"))
         await session.execute(update(Experiment).where(Experiment.id == plan.experiment_id).values(status="paused"))
-    rt.publish("budget.exhausted", experiment_id=plan.experiment_id, sweep_id=sweep_id,
-               token_count=plan.progress.paid_tokens, cost=round(plan.progress.cost, 6),
-               max_tokens=plan.budget_tokens or None, max_cost_usd=plan.budget_cost or None)
+    rt.publish(
+        "budget.exhausted",
+        experiment_id=plan.experiment_id,
+        sweep_id=sweep_id,
+        token_count=plan.progress.paid_tokens,
+        cost=round(plan.progress.cost, 6),
+        max_tokens=plan.budget_tokens or None,
+        max_cost_usd=plan.budget_cost or None,
+    )
 
 
 async def _finish(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, plan: _SweepPlan, control: SweepControl) -> None:
@@ -315,15 +421,28 @@ async def _finish(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, plan: _Swee
             return
         sweep.tokens_in, sweep.tokens_out = plan.progress.tokens_in, plan.progress.tokens_out
         sweep.cost_estimate = plan.progress.cost
-        left = await session.scalar(select(func.count()).select_from(Run).where(
-            Run.sweep_id == sweep_id, Run.status.in_(("pending", "running"))))
+        left = await session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
+        )
         if control.state == "running" and not left:
             sweep.status, sweep.completed_at = "completed", datetime.now(UTC)
             experiment.status = "completed"
             best = await _best_score(session, experiment.id)
-            rt.publish("experiment.completed", experiment_id=experiment.id, sweep_id=sweep_id,
-                       best_score=best, **plan.progress.as_data())
+            rt.publish(
+                "experiment.completed",
+                experiment_id=experiment.id,
+                sweep_id=sweep_id,
+                best_score=best,
+                **plan.progress.as_data(),
+            )
         elif control.state == "paused":
-            rt.publish("experiment.paused", experiment_id=experiment.id, sweep_id=sweep_id,
-                       reason="budget" if _over_budget(plan) else "requested", **plan.progress.as_data())
+            rt.publish(
+                "experiment.paused",
+                experiment_id=experiment.id,
+                sweep_id=sweep_id,
+                reason="budget" if _over_budget(plan) else "requested",
+                **plan.progress.as_data(),
+            )
     rt.controls.pop(sweep_id, None)

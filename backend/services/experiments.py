@@ -36,14 +36,24 @@ async def _check_endpoints(session: AsyncSession, defn: ExperimentDefinition) ->
     errors: list[dict[str, Any]] = []
     for index, stage in enumerate(defn.pipeline_stages):
         if stage.endpoint_id is not None and not await _endpoint_exists(session, stage.endpoint_id):
-            errors.append({"loc": ["body", "pipeline_stages", index, "endpoint_id"],
-                           "msg": f"Endpoint {stage.endpoint_id} does not exist.", "type": "unknown_endpoint"})
+            errors.append(
+                {
+                    "loc": ["body", "pipeline_stages", index, "endpoint_id"],
+                    "msg": f"Endpoint {stage.endpoint_id} does not exist.",
+                    "type": "unknown_endpoint",
+                }
+            )
     for key, values in defn.parameter_space.items():
         if key.split(".")[-1] == "endpoint_id" and isinstance(values, list):
             for value in values:
                 if not await _endpoint_exists(session, str(value)):
-                    errors.append({"loc": ["body", "parameter_space", key],
-                                   "msg": f"Endpoint {value} does not exist.", "type": "unknown_endpoint"})
+                    errors.append(
+                        {
+                            "loc": ["body", "parameter_space", key],
+                            "msg": f"Endpoint {value} does not exist.",
+                            "type": "unknown_endpoint",
+                        }
+                    )
     if errors:
         raise InvalidDefinition(errors)
 
@@ -109,9 +119,10 @@ async def _run_stats(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.U
         return {}
     rows = await session.execute(
         select(Run.experiment_id, func.count(), func.max(Run.weighted_score))
-        .where(Run.experiment_id.in_(ids)).group_by(Run.experiment_id)
+        .where(Run.experiment_id.in_(ids))
+        .group_by(Run.experiment_id)
     )
-    return {exp_id: (int(count), best) for exp_id, count, best in rows.tuples().all()}
+    return {exp_id: (int(count), best) for exp_id, count, best in rows.all()}
 
 
 async def experiment_summaries(session: AsyncSession, experiments: list[Experiment]) -> list[ExperimentSummary]:

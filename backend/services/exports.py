@@ -22,8 +22,9 @@ async def _best(session: AsyncSession, experiment_id: uuid.UUID) -> tuple[Experi
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     board = await leaderboard(session, experiment_id, 1, "weighted_score")
     if not board.items:
-        raise NotFound("This experiment has no completed runs to export yet; run a sweep first.",
-                       code="no_completed_runs")
+        raise NotFound(
+            "This experiment has no completed runs to export yet; run a sweep first.", code="no_completed_runs"
+        )
     run = await session.get(Run, board.items[0].run_id)
     assert run is not None
     return experiment, run
@@ -42,8 +43,11 @@ async def _endpoint_urls(session: AsyncSession, config: dict[str, Any]) -> dict[
 
 
 def _stage_block(stage: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
-    block: dict[str, Any] = {"name": stage.get("name"), "model": stage.get("model"),
-                             "endpoint": urls.get(str(stage.get("endpoint_id")), None)}
+    block: dict[str, Any] = {
+        "name": stage.get("name"),
+        "model": stage.get("model"),
+        "endpoint": urls.get(str(stage.get("endpoint_id")), None),
+    }
     block |= stage.get("params", {})
     block["system_prompt"] = stage.get("system_prompt")
     block["prompt_template"] = stage.get("prompt_template")
@@ -58,9 +62,14 @@ async def best_json(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str
     out: dict[str, Any] = {k: v for k, v in stages[-1].items() if k != "name"} if stages else {}
     if len(stages) == 1:
         out = {k: v for k, v in stages[0].items() if k != "name"}
-    out |= {"score": run.weighted_score, "scores": (await scores_by_run(session, [run.id])).get(run.id, {}),
-            "experiment": experiment.name, "run_id": str(run.id), "config_hash": run.config_hash,
-            "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")}
+    out |= {
+        "score": run.weighted_score,
+        "scores": (await scores_by_run(session, [run.id])).get(run.id, {}),
+        "experiment": experiment.name,
+        "run_id": str(run.id),
+        "config_hash": run.config_hash,
+        "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    }
     if run.config.get("vars"):
         out["vars"] = run.config["vars"]
     if len(stages) > 1:
@@ -89,8 +98,21 @@ async def best_env(session: AsyncSession, experiment_id: uuid.UUID) -> str:
         lines.append(f"{prefix}MODEL={_env_value(stage.get('model') or '')}")
         lines.append(f"{prefix}API_URL={_env_value(stage.get('endpoint') or '')}")
         for key, value in stage.items():
-            if key in ("name", "model", "endpoint", "system_prompt", "prompt_template", "score", "scores",
-                       "experiment", "run_id", "config_hash", "exported_at", "vars", "stages"):
+            if key in (
+                "name",
+                "model",
+                "endpoint",
+                "system_prompt",
+                "prompt_template",
+                "score",
+                "scores",
+                "experiment",
+                "run_id",
+                "config_hash",
+                "exported_at",
+                "vars",
+                "stages",
+            ):
                 continue
             lines.append(f"{prefix}{_env_name(key)}={_env_value(value)}")
         for key in ("system_prompt", "prompt_template"):
@@ -113,8 +135,9 @@ yaml.SafeDumper.add_representer(_LiteralStr, _literal)
 
 
 def _yaml_stage(stage: dict[str, Any]) -> dict[str, Any]:
-    params = {k: v for k, v in stage.items()
-              if k not in ("name", "model", "endpoint", "system_prompt", "prompt_template")}
+    params = {
+        k: v for k, v in stage.items() if k not in ("name", "model", "endpoint", "system_prompt", "prompt_template")
+    }
     block: dict[str, Any] = {"model": stage.get("model"), "endpoint": stage.get("endpoint"), "parameters": params}
     for key in ("system_prompt", "prompt_template"):
         if stage.get(key) is not None:
@@ -126,15 +149,22 @@ async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID) -> str:
     """The best run in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
     data = await best_json(session, experiment_id)
     stages = data.get("stages")
-    single = {k: v for k, v in data.items() if k not in ("score", "scores", "experiment", "run_id",
-                                                            "config_hash", "exported_at", "vars", "stages")}
+    single = {
+        k: v
+        for k, v in data.items()
+        if k not in ("score", "scores", "experiment", "run_id", "config_hash", "exported_at", "vars", "stages")
+    }
     doc = _yaml_stage(single if not stages else {**stages[-1]})
     if stages:
         doc["stages"] = [{"name": s["name"], **_yaml_stage(s)} for s in stages]
     if data.get("vars"):
         doc["vars"] = data["vars"]
-    doc["metadata"] = {"score": data["score"], "experiment": data["experiment"], "run_id": data["run_id"],
-                       "exported_at": data["exported_at"]}
+    doc["metadata"] = {
+        "score": data["score"],
+        "experiment": data["experiment"],
+        "run_id": data["run_id"],
+        "exported_at": data["exported_at"],
+    }
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -142,24 +172,53 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
     """A markdown report: the winner, the leaderboard, per-status counts and cost."""
     experiment, best = await _best(session, experiment_id)
     board = await leaderboard(session, experiment_id, 10, "weighted_score")
-    counts = dict((await session.execute(select(Run.status, func.count()).where(Run.experiment_id == experiment_id)
-                                         .group_by(Run.status))).tuples().all())
-    totals = (await session.execute(select(func.sum(Run.tokens_in), func.sum(Run.tokens_out),
-                                           func.sum(Run.cost_estimate)).where(Run.experiment_id == experiment_id))).one()
+    counts = dict(
+        (
+            await session.execute(
+                select(Run.status, func.count()).where(Run.experiment_id == experiment_id).group_by(Run.status)
+            )
+        )
+        .all()
+    )
+    totals = (
+        await session.execute(
+            select(func.sum(Run.tokens_in), func.sum(Run.tokens_out), func.sum(Run.cost_estimate)).where(
+                Run.experiment_id == experiment_id
+            )
+        )
+    ).one()
     data = await best_json(session, experiment_id)
     names = sorted({n for entry in board.items for n in entry.scores})
-    lines = [f"# Experiment report: {experiment.name}", "", experiment.description or "", "",
-             f"- Runs: {sum(counts.values())} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
-             f"- Tokens: {int(totals[0] or 0)} in, {int(totals[1] or 0)} out; estimated cost ${float(totals[2] or 0):.4f}",
-             f"- Samples: {len(experiment.sample_data)}; stages: {len(experiment.pipeline_stages)}", "",
-             "## Best configuration", "", f"Run `{best.id}` with weighted score **{best.weighted_score}**.", "",
-             "```json", json.dumps({k: v for k, v in data.items() if k != "exported_at"}, indent=2), "```", "",
-             "## Leaderboard", "", "| rank | weighted | " + " | ".join(names) + " | model | params |",
-             "|---|---|" + "---|" * len(names) + "---|---|"]
+    lines = [
+        f"# Experiment report: {experiment.name}",
+        "",
+        experiment.description or "",
+        "",
+        f"- Runs: {sum(counts.values())} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
+        f"- Tokens: {int(totals[0] or 0)} in, {int(totals[1] or 0)} out; estimated cost ${float(totals[2] or 0):.4f}",
+        f"- Samples: {len(experiment.sample_data)}; stages: {len(experiment.pipeline_stages)}",
+        "",
+        "## Best configuration",
+        "",
+        f"Run `{best.id}` with weighted score **{best.weighted_score}**.",
+        "",
+        "```json",
+        json.dumps({k: v for k, v in data.items() if k != "exported_at"}, indent=2),
+        "```",
+        "",
+        "## Leaderboard",
+        "",
+        "| rank | weighted | " + " | ".join(names) + " | model | params |",
+        "|---|---|" + "---|" * len(names) + "---|---|",
+    ]
     for entry in board.items:
         stage = entry.config.get("stages", [{}])[-1]
         cells = [f"{entry.scores.get(n, float('nan')):.3f}" for n in names]
-        lines.append(f"| {entry.rank} | {entry.weighted_score if entry.weighted_score is None else round(entry.weighted_score, 4)} | "
-                     + " | ".join(cells) + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |")
+        weighted = "-" if entry.weighted_score is None else f"{entry.weighted_score:.4f}"
+        lines.append(
+            f"| {entry.rank} | {weighted} | "
+            + " | ".join(cells)
+            + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |"
+        )
     lines += ["", f"_Generated {data['exported_at']} by PromptLooper._", ""]
     return "\n".join(lines)

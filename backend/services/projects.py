@@ -26,12 +26,20 @@ async def create_project(session: AsyncSession, principal: Principal, body: Proj
 async def list_projects(session: AsyncSession, limit: int, offset: int) -> Page[ProjectOut]:
     """Projects, newest first, with experiment counts."""
     rows, total = await paginate(session, select(Project).order_by(Project.created_at.desc()), limit, offset)
-    counts = dict(
-        (await session.execute(
-            select(Experiment.project_id, func.count()).where(Experiment.project_id.in_([p.id for p in rows]))
-            .group_by(Experiment.project_id)
-        )).tuples().all()
-    ) if rows else {}
+    counts = (
+        dict(
+            (
+                await session.execute(
+                    select(Experiment.project_id, func.count())
+                    .where(Experiment.project_id.in_([p.id for p in rows]))
+                    .group_by(Experiment.project_id)
+                )
+            )
+            .all()
+        )
+        if rows
+        else {}
+    )
     items = [ProjectOut.model_validate(p).model_copy(update={"experiment_count": counts.get(p.id, 0)}) for p in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -39,9 +47,11 @@ async def list_projects(session: AsyncSession, limit: int, offset: int) -> Page[
 async def get_project(session: AsyncSession, project_id: uuid.UUID) -> ProjectDetail:
     """A project with summaries of its experiments."""
     project = await get_or_404(session, Project, project_id, "Project")
-    experiments = (await session.scalars(
-        select(Experiment).where(Experiment.project_id == project_id).order_by(Experiment.created_at)
-    )).all()
+    experiments = (
+        await session.scalars(
+            select(Experiment).where(Experiment.project_id == project_id).order_by(Experiment.created_at)
+        )
+    ).all()
     summaries = await experiment_summaries(session, list(experiments))
     out = ProjectOut.model_validate(project).model_dump()
     return ProjectDetail(**out | {"experiment_count": len(summaries)}, experiments=summaries)

@@ -25,8 +25,18 @@ from promptlooper.schemas import (
 )
 from promptlooper.services.common import get_or_404
 
-RUN_FIELDS = {"weighted_score", "created_at", "completed_at", "duration_ms", "tokens_in", "tokens_out",
-              "cost_estimate", "llm_calls", "cache_hits", "status"}
+RUN_FIELDS = {
+    "weighted_score",
+    "created_at",
+    "completed_at",
+    "duration_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost_estimate",
+    "llm_calls",
+    "cache_hits",
+    "status",
+}
 FINAL_OK = ("completed", "cached")
 
 
@@ -34,10 +44,16 @@ async def scores_by_run(session: AsyncSession, run_ids: list[uuid.UUID]) -> dict
     """Each run's scores keyed by name (several human ratings average into one)."""
     if not run_ids:
         return {}
-    rows = (await session.execute(
-        select(Score.run_id, Score.scorer_name, func.avg(Score.value))
-        .where(Score.run_id.in_(run_ids)).group_by(Score.run_id, Score.scorer_name)
-    )).tuples().all()
+    rows = (
+        (
+            await session.execute(
+                select(Score.run_id, Score.scorer_name, func.avg(Score.value))
+                .where(Score.run_id.in_(run_ids))
+                .group_by(Score.run_id, Score.scorer_name)
+            )
+        )
+        .all()
+    )
     out: dict[uuid.UUID, dict[str, float]] = defaultdict(dict)
     for run_id, name, value in rows:
         out[run_id][name] = round(float(value), 6)
@@ -59,8 +75,15 @@ def _sorted(stmt: Select[Any], sort: str) -> Select[Any]:
     return stmt.order_by(ordered, Run.created_at, Run.id)
 
 
-async def list_runs(session: AsyncSession, experiment_id: uuid.UUID, sort: str, status: str | None,
-                    sweep_id: uuid.UUID | None, limit: int, offset: int) -> Page[RunOut]:
+async def list_runs(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    sort: str,
+    status: str | None,
+    sweep_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> Page[RunOut]:
     """Runs of an experiment, sorted by a run field or any score name (`-` for descending)."""
     await get_or_404(session, Experiment, experiment_id, "Experiment")
     base = select(Run).where(Run.experiment_id == experiment_id)
@@ -78,16 +101,27 @@ async def list_runs(session: AsyncSession, experiment_id: uuid.UUID, sort: str, 
 async def run_detail(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
     """A run with its stage results and score details."""
     run = await get_or_404(session, Run, run_id, "Run")
-    stages = (await session.scalars(select(StageResult).where(StageResult.run_id == run_id)
-                                    .order_by(StageResult.sample_id, StageResult.stage_index, StageResult.seq))).all()
+    stages = (
+        await session.scalars(
+            select(StageResult)
+            .where(StageResult.run_id == run_id)
+            .order_by(StageResult.sample_id, StageResult.stage_index, StageResult.seq)
+        )
+    ).all()
     score_rows = (await session.scalars(select(Score).where(Score.run_id == run_id).order_by(Score.created_at))).all()
     scores = (await scores_by_run(session, [run_id])).get(run_id, {})
-    return RunDetail.model_validate(run).model_copy(update={
-        "scores": scores,
-        "stage_results": [StageResultOut.model_validate(s) for s in stages],
-        "score_details": [ScoreDetail(name=s.scorer_name, value=s.value, metadata=s.meta, comment=s.comment,
-                                      created_at=s.created_at) for s in score_rows],
-    })
+    return RunDetail.model_validate(run).model_copy(
+        update={
+            "scores": scores,
+            "stage_results": [StageResultOut.model_validate(s) for s in stages],
+            "score_details": [
+                ScoreDetail(
+                    name=s.scorer_name, value=s.value, metadata=s.meta, comment=s.comment, created_at=s.created_at
+                )
+                for s in score_rows
+            ],
+        }
+    )
 
 
 async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str) -> Leaderboard:
@@ -108,11 +142,21 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
             if run.config_hash in seen:
                 continue
             seen.add(run.config_hash)
-            entries.append(LeaderboardEntry(
-                rank=len(entries) + 1, run_id=run.id, config=run.config, config_hash=run.config_hash,
-                weighted_score=run.weighted_score, scores=scores.get(run.id, {}), tokens_in=run.tokens_in,
-                tokens_out=run.tokens_out, cost_estimate=run.cost_estimate, duration_ms=run.duration_ms,
-                status=run.status))
+            entries.append(
+                LeaderboardEntry(
+                    rank=len(entries) + 1,
+                    run_id=run.id,
+                    config=run.config,
+                    config_hash=run.config_hash,
+                    weighted_score=run.weighted_score,
+                    scores=scores.get(run.id, {}),
+                    tokens_in=run.tokens_in,
+                    tokens_out=run.tokens_out,
+                    cost_estimate=run.cost_estimate,
+                    duration_ms=run.duration_ms,
+                    status=run.status,
+                )
+            )
             if len(entries) >= limit:
                 break
     return Leaderboard(items=entries)
@@ -138,8 +182,16 @@ async def add_human_score(session: AsyncSession, principal: Principal, run_id: u
         value, kind = (body.rating - 1) / 4, {"rating": body.rating}
     else:
         value, kind = (1.0 if body.thumbs == "up" else 0.0), {"thumbs": body.thumbs}
-    session.add(Score(run_id=run.id, scorer_name="human_rating", value=value, user_id=principal.user_id,
-                      comment=body.comment, meta=kind | {"rated_by": principal.username}))
+    session.add(
+        Score(
+            run_id=run.id,
+            scorer_name="human_rating",
+            value=value,
+            user_id=principal.user_id,
+            comment=body.comment,
+            meta=kind | {"rated_by": principal.username},
+        )
+    )
     await session.flush()
     await recompute_weighted(session, run)
     return await run_detail(session, run_id)

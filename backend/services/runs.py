@@ -30,8 +30,13 @@ async def run_adhoc(session: AsyncSession, ctx: AppContext, body: AdHocRun) -> R
         raise BadRequest(str(exc), code="invalid_overrides") from exc
     runtime = ctx.runtime
     handles = await resolve_handles(runtime, session, [config], default_endpoint)
-    run = Run(experiment_id=experiment.id, config_hash=config_hash(config), config=config,
-              repeat_index=body.repeat_index, status="pending")
+    run = Run(
+        experiment_id=experiment.id,
+        config_hash=config_hash(config),
+        config=config,
+        repeat_index=body.repeat_index,
+        status="pending",
+    )
     session.add(run)
     await session.flush()
     run_id = run.id

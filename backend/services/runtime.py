@@ -62,11 +62,19 @@ class Runtime:
             await handle.adapter.aclose()
         self._handles.clear()
 
-    def publish(self, type_: str, *, experiment_id: uuid.UUID | None = None, sweep_id: uuid.UUID | None = None,
-                run_id: uuid.UUID | None = None, **data: Any) -> None:
+    def publish(
+        self,
+        type_: str,
+        *,
+        experiment_id: uuid.UUID | None = None,
+        sweep_id: uuid.UUID | None = None,
+        run_id: uuid.UUID | None = None,
+        **data: Any,
+    ) -> None:
         """Publish a live event."""
-        self.bus.publish(LiveEvent(type=type_, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id,
-                                   data=data))
+        self.bus.publish(
+            LiveEvent(type=type_, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id, data=data)
+        )
 
     def queue_for(self) -> RunQueue:
         """The run queue of this process."""
@@ -85,8 +93,9 @@ class Runtime:
         from promptlooper.services.endpoints import make_adapter
 
         if endpoint_id is None:
-            raise BadRequest("No endpoint: set the stage's endpoint_id or a default endpoint in admin settings.",
-                             code="no_endpoint")
+            raise BadRequest(
+                "No endpoint: set the stage's endpoint_id or a default endpoint in admin settings.", code="no_endpoint"
+            )
         try:
             key = uuid.UUID(str(endpoint_id))
         except ValueError as exc:
@@ -99,7 +108,11 @@ class Runtime:
             return cached[1]
         if cached is not None:
             await cached[1].adapter.aclose()
-        handle = EndpointHandle(id=str(endpoint.id), base_url=endpoint.url, adapter=make_adapter(self.ctx, endpoint),
-                                pricing=endpoint.pricing or {})
+        handle = EndpointHandle(
+            id=str(endpoint.id),
+            base_url=endpoint.url,
+            adapter=make_adapter(self.ctx, endpoint),
+            pricing=endpoint.pricing or {},
+        )
         self._handles[key] = (endpoint.updated_at, handle)
         return handle

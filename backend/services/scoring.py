@@ -24,15 +24,24 @@ async def recompute_weighted(session: AsyncSession, run: Run) -> None:
     experiment = await session.get(Experiment, run.experiment_id)
     if experiment is None:
         return
-    rows = (await session.execute(select(Score.scorer_name, func.avg(Score.value)).where(Score.run_id == run.id)
-                                  .group_by(Score.scorer_name))).tuples().all()
+    rows = (
+        (
+            await session.execute(
+                select(Score.scorer_name, func.avg(Score.value))
+                .where(Score.run_id == run.id)
+                .group_by(Score.scorer_name)
+            )
+        )
+        .all()
+    )
     entries = [ScorerEntry.model_validate(e) for e in experiment.scoring_config]
     run.weighted_score = weighted_mean({name: float(value) for name, value in rows}, entries)
     await session.flush()
 
 
-async def score_run_outputs(defn: ExperimentDefinition, config: dict[str, Any], outputs: dict[str, str | None],
-                            extras: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+async def score_run_outputs(
+    defn: ExperimentDefinition, config: dict[str, Any], outputs: dict[str, str | None], extras: dict[str, Any]
+) -> tuple[dict[str, Any], float | None]:
     """Score a run's final outputs with the experiment's scorers (human ratings come later, by hand)."""
     from promptlooper.engine.scorers import score_outputs
 

@@ -32,29 +32,44 @@ def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str
 
 
 async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
-    return await session.scalar(select(Sweep).where(Sweep.experiment_id == experiment_id,
-                                                    Sweep.status.in_(("running", "paused"))))
+    return await session.scalar(
+        select(Sweep).where(Sweep.experiment_id == experiment_id, Sweep.status.in_(("running", "paused")))
+    )
 
 
 async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID, body: SweepCreate) -> SweepOut:
     """Persist every run of the sweep as pending, then hand the sweep to the queue after commit."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     if experiment.status == "running" or await _running_sweep(session, experiment_id) is not None:
-        raise Conflict("A sweep of this experiment is already running or paused; stop it first.",
-                       code="sweep_already_running")
+        raise Conflict(
+            "A sweep of this experiment is already running or paused; stop it first.", code="sweep_already_running"
+        )
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
-    sweep = Sweep(experiment_id=experiment_id, type=body.type, status="running", options=options,
-                  total_runs=len(configs) * body.repeats)
+    sweep = Sweep(
+        experiment_id=experiment_id,
+        type=body.type,
+        status="running",
+        options=options,
+        total_runs=len(configs) * body.repeats,
+    )
     session.add(sweep)
     await session.flush()
     rows = [
-        {"id": uuid.uuid4(), "experiment_id": experiment_id, "sweep_id": sweep.id, "config_hash": config_hash(c),
-         "config": c, "repeat_index": r, "status": "pending"}
-        for c in configs for r in range(body.repeats)
+        {
+            "id": uuid.uuid4(),
+            "experiment_id": experiment_id,
+            "sweep_id": sweep.id,
+            "config_hash": config_hash(c),
+            "config": c,
+            "repeat_index": r,
+            "status": "pending",
+        }
+        for c in configs
+        for r in range(body.repeats)
     ]
     if rows:
         await session.execute(insert(Run), rows)
@@ -64,14 +79,21 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     sweep_id = sweep.id
 
     async def _enqueue() -> None:
-        runtime.publish("sweep.started", experiment_id=experiment_id, sweep_id=sweep_id, type=body.type,
-                        total=len(rows), options=options)
+        runtime.publish(
+            "sweep.started",
+            experiment_id=experiment_id,
+            sweep_id=sweep_id,
+            type=body.type,
+            total=len(rows),
+            options=options,
+        )
         runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
         await runtime.queue_for().enqueue_sweep(sweep_id)
 
     after_commit(session, _enqueue)
-    return SweepOut(sweep_id=sweep.id, experiment_id=experiment_id, type=body.type, status="running",
-                    total_runs=len(rows))
+    return SweepOut(
+        sweep_id=sweep.id, experiment_id=experiment_id, type=body.type, status="running", total_runs=len(rows)
+    )
 
 
 async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:

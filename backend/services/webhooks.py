@@ -14,8 +14,14 @@ from promptlooper.services.common import get_or_404, paginate
 
 def webhook_out(hook: WebhookConfig) -> WebhookOut:
     """A webhook on the wire (header names only)."""
-    return WebhookOut(id=hook.id, event_type=hook.event_type, url=hook.url, header_names=sorted(hook.headers),
-                      is_active=hook.is_active, created_at=hook.created_at)
+    return WebhookOut(
+        id=hook.id,
+        event_type=hook.event_type,
+        url=hook.url,
+        header_names=sorted(hook.headers),
+        is_active=hook.is_active,
+        created_at=hook.created_at,
+    )
 
 
 async def create_webhook(session: AsyncSession, body: WebhookCreate) -> WebhookOut:

@@ -63,7 +63,7 @@ def _migrate(settings: Settings) -> None:
 def base_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for tests: explicit secrets, no .env file, no auto-migration (done once per session)."""
     values: dict[str, Any] = {
-        "data_dir": data_dir, "database_url": None, "redis_url": None, "jwt_secret": "test-jwt-secret",
+        "data_dir": data_dir, "database_url": None, "redis_url": None, "jwt_secret": "test-jwt-secret-that-is-long-enough-for-hs256",
         "encryption_key": TEST_FERNET_KEY, "auto_migrate": False, "api_key": None,
         "default_endpoint_url": None, "mcp_enabled": False, "llm_timeout_s": 5.0, "llm_max_retries": 2,
     }
@@ -141,5 +141,7 @@ def admin(client: TestClient, admin_token: str) -> TestClient:
 
 @pytest.fixture
 def anon(client: TestClient) -> TestClient:
-    """A second client of the same running app, with no credentials."""
-    return TestClient(client.app)
+    """A second client of the same running app, with no credentials (sharing its event loop)."""
+    other = TestClient(client.app)
+    other.portal = client.portal  # one loop: the app's connection pools belong to it
+    return other

@@ -7,7 +7,7 @@ import uuid
 import yaml
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.flows import events, make_endpoint, make_experiment, wait_status
+from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from promptlooper.tests.support.llm_server import LLMServer
 
 
@@ -138,7 +138,7 @@ def test_events_polling_and_websocket(admin: TestClient, admin_token: str) -> No
         assert progress["completed"] == progress["total"] == 4 and progress["tokens_in"] > 0
         assert set(progress) >= {"failed", "cached", "tokens_out", "cost_estimate", "eta_s"}
         assert all(m["experiment_id"] == experiment_id and m["ts"].endswith("Z") for m in received)
-        polled = events(admin, experiment_id)
+        polled = wait_event(admin, experiment_id, "experiment.completed")
         assert [e["type"] for e in polled] == types
         later = admin.get(f"/api/v1/experiments/{experiment_id}/events",
                           params={"after": polled[-3]["seq"]}).json()["items"]

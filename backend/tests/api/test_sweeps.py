@@ -6,7 +6,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.flows import events, make_endpoint, make_experiment, wait_status
+from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from promptlooper.tests.support.llm_server import LLMServer
 
 
@@ -68,7 +68,7 @@ def test_pause_resume_finishes_exactly_the_rest(admin: TestClient) -> None:
         wait_status(admin, experiment_id)
         assert admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"status": "completed"}).json()["total"] == 10
         assert server.stats()["calls"] == 10
-        types = [e["type"] for e in events(admin, experiment_id)]
+        types = [e["type"] for e in wait_event(admin, experiment_id, "experiment.completed")]
         assert "experiment.paused" in types and types[-1] == "experiment.completed"
 
 
@@ -94,7 +94,7 @@ def test_token_budget_pauses_with_event(admin: TestClient) -> None:
         admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
                    json={"concurrency": 1, "budget": {"max_tokens": 60}})
         wait_status(admin, experiment_id, ("paused",))
-        types = [e["type"] for e in events(admin, experiment_id)]
+        types = [e["type"] for e in wait_event(admin, experiment_id, "experiment.paused")]
         assert "budget.exhausted" in types and "experiment.paused" in types
         done = admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"status": "completed"}).json()["total"]
         assert 0 < done < 10

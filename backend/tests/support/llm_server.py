@@ -1,0 +1,372 @@
+"""A real OpenAI-compatible HTTP server on loopback: latency, scripted failures, counters.
+
+In tests:   `with LLMServer(latency_s=0.0, models=["m1", "m2"]) as srv: srv.base_url`
+As process: `python -m promptlooper.tests.support.llm_server --port 0 --latency 0.2`
+            prints `LLM server ready on http://127.0.0.1:PORT/v1 (port PORT)` once serving.
+
+Answers are deterministic: `"{model} t={temperature}: {last user message} [{digest}]"` where the
+digest covers the whole request (so any change of prompt, system prompt or parameter changes the
+answer); with `max_tokens` the answer keeps only that many words.
+
+Scripted failures (`srv.script([...])`) are consumed one per chat request before normal answers:
+`"429"`/`"429:2"` (429 with `Retry-After: 2`), any status code such as `"500"` or `"401"`,
+`"garbage"` (200 with a non-JSON body), `"no_choices"` (200 JSON without `choices`),
+`"no_usage"` (a normal answer without `usage`), `"hang"` (sleeps `hang_s`, longer than any client timeout).
+Control routes: `GET /_stats`, `POST /_reset`, `POST /_script` (a JSON list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import math
+import socket
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+
+class ServerState:
+    """Counters, scripted failures and settings shared by the server thread and the test."""
+
+    def __init__(self, latency_s: float, models: list[str], required_api_key: str | None, hang_s: float) -> None:
+        self.latency_s = latency_s
+        self.models = models
+        self.required_api_key = required_api_key
+        self.hang_s = hang_s
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters and drop the script."""
+        with self.lock:
+            self.calls = 0
+            self.per_model: Counter[str] = Counter()
+            self.in_flight = 0
+            self.peak_in_flight = 0
+            self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
+            self.queue: deque[str] = deque()
+            self.embedding_calls = 0
+            self.model_list_calls = 0
+
+    def stats(self) -> dict[str, Any]:
+        """The counters as JSON."""
+        with self.lock:
+            return {"calls": self.calls, "peak_in_flight": self.peak_in_flight, "in_flight": self.in_flight,
+                    "per_model": dict(self.per_model), "embedding_calls": self.embedding_calls,
+                    "model_list_calls": self.model_list_calls, "scripted_left": len(self.queue)}
+
+
+def answer_text(body: dict[str, Any]) -> str:
+    """The deterministic answer to a chat request body."""
+    model = str(body.get("model", ""))
+    messages = body.get("messages") or []
+    user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+    digest = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in body.items())).encode()).hexdigest()[:8]
+    text = f"{model} t={body.get('temperature')}: {user} [{digest}]"
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens > 0:
+        text = " ".join(text.split()[:max_tokens])
+    return text
+
+
+def _words(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def completion(body: dict[str, Any], with_usage: bool = True) -> dict[str, Any]:
+    """An OpenAI chat.completion body for a request."""
+    content = answer_text(body)
+    result: dict[str, Any] = {
+        "id": "chatcmpl-" + hashlib.sha256(content.encode()).hexdigest()[:12], "object": "chat.completion",
+        "created": int(time.time()), "model": body.get("model"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+    }
+    if with_usage:
+        prompt = sum(_words(str(m.get("content", ""))) for m in body.get("messages") or [])
+        result["usage"] = {"prompt_tokens": prompt, "completion_tokens": _words(content),
+                           "total_tokens": prompt + _words(content)}
+    return result
+
+
+def embedding(text: str, dims: int = 64) -> list[float]:
+    """A deterministic bag-of-words vector: texts sharing words point the same way."""
+    vector = [0.0] * dims
+    vector[0] = 0.01
+    for word in text.lower().split():
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dims] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector]
+
+
+def _scripted(item: str) -> Response | None:
+    code, _, arg = item.partition(":")
+    if not code.isdigit():
+        return None
+    headers = {"Retry-After": arg} if arg else {}
+    return JSONResponse({"error": {"message": f"scripted {code}", "type": "scripted"}}, status_code=int(code),
+                        headers=headers)
+
+
+class _Routes:
+    """The request handlers, sharing one ServerState."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    def unauthorized(self, request: Request) -> Response | None:
+        """401 when a key is required and the Bearer key differs."""
+        key = self.state.required_api_key
+        if key is None or request.headers.get("authorization") == f"Bearer {key}":
+            return None
+        return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
+                            status_code=401)
+
+    def _enter(self, body: dict[str, Any]) -> str | None:
+        state = self.state
+        with state.lock:
+            state.calls += 1
+            state.per_model[str(body.get("model"))] += 1
+            state.requests.append(body)
+            state.in_flight += 1
+            state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+            return state.queue.popleft() if state.queue else None
+
+    async def _answer(self, request: Request, body: dict[str, Any], item: str | None) -> Response:
+        denied = self.unauthorized(request)
+        if denied is not None:
+            return denied
+        if item == "hang":
+            # a thread waits so that stopping the server (which sets `closing`) ends the hang at once
+            await asyncio.to_thread(self.state.closing.wait, self.state.hang_s)
+            return JSONResponse({"error": {"message": "hung"}}, status_code=504)
+        if item == "garbage":
+            return PlainTextResponse("<html>this is not json", status_code=200)
+        if item == "no_choices":
+            return JSONResponse({"id": "x", "object": "chat.completion", "model": body.get("model")})
+        if item is not None and item != "no_usage":
+            scripted = _scripted(item)
+            if scripted is not None:
+                return scripted
+        return JSONResponse(completion(body, with_usage=item != "no_usage"))
+
+    async def chat(self, request: Request) -> Response:
+        """POST /v1/chat/completions"""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        item = self._enter(body if isinstance(body, dict) else {})
+        try:
+            if self.state.latency_s:
+                await asyncio.sleep(self.state.latency_s)
+            return await self._answer(request, body, item)
+        finally:
+            with self.state.lock:
+                self.state.in_flight -= 1
+
+    async def models(self, request: Request) -> Response:
+        """GET /v1/models"""
+        with self.state.lock:
+            self.state.model_list_calls += 1
+        denied = self.unauthorized(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in self.state.models]})
+
+    async def embeddings(self, request: Request) -> Response:
+        """POST /v1/embeddings"""
+        denied = self.unauthorized(request)
+        if denied is not None:
+            return denied
+        body = await request.json()
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        with self.state.lock:
+            self.state.embedding_calls += 1
+        data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(texts)]
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model"),
+                             "usage": {"prompt_tokens": sum(_words(str(t)) for t in texts), "total_tokens": 0}})
+
+    async def stats(self, request: Request) -> Response:
+        """GET /_stats"""
+        return JSONResponse(self.state.stats())
+
+    async def reset(self, request: Request) -> Response:
+        """POST /_reset"""
+        self.state.reset()
+        return JSONResponse({"ok": True})
+
+    async def script(self, request: Request) -> Response:
+        """POST /_script with a JSON list."""
+        items = await request.json()
+        if not isinstance(items, list):
+            return JSONResponse({"error": "send a JSON list"}, status_code=400)
+        with self.state.lock:
+            self.state.queue.extend(str(i) for i in items)
+        return JSONResponse({"ok": True, "queued": len(items)})
+
+
+def build_app(state: ServerState) -> Starlette:
+    """The Starlette app answering like OpenAI."""
+    routes = _Routes(state)
+    return Starlette(routes=[
+        Route("/v1/chat/completions", routes.chat, methods=["POST"]),
+        Route("/v1/models", routes.models, methods=["GET"]),
+        Route("/v1/embeddings", routes.embeddings, methods=["POST"]),
+        Route("/_stats", routes.stats, methods=["GET"]),
+        Route("/_reset", routes.reset, methods=["POST"]),
+        Route("/_script", routes.script, methods=["POST"]),
+    ])
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class LLMServer:
+    """The loopback server in a background thread; use as a context manager."""
+
+    def __init__(self, latency_s: float = 0.0, models: list[str] | None = None, *,
+                 required_api_key: str | None = None, port: int = 0, hang_s: float = 30.0) -> None:
+        self.state = ServerState(latency_s, list(models or ["m1", "m2"]), required_api_key, hang_s)
+        self._requested_port = port
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base: http://127.0.0.1:PORT/v1"""
+        return f"{self.url}/v1"
+
+    def start(self) -> LLMServer:
+        """Serve in a daemon thread; returns once it accepts connections."""
+        self._sock = _bind(self._requested_port)
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(build_app(self.state), log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=1, access_log=False)
+        self._server = uvicorn.Server(config)
+        sockets = [self._sock]
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=sockets)),  # type: ignore[union-attr]
+                                        name=f"llm-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the loopback LLM server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.state.closing.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+
+    def __enter__(self) -> LLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def script(self, items: list[str]) -> None:
+        """Queue scripted answers, consumed one per chat request."""
+        with self.state.lock:
+            self.state.queue.extend(items)
+
+    def reset(self) -> None:
+        """Zero the counters and drop the script."""
+        self.state.reset()
+
+    def stats(self) -> dict[str, Any]:
+        """The counters (same as GET /_stats)."""
+        return self.state.stats()
+
+    @property
+    def calls(self) -> int:
+        """Chat requests received (scripted failures included)."""
+        return self.state.calls
+
+    @property
+    def peak_in_flight(self) -> int:
+        """Most chat requests in flight at once."""
+        return self.state.peak_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Chat requests in flight now."""
+        return self.state.in_flight
+
+    @property
+    def per_model(self) -> dict[str, int]:
+        """Chat requests per model."""
+        return dict(self.state.per_model)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The last received chat request bodies (at most 1000)."""
+        with self.state.lock:
+            return list(self.state.requests)
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds each chat request takes."""
+        return self.state.latency_s
+
+    @latency_s.setter
+    def latency_s(self, value: float) -> None:
+        self.state.latency_s = value
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in the foreground (for benchmarks and other processes)."""
+    parser = argparse.ArgumentParser(description="Loopback OpenAI-compatible server for tests and benchmarks")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--models", default="m1,m2")
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args(argv)
+    state = ServerState(args.latency, [m for m in args.models.split(",") if m], args.api_key, 30.0)
+    sock = _bind(args.port)
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(build_app(state), log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=1, access_log=False))
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
+            await asyncio.sleep(0.01)
+        print(f"LLM server ready on http://127.0.0.1:{port}/v1 (port {port})", flush=True)
+        await task
+        state.closing.set()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
