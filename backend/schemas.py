@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from promptlooper.engine.definition import ExperimentDefinition
 
@@ -265,7 +265,24 @@ class Price(InModel):
     output_per_1m: Annotated[float, Field(ge=0)] = 0.0
 
 
-HttpUrlStr = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
+def _http_url(value: str) -> str:
+    """Accept only http(s) URLs that an HTTP client can actually send to."""
+    import httpx
+
+    try:
+        url = httpx.URL(value)
+        url.raw_host  # noqa: B018  (forces IDNA encoding of the host)
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise ValueError(f"not a usable URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrlStr = Annotated[
+    str, Field(min_length=1, max_length=2000, pattern=r"^https?://[^\s/$.?#][^\s]*$"), AfterValidator(_http_url)
+]
+HeaderSafe = Annotated[str, Field(max_length=4000, pattern=r"^[\x20-\x7e]*$", description="printable ASCII")]
 
 
 class EndpointCreate(InModel):
@@ -273,7 +290,7 @@ class EndpointCreate(InModel):
 
     label: Name
     url: HttpUrlStr
-    api_key: Annotated[str, Field(max_length=4000)] | None = None
+    api_key: HeaderSafe | None = None
     max_concurrency: Annotated[int, Field(ge=1, le=1024)] = 8
     pricing: dict[str, Price] = {}
 
@@ -283,7 +300,7 @@ class EndpointUpdate(InModel):
 
     label: Name | None = None
     url: HttpUrlStr | None = None
-    api_key: Annotated[str, Field(max_length=4000)] | None = None
+    api_key: HeaderSafe | None = None
     max_concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     pricing: dict[str, Price] | None = None
 
@@ -322,7 +339,8 @@ class WebhookCreate(InModel):
 
     event_type: WebhookEvent
     url: HttpUrlStr
-    headers: dict[str, Annotated[str, Field(max_length=4000)]] = {}
+    headers: dict[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")],
+                  HeaderSafe] = {}
     is_active: bool = True
 
 

@@ -201,6 +201,10 @@ class OpenAICompatAdapter:
                 response = await self._client.request(method, url, json=payload, headers=self._headers)
             except httpx.HTTPError as exc:
                 raise self._unreachable(exc) from exc
+            except (UnicodeError, ValueError) as exc:  # a URL or header httpx cannot encode
+                raise EndpointUnreachable(
+                    f"Cannot send a request to {self.base_url}: the URL or API key has characters HTTP cannot carry",
+                    retryable=False) from exc
             latency_ms = int((time.perf_counter() - started) * 1000)
         if response.status_code >= 400:
             raise status_error(response)
