@@ -34,8 +34,10 @@ test: install
 
 ## lint: ruff and mypy (strict for the package)
 lint: install
-	$(BIN)/ruff check backend alembic
-	$(BIN)/mypy backend --exclude 'backend/tests/'
+	$(BIN)/ruff check backend alembic bench
+	@# mypy cannot follow setuptools' editable finder: give it the package under its import name.
+	mkdir -p .mypy_src && ln -sfn ../backend .mypy_src/promptlooper
+	MYPYPATH=.mypy_src $(BIN)/mypy -p promptlooper --exclude 'promptlooper/tests/'
 
 migrate: install
 	$(BIN)/promptlooper migrate

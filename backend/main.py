@@ -20,7 +20,18 @@ from promptlooper.context import AppContext
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
 from promptlooper.queue.inprocess import InProcessQueue
-from promptlooper.routers import admin, auth, endpoints, experiments, exports, projects, runs, sweeps, webhooks
+from promptlooper.routers import (
+    admin,
+    auth,
+    endpoints,
+    experiments,
+    exports,
+    projects,
+    runs,
+    scorers,
+    sweeps,
+    webhooks,
+)
 from promptlooper.routers.common import errors
 from promptlooper.schemas import HealthOut, LoginIn
 from promptlooper.services import admin as admin_service
@@ -113,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, admin, projects, experiments, sweeps, runs, exports, endpoints, webhooks):
+    for module in (auth, admin, projects, experiments, sweeps, runs, exports, scorers, endpoints, webhooks):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws_router)

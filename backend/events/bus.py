@@ -39,6 +39,7 @@ EVENT_TYPES = frozenset(
         "budget.exhausted",
         "human_needed",
         "rescore.progress",
+        "rescore.completed",
     }
 )
 

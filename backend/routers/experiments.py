@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from promptlooper.deps import CurrentUser, SessionDep, WriterUser
+from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.routers.common import READ, READ_ONE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import ExperimentCreate, ExperimentOut, ExperimentSummary, ExperimentUpdate, Page
 from promptlooper.services import experiments as service
@@ -44,10 +44,10 @@ async def get_experiment(experiment_id: uuid.UUID, _: CurrentUser, session: Sess
 
 @router.put("/{experiment_id}", response_model=ExperimentOut, responses=WRITE_ONE)
 async def update_experiment(
-    experiment_id: uuid.UUID, body: ExperimentUpdate, _: WriterUser, session: SessionDep
+    experiment_id: uuid.UUID, body: ExperimentUpdate, _: WriterUser, session: SessionDep, ctx: CtxDep
 ) -> ExperimentOut:
-    """Change any part of the document; the result is validated as a whole."""
-    return await service.update_experiment(session, experiment_id, body)
+    """Change any part of the document; a new scoring_config re-scores every run in the background."""
+    return await service.update_experiment(session, experiment_id, body, ctx)
 
 
 @router.delete("/{experiment_id}", status_code=204, response_class=Response, responses=WRITE_ONE | errors(409))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
@@ -21,7 +21,7 @@ from promptlooper.errors import AppError
 from promptlooper.models import Experiment, Run, Score, StageResult, Sweep
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime, SweepControl
-from promptlooper.services.scoring import score_run_outputs
+from promptlooper.services.scoring import score_run_outputs, scorer_extras
 from promptlooper.services.settings import get_settings
 
 log = logging.getLogger("promptlooper.execution")
@@ -106,8 +106,8 @@ async def persist_outcome(
     session: AsyncSession, run: Run, outcome: RunOutcome, scores: dict[str, Any], weighted: float | None
 ) -> None:
     """Store a run's stage results, scores and totals in the caller's transaction."""
-    await session.execute(StageResult.__table__.delete().where(StageResult.run_id == run.id))
-    await session.execute(Score.__table__.delete().where(Score.run_id == run.id, Score.scorer_name != "human_rating"))
+    await session.execute(delete(StageResult).where(StageResult.run_id == run.id))
+    await session.execute(delete(Score).where(Score.run_id == run.id, Score.scorer_name != "human_rating"))
     rows = _stage_rows(run.id, outcome.stage_results)
     if rows:
         await session.execute(insert(StageResult), rows)
@@ -174,7 +174,7 @@ async def run_once(
         repeat_index=repeat_index,
         on_stage=on_stage,
     )
-    scores, weighted = await score_run_outputs(defn, config, outcome.outputs, extras={"ctx": ctx, "runtime": rt})
+    scores, weighted = await score_run_outputs(defn, config, outcome.outputs, extras=scorer_extras(ctx))
     async with session_scope(ctx.sessionmaker) as session:
         run = await session.get(Run, run_id)
         if run is None:

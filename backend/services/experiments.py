@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptlooper.context import AppContext
+from promptlooper.db import after_commit
 from promptlooper.engine import scorers
 from promptlooper.engine.definition import DefinitionError, ExperimentDefinition, validate_definition
 from promptlooper.engine.space import count_grid
@@ -94,7 +96,9 @@ async def create_experiment(session: AsyncSession, body: ExperimentCreate) -> Ex
     return await experiment_out(session, experiment)
 
 
-async def update_experiment(session: AsyncSession, experiment_id: uuid.UUID, body: ExperimentUpdate) -> ExperimentOut:
+async def update_experiment(
+    session: AsyncSession, experiment_id: uuid.UUID, body: ExperimentUpdate, ctx: AppContext | None = None
+) -> ExperimentOut:
     """Merge a partial update into the document, validate the whole and store it."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     merged = {f: getattr(experiment, f) for f in DOCUMENT_FIELDS} | {
@@ -107,11 +111,24 @@ async def update_experiment(session: AsyncSession, experiment_id: uuid.UUID, bod
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from exc
     await validate_document(session, defn)
+    scoring_changed = _document(defn)["scoring_config"] != experiment.scoring_config
     for key, value in _document(defn).items():
         setattr(experiment, key, value)
     experiment.updated_at = datetime.now(UTC)
     await session.flush()
+    if scoring_changed and ctx is not None:
+        schedule_rescore(session, ctx, experiment.id)
     return await experiment_out(session, experiment)
+
+
+def schedule_rescore(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> None:
+    """Re-score the experiment's runs in the background once this unit of work commits."""
+    from promptlooper.services.scoring import rescore_experiment
+
+    async def _start() -> None:
+        ctx.runtime.spawn(rescore_experiment(ctx, experiment_id), name=f"rescore-{experiment_id}")
+
+    after_commit(session, _start)
 
 
 async def _run_stats(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, float | None]]:

@@ -176,6 +176,7 @@ async def add_human_score(session: AsyncSession, principal: Principal, run_id: u
     from promptlooper.services.scoring import recompute_weighted
 
     run = await get_or_404(session, Run, run_id, "Run")
+    kind: dict[str, Any]
     if body.value is not None:
         value, kind = body.value, {"value": body.value}
     elif body.rating is not None:

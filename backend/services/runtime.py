@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,8 @@ from promptlooper.errors import BadRequest
 from promptlooper.events.bus import EventBus, LiveEvent
 from promptlooper.models import LLMEndpoint
 from promptlooper.services.cache_store import DatabaseCacheStore
+
+log = logging.getLogger("promptlooper.runtime")
 
 if TYPE_CHECKING:
     from promptlooper.context import AppContext
@@ -40,6 +44,20 @@ class Runtime:
     queue: RunQueue | None = None
     controls: dict[uuid.UUID, SweepControl] = field(default_factory=dict)
     _handles: dict[uuid.UUID, tuple[Any, EndpointHandle]] = field(default_factory=dict)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run background work, keeping a reference until it ends (errors are logged)."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+
+        def _done(finished: asyncio.Task[Any]) -> None:
+            self._background.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("background task %s failed", name, exc_info=finished.exception())
+
+        task.add_done_callback(_done)
+        return task
 
     @classmethod
     def build(cls, ctx: AppContext) -> Runtime:
@@ -54,6 +72,10 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Flush caches and events, close adapters."""
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self.queue is not None:
             await self.queue.stop()
         await self.cache_store.aclose()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptlooper.context import AppContext
+from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition, ScorerEntry
-from promptlooper.models import Experiment, Run, Score
+from promptlooper.models import Experiment, Run, Score, StageResult
 
 
 def weighted_mean(scores: dict[str, float], entries: list[ScorerEntry]) -> float | None:
@@ -48,3 +52,100 @@ async def score_run_outputs(
     entries = [e for e in defn.scoring_config if e.scorer != "human_rating"]
     scores = await score_outputs(entries, defn.sample_data, outputs, config=config, extras=extras)
     return scores, weighted_mean({k: v.value for k, v in scores.items()}, entries)
+
+
+def final_outputs(stages: list[StageResult], sample_ids: list[str], stage_count: int) -> dict[str, str | None]:
+    """Each sample's final-stage response from stored stage results (None where the sample failed)."""
+    last = {s.sample_id: s for s in stages if s.stage_index == stage_count - 1 and s.error is None}
+    return {sid: (last[sid].response_raw if sid in last else None) for sid in sample_ids}
+
+
+async def rescore_run(session: AsyncSession, defn: ExperimentDefinition, run: Run, extras: dict[str, Any]) -> None:
+    """Score a run again from its stored responses (no chat call) and store the new scores."""
+    stages = list((await session.scalars(select(StageResult).where(StageResult.run_id == run.id))).all())
+    outputs = final_outputs(stages, [s.id for s in defn.sample_data], len(run.config.get("stages", [])))
+    scores, _ = await score_run_outputs(defn, run.config, outputs, extras)
+    await session.execute(delete(Score).where(Score.run_id == run.id, Score.scorer_name != "human_rating"))
+    rows = [{"id": uuid.uuid4(), "run_id": run.id, "scorer_name": k, "value": v.value, "meta": v.metadata}
+            for k, v in scores.items()]
+    if rows:
+        await session.execute(insert(Score), rows)
+    await recompute_weighted(session, run)
+
+
+async def rescore_experiment(ctx: AppContext, experiment_id: uuid.UUID) -> int:
+    """Re-score every finished run of an experiment from stored responses, publishing progress."""
+    runtime = ctx.runtime
+    async with session_scope(ctx.sessionmaker) as session:
+        experiment = await session.get(Experiment, experiment_id)
+        if experiment is None:
+            return 0
+        from promptlooper.services.experiments import definition_of
+
+        defn = definition_of(experiment)
+        run_ids = list((await session.scalars(select(Run.id).where(
+            Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed")))
+            .order_by(Run.created_at))).all())
+    total = len(run_ids)
+    runtime.publish("rescore.progress", experiment_id=experiment_id, done=0, total=total)
+    for start in range(0, total, 50):
+        async with session_scope(ctx.sessionmaker) as session:
+            for run_id in run_ids[start : start + 50]:
+                run = await session.get(Run, run_id)
+                if run is not None:
+                    await rescore_run(session, defn, run, scorer_extras(ctx))
+        runtime.publish("rescore.progress", experiment_id=experiment_id, done=min(start + 50, total), total=total)
+    runtime.publish("rescore.completed", experiment_id=experiment_id, runs=total)
+    return total
+
+
+def scorer_extras(ctx: AppContext) -> dict[str, Any]:
+    """What scorers may use from the app (endpoints, the cached chat)."""
+    return {"ctx": ctx, "runtime": ctx.runtime}
+
+
+def _ranks(values: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1, dtype=np.float64)
+    array = np.asarray(values, dtype=np.float64)
+    for value in np.unique(array):  # ties share their average rank
+        tied = array == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman's rank correlation; None with fewer than 2 pairs or a constant side."""
+    if len(a) < 2:
+        return None
+    ra, rb = _ranks(a), _ranks(b)
+    if float(np.std(ra)) == 0.0 or float(np.std(rb)) == 0.0:
+        return None
+    return round(float(np.corrcoef(ra, rb)[0, 1]), 4)
+
+
+async def judge_agreement(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any]:
+    """How well each llm_judge scorer agrees with human ratings on the runs that have both."""
+    experiment = await session.get(Experiment, experiment_id)
+    if experiment is None:
+        from promptlooper.errors import NotFound
+
+        raise NotFound(f"Experiment {experiment_id} does not exist.", code="experiment_not_found")
+    judges = [ScorerEntry.model_validate(e).key for e in experiment.scoring_config if e.get("scorer") == "llm_judge"]
+    rows = (await session.execute(
+        select(Score.run_id, Score.scorer_name, func.avg(Score.value)).join(Run, Run.id == Score.run_id)
+        .where(Run.experiment_id == experiment_id, Score.scorer_name.in_([*judges, "human_rating"]))
+        .group_by(Score.run_id, Score.scorer_name)
+    )).all()
+    by_run: dict[uuid.UUID, dict[str, float]] = {}
+    for run_id, name, value in rows:
+        by_run.setdefault(run_id, {})[name] = float(value)
+    rated = {k: v for k, v in by_run.items() if "human_rating" in v}
+    out = []
+    for judge in judges:
+        pairs = [(v[judge], v["human_rating"]) for v in rated.values() if judge in v]
+        judged, human = [p[0] for p in pairs], [p[1] for p in pairs]
+        out.append({"name": judge, "runs": len(pairs), "spearman": spearman(judged, human),
+                    "mean_abs_diff": round(float(np.mean(np.abs(np.subtract(judged, human)))), 4) if pairs else None})
+    return {"experiment_id": str(experiment_id), "human_rated_runs": len(rated), "judges": out}
