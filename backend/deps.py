@@ -40,7 +40,9 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
         await commit_and_run_hooks(session)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a 2xx means the data is durable
+# (with the default request scope FastAPI commits after answering, and a crash in between loses the write).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -124,3 +124,25 @@ def test_sweep_errors(admin: TestClient) -> None:
         assert admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "nope"}).status_code == 422
         assert admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"repeats": 0}).status_code == 422
         assert admin.post(f"/api/v1/experiments/{experiment_id}/resume").status_code == 409
+
+
+def test_random_sweep_is_seeded_capped_and_deduplicated(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        space = {"model": ["m1", "m2"], "temperature": {"min": 0.0, "max": 1.0, "step": 0.5}}
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1, space=space)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                             json={"type": "random", "max_runs": 50, "seed": 7})
+        assert started.status_code == 202
+        assert started.json()["total_runs"] == 6, "only 2 x 3 distinct configurations exist"
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 100}).json()["items"]
+        assert len({r["config_hash"] for r in runs}) == 6
+        temps = {r["config"]["stages"][0]["params"]["temperature"] for r in runs}
+        assert temps <= {0.0, 0.5, 1.0}
+        capped = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                            json={"type": "random", "max_runs": 3, "seed": 7, "repeats": 2})
+        assert capped.json()["total_runs"] == 6
+        wait_status(admin, experiment_id)
+        repeated = admin.get(f"/api/v1/experiments/{experiment_id}/runs",
+                             params={"sweep_id": capped.json()["sweep_id"]}).json()["items"]
+        assert sorted(r["repeat_index"] for r in repeated) == [0, 0, 0, 1, 1, 1]
