@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import yaml
@@ -130,6 +131,11 @@ def test_events_polling_and_websocket(admin: TestClient, admin_token: str) -> No
                 received.append(message)
                 if message["type"] == "experiment.completed":
                     break
+        bus = admin.app.state.ctx.runtime.bus
+        deadline = time.monotonic() + 5
+        while bus.subscriber_count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert bus.subscriber_count == 0, "a closed WebSocket must be unsubscribed"
         types = [m["type"] for m in received]
         assert types[0] == "sweep.started"
         for expected in ("run.started", "stage.completed", "run.completed", "sweep.progress", "new_best_found"):
