@@ -1,4 +1,4 @@
-"""The `promptlooper` command: serve, migrate, run (worker and mcp arrive with their features)."""
+"""The `promptlooper` command: serve, migrate, run, mcp (worker arrives with production mode)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,16 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    if args.stdio:
+        from promptlooper.mcp.stdio import run_stdio
+
+        return int(run_stdio())
+    from promptlooper.mcp.http import run_http
+
+    return int(run_http(args.host, args.port))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="promptlooper", description="The LLM pipeline tuning workbench.")
@@ -77,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-runs", type=int, help="cap the number of runs")
     run.add_argument("--concurrency", type=int, help="LLM calls in flight")
     run.set_defaults(func=_run)
+    mcp = sub.add_parser("mcp", help="serve MCP: --stdio for agents that spawn it, else HTTP on MCP_PORT")
+    mcp.add_argument("--stdio", action="store_true",
+                     help="speak MCP on stdin/stdout (key: PROMPTLOOPER_API_KEY or API_KEY)")
+    mcp.add_argument("--host", default=None, help="bind address (default: HOST)")
+    mcp.add_argument("--port", type=int, default=None, help="port (default: MCP_PORT or 8401)")
+    mcp.set_defaults(func=_mcp)
     return parser
 
 

@@ -19,6 +19,7 @@ from promptlooper.config import Settings
 from promptlooper.context import AppContext
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
+from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
 from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.routers import (
     admin,
@@ -109,10 +110,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings)
         app.state.ctx = ctx
+        mcp_http: MCPHttpHandle | None = None
         try:
             await _startup(ctx)
+            if settings.mcp_enabled:
+                try:  # the MCP server shares this process's AppContext, on its own port
+                    mcp_http = await start_mcp_http(ctx)
+                    log.info("MCP server on %s", mcp_http.url)
+                except OSError as exc:
+                    log.error("MCP server not started on port %s: %s", settings.mcp_port, exc)
             yield
         finally:
+            if mcp_http is not None:
+                await mcp_http.stop()
             if ctx.has_runtime:
                 await ctx.runtime.aclose()
             await ctx.aclose()

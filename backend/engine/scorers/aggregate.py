@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..definition import SampleDef, ScorerEntry
 from ..templates import merge_vars
-from .base import ScoreContext, Scorer, ScoreResult
+from .base import ScoreContext, Scorer, ScoreResult, is_manual
 from .registry import ScorerRegistry, format_validation_error
 
 log = logging.getLogger("promptlooper.scorers")
@@ -54,6 +54,13 @@ def _zero_for_all(samples: list[SampleDef], reason: str) -> ScoreOutcome:
     return ScoreOutcome(0.0, {"per_sample": {s.id: 0.0 for s in samples}, "details": {}, "error": reason})
 
 
+def _manual(entry: ScorerEntry, registry: ScorerRegistry) -> bool:
+    try:
+        return is_manual(registry.get(entry.scorer))
+    except KeyError:
+        return False
+
+
 def _prepare(entry: ScorerEntry, registry: ScorerRegistry) -> tuple[Scorer, BaseModel] | str:
     try:
         scorer = registry.get(entry.scorer)
@@ -69,10 +76,14 @@ async def score_outputs(scoring_config: list[ScorerEntry], samples: list[SampleD
                         context_factory: ContextFactory | None = None, *, config: Mapping[str, Any] | None = None,
                         extras: Mapping[str, Any] | None = None,
                         registry: ScorerRegistry | None = None) -> dict[str, ScoreOutcome]:
-    """Score every sample's final output with every scorer, concurrently; keyed by the entry's name."""
+    """Score every sample's final output with every computed scorer, concurrently; keyed by the entry's name.
+
+    Entries of manual scorers (`human_rating`) are left out of the answer: people enter those values.
+    """
     from . import REGISTRY
 
     registry = registry or REGISTRY
+    scoring_config = [entry for entry in scoring_config if not _manual(entry, registry)]
     factory = context_factory or default_context_factory(config, extras)
     contexts = {s.id: factory(s) for s in samples}
     results: dict[str, ScoreOutcome] = {}

@@ -42,7 +42,12 @@ class ScoreContext:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A scoring function: id, description, config model and an async `score`."""
+    """A scoring function: id, description, config model and an async `score`.
+
+    Optional attribute `manual` (default False, read with `is_manual`): a manual scorer's values are
+    entered by people (`human_rating`), so `score_outputs` never computes it. It is not a protocol
+    member so that plugins written before it existed still satisfy the protocol.
+    """
 
     id: str
     description: str
@@ -52,6 +57,16 @@ class Scorer(Protocol):
     async def score(self, input: str, output: str, context: ScoreContext, config: BaseModel) -> ScoreResult:
         """Score one sample's final output."""
         ...
+
+
+def is_manual(scorer: object) -> bool:
+    """Whether a scorer's values are entered by people rather than computed (`manual = True`)."""
+    return bool(getattr(scorer, "manual", False))
+
+
+def is_admin_only(scorer: object) -> bool:
+    """Whether only admins may configure a scorer (`admin_only = True`, e.g. `python`)."""
+    return bool(getattr(scorer, "admin_only", False))
 
 
 class ScorerConfig(BaseModel):

@@ -1,0 +1,315 @@
+"""The MCP server end to end, driven by the SDK's own client over streamable HTTP and over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent, TextResourceContents
+
+from promptlooper.auth import Principal
+from promptlooper.config import Settings
+from promptlooper.db import create_engine, run_migrations, session_scope
+from promptlooper.mcp.bootstrap import open_app
+from promptlooper.mcp.http import start_mcp_http
+from promptlooper.services import auth as auth_service
+from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, base_settings
+from promptlooper.tests.support.llm_server import LLMServer
+
+TOOLS = {
+    "create_project", "create_experiment", "configure_endpoint", "run_single", "run_sweep", "get_leaderboard",
+    "get_run_detail", "export_best_config", "pause_sweep", "resume_sweep", "add_human_score",
+    "get_experiment_status", "list_models", "list_projects", "list_experiments", "stop_sweep", "compare_runs",
+    "request_human_review",
+}
+UNDEFINED = "Template uses `nonexistent` is not defined: use input, reference, vars.<name>, previous or stages.<name>.output."
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+
+
+async def _make_users(settings: Settings) -> dict[str, str]:
+    """The admin (JWT and API key) and a read-only user's API key, created through the services."""
+    async with open_app(settings) as ctx:
+        async with session_scope(ctx.sessionmaker) as session:
+            token = await auth_service.setup_admin(session, ctx, ADMIN["username"], ADMIN["password"])
+            viewer = await auth_service.create_user(session, "viewer", "viewer-password-1", False)
+        admin = Principal(user_id=token.user.id, username=token.user.username, is_admin=True, via="jwt")
+        reader = Principal(user_id=viewer.id, username="viewer", is_admin=False, via="jwt")
+        async with session_scope(ctx.sessionmaker) as session:
+            key = await auth_service.create_api_key(session, admin, "mcp")
+            viewer_key = await auth_service.create_api_key(session, reader, "viewer")
+    return {"jwt": token.access_token, "key": key.key, "viewer_key": viewer_key.key}
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await run_migrations(engine)
+    finally:
+        await engine.dispose()
+
+
+def _prepare(data_dir: Path) -> tuple[Settings, dict[str, str]]:
+    settings = base_settings(data_dir)
+    asyncio.run(_migrate(settings))
+    return settings, asyncio.run(_make_users(settings))
+
+
+class MCPHost:
+    """The MCP HTTP server (with the app runtime) on its own event loop in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = ""
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="mcp-host", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surfaced to the test by start()
+            self.error = exc
+            self.ready.set()
+
+    async def _main(self) -> None:
+        async with open_app(self.settings, resume_interrupted=True) as ctx:
+            handle = await start_mcp_http(ctx, "127.0.0.1", 0)
+            self.url, self._loop, self._stop = handle.url, asyncio.get_running_loop(), asyncio.Event()
+            self.ready.set()
+            await self._stop.wait()
+            await handle.stop()
+
+    def start(self) -> MCPHost:
+        """Start and wait until the server accepts connections."""
+        self._thread.start()
+        assert self.ready.wait(30), "the MCP server did not start"
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and its runtime."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LLMServer]:
+    """A loopback OpenAI-compatible server answering with the model name."""
+    with LLMServer(latency_s=0.0, models=["m1", "m2"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def http_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MCPHost, dict[str, str]]]:
+    """An MCP HTTP server on a migrated SQLite DATA_DIR, with its credentials."""
+    settings, creds = _prepare(tmp_path_factory.mktemp("mcp-http"))
+    host = MCPHost(settings).start()
+    yield host, creds
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def stdio_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """The environment of a stdio server subprocess on its own migrated DATA_DIR."""
+    data_dir = tmp_path_factory.mktemp("mcp-stdio")
+    _, creds = _prepare(data_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "API_KEY")}
+    env |= {"DATA_DIR": str(data_dir), "JWT_SECRET": JWT_SECRET, "ENCRYPTION_KEY": TEST_FERNET_KEY,
+            "PROMPTLOOPER_API_KEY": creds["key"], "LOG_LEVEL": "WARNING", "MCP_ENABLED": "false"}
+    return env, data_dir
+
+
+@asynccontextmanager
+async def http_session(url: str, token: str) -> AsyncIterator[ClientSession]:
+    """An initialized SDK client session over streamable HTTP with a bearer token."""
+    timeout = httpx2.Timeout(30.0, read=120.0)
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+
+
+@asynccontextmanager
+async def stdio_session(env: dict[str, str], cwd: Path) -> AsyncIterator[ClientSession]:
+    """An initialized SDK client session with `python -m promptlooper.mcp.stdio` as a subprocess."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "promptlooper.mcp.stdio"], env=env, cwd=cwd)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+def _text(result: CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+async def call(session: ClientSession, tool: str, /, **arguments: Any) -> Any:
+    """Call a tool that must succeed; answers its JSON (or text) result."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, f"{tool} failed: {_text(result)}"
+    structured = result.structured_content or {}
+    if set(structured) == {"result"}:
+        return structured["result"]
+    return structured or json.loads(_text(result))
+
+
+async def the_example(session: ClientSession, llm: LLMServer) -> dict[str, Any]:
+    """The spec's example: project, endpoint, experiment of 2 models x 3 temperatures, sweep, leaderboard, .env."""
+    project = await call(session, "create_project", name="Chrysopedia Extraction")
+    endpoint = await call(session, "configure_endpoint", label="loopback", url=llm.base_url, max_concurrency=8)
+    models = await call(session, "list_models")
+    assert {"m1", "m2"} <= set(models["models"]) and models["endpoints"][0]["ok"] is True
+    experiment = await call(
+        session, "create_experiment", project_id=project["id"], name="stage3 extraction",
+        sample_data=[{"id": "s1", "input": "alpha facts"}, {"id": "s2", "input": "beta facts"}],
+        pipeline_stages=[{"name": "extract", "endpoint_id": endpoint["id"], "model": "m1",
+                          "prompt_template": "Extract: {{ input }}", "params": {"temperature": 0.5}}],
+        scoring_config=[{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+        parameter_space={"model": ["m1", "m2"], "temperature": {"min": 0.1, "max": 0.9, "step": 0.4}},
+    )
+    experiment_id = experiment["id"]
+    sweep = await call(session, "run_sweep", experiment_id=experiment_id, type="grid")
+    assert sweep["total_runs"] == 6 and sweep["status"] == "running"
+    status: dict[str, Any] = {}
+    for _ in range(300):
+        status = await call(session, "get_experiment_status", experiment_id=experiment_id)
+        if status["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    assert status["status"] == "completed", status
+    assert status["progress"]["completed"] == status["progress"]["total"] == 6
+    assert status["best"]["weighted_score"] == 1.0
+    board = await call(session, "get_leaderboard", experiment_id=experiment_id, limit=10)
+    assert len(board["items"]) == 6
+    assert board["items"][0]["config"]["stages"][0]["model"] == "m2"
+    env = await call(session, "export_best_config", experiment_id=experiment_id, format="env")
+    assert "LLM_MODEL=m2" in env.splitlines()
+    worst = board["items"][-1]
+    diff = await call(session, "compare_runs", run_a=worst["run_id"], run_b=board["items"][0]["run_id"])
+    assert diff["scores"]["keyword"]["diff"] == 1.0 and diff["better"] == "b"
+    assert any(c["path"] == "stages.extract.model" for c in diff["parameters"]["changed"])
+    report = await session.read_resource(f"promptlooper://experiments/{experiment_id}/report")
+    assert isinstance(report.contents[0], TextResourceContents)
+    assert report.contents[0].text.startswith("# Experiment report: stage3 extraction")
+    return {"experiment_id": experiment_id, "project_id": project["id"], "endpoint_id": endpoint["id"]}
+
+
+async def _bad_input_keeps_session(session: ClientSession, project_id: str, endpoint_id: str) -> None:
+    result = await session.call_tool("create_experiment", {
+        "project_id": project_id, "name": "broken",
+        "pipeline_stages": [{"name": "a", "endpoint_id": endpoint_id, "model": "m1",
+                             "prompt_template": "Use {{ nonexistent }}"}],
+    })
+    assert result.is_error
+    assert _text(result) == f"Invalid input: pipeline_stages.0.prompt_template: {UNDEFINED}"
+    missing = await session.call_tool("get_leaderboard", {"experiment_id": "00000000-0000-0000-0000-000000000000"})
+    assert missing.is_error and _text(missing) == "Experiment 00000000-0000-0000-0000-000000000000 does not exist."
+    assert (await call(session, "list_projects"))["total"] >= 1  # the session still works
+
+
+async def test_http_tools_and_example_flow(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
+    host, creds = http_host
+    async with http_session(host.url, creds["key"]) as session:
+        assert session.instructions and "PromptLooper" in session.instructions
+        assert TOOLS <= {t.name for t in (await session.list_tools()).tools}
+        ids = await the_example(session, llm)
+        await _bad_input_keeps_session(session, ids["project_id"], ids["endpoint_id"])
+        await _steer_rate_and_review(session, ids["experiment_id"])
+        seen: list[tuple[float, float | None]] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append((progress, total))
+
+        result = await session.call_tool("run_sweep", {"experiment_id": ids["experiment_id"], "wait": True},
+                                         progress_callback=on_progress)
+        assert not result.is_error, _text(result)
+        waited = result.structured_content or {}
+        assert waited["status"]["status"] == "completed" and waited["timed_out"] is False
+        assert waited["leaderboard"]["items"][0]["config"]["stages"][0]["model"] == "m2"
+        assert seen and seen[-1] == (6, 6)
+
+
+async def _steer_rate_and_review(session: ClientSession, experiment_id: str) -> None:
+    paused = await session.call_tool("pause_sweep", {"experiment_id": experiment_id})
+    assert paused.is_error and _text(paused) == "No running sweep to pause."
+    bad_sweep = await session.call_tool("run_sweep", {"experiment_id": experiment_id, "type": "exhaustive"})
+    assert bad_sweep.is_error and _text(bad_sweep).startswith("Invalid input: type: Input should be 'grid'")
+    run = await call(session, "run_single", experiment_id=experiment_id, overrides={"model": "m2", "temperature": 0.1})
+    assert run["status"] == "cached" and run["scores"]["keyword"] == 1.0 and len(run["stage_results"]) == 2
+    rated = await call(session, "add_human_score", run_id=run["id"], rating=5, comment="great")
+    assert rated["scores"]["human_rating"] == 1.0
+    two_ratings = await session.call_tool("add_human_score", {"run_id": run["id"], "rating": 5, "thumbs": "up"})
+    assert two_ratings.is_error and "exactly one of value" in _text(two_ratings)
+    review = await call(session, "request_human_review", experiment_id=experiment_id, reason="Check the winner",
+                        context={"runs": [run["id"]]}, run_id=run["id"])
+    assert review["ok"] is True and review["type"] == "human_needed"
+    best = await session.read_resource(f"promptlooper://experiments/{experiment_id}/best")
+    assert isinstance(best.contents[0], TextResourceContents)
+    assert json.loads(best.contents[0].text)["model"] == "m2"
+    unknown = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(MCPError, match=f"Experiment {unknown} does not exist."):
+        await session.read_resource(f"promptlooper://experiments/{unknown}/best")
+
+
+async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, str]]) -> None:
+    host, creds = http_host
+    async with http_session(host.url, creds["jwt"]) as session:
+        assert (await call(session, "list_projects"))["limit"] == 50
+    async with http_session(host.url, creds["viewer_key"]) as session:
+        refused = await session.call_tool("create_project", {"name": "nope"})
+        assert refused.is_error and _text(refused) == "Read-only account: guests cannot make changes."
+        assert "items" in await call(session, "list_experiments")
+
+
+@pytest.mark.parametrize("header", [None, "Bearer pl_not_a_real_key", "Bearer not-a-jwt", "Basic YWRtaW46eA=="])
+def test_http_refuses_missing_or_bad_credentials(http_host: tuple[MCPHost, dict[str, str]], header: str | None) -> None:
+    host, _ = http_host
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    if header:
+        headers["Authorization"] = header
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    response = httpx.post(host.url, json=body, headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_stdio_tools_and_example_flow(stdio_env: tuple[dict[str, str], Path], llm: LLMServer) -> None:
+    env, cwd = stdio_env
+    async with stdio_session(env, cwd) as session:
+        assert TOOLS <= {t.name for t in (await session.list_tools()).tools}
+        ids = await the_example(session, llm)
+        await _bad_input_keeps_session(session, ids["project_id"], ids["endpoint_id"])
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("", "No API key: set PROMPTLOOPER_API_KEY"),
+    ("pl_wrong", "The API key in PROMPTLOOPER_API_KEY was refused: The API key is not valid (unknown or revoked)."),
+])
+def test_stdio_refuses_to_start_without_a_valid_key(stdio_env: tuple[dict[str, str], Path], key: str,
+                                                   message: str) -> None:
+    env, cwd = stdio_env
+    done = subprocess.run([sys.executable, "-m", "promptlooper.mcp.stdio"], env=env | {"PROMPTLOOPER_API_KEY": key},
+                          cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stdout == ""
