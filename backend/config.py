@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # MCP
     mcp_enabled: bool = True
     mcp_port: int = 8401
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host headers MCP accepts (DNS-rebinding protection); empty = any"
+    )
+    mcp_allowed_origins: list[str] = Field(default_factory=list, description="Origins MCP accepts; empty = any")
     # Operations
     auto_migrate: bool = True
     log_level: str = "INFO"

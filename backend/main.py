@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _startup(ctx)
             if settings.mcp_enabled:
                 try:  # the MCP server shares this process's AppContext, on its own port
-                    mcp_http = await start_mcp_http(ctx)
+                    mcp_http = await start_mcp_http(ctx, allowed_hosts=settings.mcp_allowed_hosts or None,
+                                                    allowed_origins=settings.mcp_allowed_origins or None)
                     log.info("MCP server on %s", mcp_http.url)
                 except OSError as exc:
                     log.error("MCP server not started on port %s: %s", settings.mcp_port, exc)
