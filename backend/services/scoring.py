@@ -99,9 +99,38 @@ async def rescore_experiment(ctx: AppContext, experiment_id: uuid.UUID) -> int:
     return total
 
 
+class AppScorerServices:
+    """What scorers may use from the app: endpoint adapters and the cached chat (ScorerServices)."""
+
+    # Only admins can create or edit experiments, so every stored scoring_config is an admin's.
+    is_admin = True
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.chat = ctx.runtime.chat
+
+    async def endpoint(self, endpoint_id: str | None) -> tuple[Any, str]:
+        """(adapter, base_url) of an endpoint; None means the default endpoint."""
+        from promptlooper.engine.scorers.services import UnknownEndpoint
+        from promptlooper.errors import AppError
+        from promptlooper.services.settings import get_settings
+
+        async with self.ctx.sessionmaker() as session:
+            if endpoint_id is None:
+                default = (await get_settings(session, self.ctx)).default_endpoint_id
+                endpoint_id = str(default) if default else None
+            try:
+                handle = await self.ctx.runtime.endpoint_handle(session, endpoint_id)
+            except AppError as exc:
+                raise UnknownEndpoint(exc.detail) from exc
+        return handle.adapter, handle.base_url
+
+
 def scorer_extras(ctx: AppContext) -> dict[str, Any]:
-    """What scorers may use from the app (endpoints, the cached chat)."""
-    return {"ctx": ctx, "runtime": ctx.runtime}
+    """What scorers receive in `ScoreContext.extras`."""
+    from promptlooper.engine.scorers.services import SERVICES_KEY
+
+    return {SERVICES_KEY: AppScorerServices(ctx)}
 
 
 def _ranks(values: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -42,3 +42,49 @@ def test_new_scoring_config_rescores_every_run_without_a_chat_call(admin: TestCl
         assert again.status_code == 202 and again.json()["runs"] == 4
         assert server.stats()["calls"] == calls
         assert admin.post(f"/api/v1/experiments/{uuid.uuid4()}/rescore").status_code == 404
+
+
+def _judge_experiment(admin: TestClient, endpoint_id: str) -> str:
+    scoring = [
+        {"scorer": "llm_judge", "name": "judge",
+         "config": {"endpoint_id": endpoint_id, "model": "m1", "prompt": "{{ output[5:8] }}/1"}},
+        {"scorer": "human_rating", "weight": 1.0},
+    ]
+    return make_experiment(admin, endpoint_id, samples=1, models=["m1"], temperatures=[0.1, 0.5, 0.9],
+                           scoring=scoring)
+
+
+def test_llm_judge_and_judge_agreement(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = _judge_experiment(admin, make_endpoint(admin, server.base_url))
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]
+        judged = {r["id"]: r["scores"]["judge"] for r in runs}
+        assert sorted(judged.values()) == [0.1, 0.5, 0.9]
+        empty = admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()
+        assert empty["human_rated_runs"] == 0 and empty["judges"][0]["spearman"] is None
+        for run_id, value in judged.items():
+            assert admin.post(f"/api/v1/runs/{run_id}/score", json={"value": value}).status_code == 200
+        agreement = admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()
+        judge = agreement["judges"][0]
+        assert agreement["human_rated_runs"] == 3 and judge["runs"] == 3
+        assert judge["spearman"] == 1.0 and judge["mean_abs_diff"] == 0.0
+        calls = server.stats()["calls"]
+        admin.post(f"/api/v1/experiments/{experiment_id}/rescore")
+        wait_event(admin, experiment_id, "rescore.completed")
+        assert server.stats()["calls"] == calls, "judge calls are cached like responses"
+        rated = admin.get(f"/api/v1/runs/{runs[0]['id']}").json()
+        assert rated["weighted_score"] == rated["scores"]["judge"], "human value equals the judge's"
+
+
+def test_python_scorer_in_a_sweep(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        code = "def score(input, output, context):\n    return 1.0 if output.startswith('m2') else 0.25\n"
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1,
+                                        scoring=[{"scorer": "python", "config": {"code": code}}])
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]
+        values = {r["config"]["stages"][0]["model"]: r["scores"]["python"] for r in runs}
+        assert values == {"m1": 0.25, "m2": 1.0}
