@@ -38,7 +38,7 @@ def test_runs_sorting_filtering_and_detail(admin: TestClient) -> None:
         assert admin.get(f"/api/v1/runs/{uuid.uuid4()}").status_code == 404
 
 
-def test_leaderboard_rejection_and_human_scores(admin: TestClient) -> None:
+def test_leaderboard_rejection_and_human_scores(admin: TestClient, anon: TestClient) -> None:
     with LLMServer(models=["m1", "m2"]) as server:
         _, experiment_id = _swept(admin, server)
         board = admin.get(f"/api/v1/experiments/{experiment_id}/leaderboard", params={"limit": 10}).json()["items"]
@@ -53,6 +53,12 @@ def test_leaderboard_rejection_and_human_scores(admin: TestClient) -> None:
         admin.post(f"/api/v1/runs/{top}/score", json={"thumbs": "down"})
         assert admin.get(f"/api/v1/runs/{top}").json()["scores"]["human_rating"] == 0.5
         assert admin.post(f"/api/v1/runs/{top}/score", json={"rating": 9}).status_code == 422
+        admin.put("/api/v1/admin/settings", json={"allow_guest_access": True})
+        assert anon.get(f"/api/v1/runs/{top}").status_code == 200, "guests may read"
+        assert anon.post(f"/api/v1/runs/{top}/score", json={"rating": 1}).status_code == 401, "guests cannot rate"
+        details = admin.get(f"/api/v1/runs/{top}").json()["score_details"]
+        rating = next(d for d in details if d["metadata"].get("rating") == 5)
+        assert rating["comment"] == "great" and rating["metadata"]["rated_by"] == "admin"
         assert admin.post(f"/api/v1/runs/{top}/score", json={"rating": 3, "thumbs": "up"}).status_code == 422
 
 
