@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.auth import GUEST, Principal
 from promptlooper.context import AppContext
-from promptlooper.db import commit_and_run_hooks
+from promptlooper.db import session_scope
 from promptlooper.errors import Forbidden, NotAuthenticated
 from promptlooper.services import auth as auth_service
 from promptlooper.services import settings as settings_service
@@ -30,14 +30,8 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
     """A session per request: commit when the handler succeeds, roll back otherwise."""
-    async with ctx.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            session.info.pop("after_commit", None)
-            await session.rollback()
-            raise
-        await commit_and_run_hooks(session)
+    async with session_scope(ctx.sessionmaker) as session:
+        yield session
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx means the data is durable

@@ -87,7 +87,8 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-async def _startup(ctx: AppContext) -> None:
+async def _startup(ctx: AppContext, *, resume_sweeps: bool = True) -> None:
+    """Migrate, create the default endpoint, start the runtime and (by default) resume interrupted sweeps."""
     if ctx.settings.auto_migrate:
         await run_migrations(ctx.engine)
     async with session_scope(ctx.sessionmaker) as session:
@@ -96,6 +97,8 @@ async def _startup(ctx: AppContext) -> None:
     runtime.queue = InProcessQueue(ctx)
     ctx.attach_runtime(runtime)
     await runtime.start()
+    if not resume_sweeps:
+        return
     resumed = await resume_interrupted(ctx)
     if resumed:
         log.info("resuming %d interrupted sweep(s)", len(resumed))

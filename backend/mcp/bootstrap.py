@@ -7,28 +7,14 @@ from contextlib import asynccontextmanager
 
 from promptlooper.config import Settings
 from promptlooper.context import AppContext
-from promptlooper.db import run_migrations, session_scope
-from promptlooper.queue.inprocess import InProcessQueue
-from promptlooper.services.endpoints import ensure_default_endpoint
-from promptlooper.services.runtime import Runtime
 
 
 async def start_runtime(ctx: AppContext, *, resume_interrupted: bool) -> None:
     """What the API lifespan does at start; `resume_interrupted=False` leaves crashed sweeps to the API server."""
-    if resume_interrupted:
-        from promptlooper.main import _startup
+    # Without resuming, crashed sweeps are left to the API server, which may be executing them right now.
+    from promptlooper.main import _startup
 
-        await _startup(ctx)
-        return
-    # The same steps as main._startup minus resuming sweeps, which the API process may be executing right now.
-    if ctx.settings.auto_migrate:
-        await run_migrations(ctx.engine)
-    async with session_scope(ctx.sessionmaker) as session:
-        await ensure_default_endpoint(session, ctx)
-    runtime = Runtime.build(ctx)
-    runtime.queue = InProcessQueue(ctx)
-    ctx.attach_runtime(runtime)
-    await runtime.start()
+    await _startup(ctx, resume_sweeps=resume_interrupted)
 
 
 @asynccontextmanager
