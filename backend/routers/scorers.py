@@ -8,13 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from promptlooper.db import after_commit
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.engine import scorers
-from promptlooper.models import Experiment, Run
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, errors
-from promptlooper.services.common import get_or_404
-from promptlooper.services.scoring import judge_agreement, rescore_experiment
+from promptlooper.services.scoring import judge_agreement, start_rescore
 
 router = APIRouter(tags=["scorers"])
 
@@ -58,17 +55,7 @@ async def list_scorers(_: CurrentUser) -> list[ScorerInfo]:
 @router.post("/experiments/{experiment_id}/rescore", status_code=202, response_model=RescoreOut, responses=WRITE_ONE)
 async def rescore(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> RescoreOut:
     """Re-score every finished run from its stored responses (no chat call); progress arrives as events."""
-    from sqlalchemy import func, select
-
-    await get_or_404(session, Experiment, experiment_id, "Experiment")
-    count = int(await session.scalar(select(func.count()).select_from(Run).where(
-        Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed")))) or 0)
-
-    async def _start() -> None:
-        ctx.runtime.spawn(rescore_experiment(ctx, experiment_id), name=f"rescore-{experiment_id}")
-
-    after_commit(session, _start)
-    return RescoreOut(experiment_id=experiment_id, runs=count)
+    return RescoreOut(experiment_id=experiment_id, runs=await start_rescore(session, ctx, experiment_id))
 
 
 @router.get("/experiments/{experiment_id}/judge-agreement", response_model=JudgeAgreement, responses=READ_ONE)

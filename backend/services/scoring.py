@@ -126,6 +126,18 @@ class AppScorerServices:
         return handle.adapter, handle.base_url
 
 
+async def start_rescore(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> int:
+    """Schedule re-scoring after commit; answers how many finished runs it will re-score."""
+    from promptlooper.services.common import get_or_404
+    from promptlooper.services.experiments import schedule_rescore
+
+    await get_or_404(session, Experiment, experiment_id, "Experiment")
+    count = await session.scalar(select(func.count()).select_from(Run).where(
+        Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed"))))
+    schedule_rescore(session, ctx, experiment_id)
+    return int(count or 0)
+
+
 def scorer_extras(ctx: AppContext) -> dict[str, Any]:
     """What scorers receive in `ScoreContext.extras`."""
     from promptlooper.engine.scorers.services import SERVICES_KEY
