@@ -7,11 +7,12 @@ import uuid
 from fastapi import APIRouter, Response
 
 from promptlooper.deps import AdminUser, CtxDep, SessionDep
-from promptlooper.routers.common import READ, WRITE, WRITE_ONE, errors
+from promptlooper.routers.common import READ, WRITE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
+    Page,
     SettingsOut,
     SettingsUpdate,
     StatsOut,
@@ -49,10 +50,10 @@ async def create_api_key(body: ApiKeyCreate, admin: AdminUser, session: SessionD
     return await auth_service.create_api_key(session, admin, body.name)
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut], responses=errors(401, 403))
-async def list_api_keys(_: AdminUser, session: SessionDep) -> list[ApiKeyOut]:
-    """Every API key, without the keys themselves."""
-    return await auth_service.list_api_keys(session)
+@router.get("/api-keys", response_model=Page[ApiKeyOut], responses=errors(401, 403, 422))
+async def list_api_keys(_: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Page[ApiKeyOut]:
+    """API keys, without the keys themselves."""
+    return await auth_service.list_api_keys(session, limit, offset)
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=WRITE_ONE)
@@ -62,10 +63,10 @@ async def delete_api_key(key_id: uuid.UUID, _: AdminUser, session: SessionDep) -
     return Response(status_code=204)
 
 
-@router.get("/users", response_model=list[UserOut], responses=READ | errors(403))
-async def list_users(_: AdminUser, session: SessionDep) -> list[UserOut]:
-    """Every user."""
-    return await auth_service.list_users(session)
+@router.get("/users", response_model=Page[UserOut], responses=READ | errors(403))
+async def list_users(_: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Page[UserOut]:
+    """Users (non-admins are read-only)."""
+    return await auth_service.list_users(session, limit, offset)
 
 
 @router.post("/users", status_code=201, response_model=UserOut, responses=WRITE | errors(409))

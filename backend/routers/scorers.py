@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.engine import scorers
-from promptlooper.routers.common import READ_ONE, WRITE_ONE, errors
+from promptlooper.routers.common import READ_ONE, WRITE_ONE, Limit, Offset, errors
+from promptlooper.schemas import Page
 from promptlooper.services.scoring import judge_agreement, start_rescore
 
 router = APIRouter(tags=["scorers"])
@@ -42,14 +43,15 @@ class JudgeAgreement(BaseModel):
     judges: list[dict[str, Any]]
 
 
-@router.get("/scorers", response_model=list[ScorerInfo], responses=errors(401))
-async def list_scorers(_: CurrentUser) -> list[ScorerInfo]:
+@router.get("/scorers", response_model=Page[ScorerInfo], responses=errors(401, 422))
+async def list_scorers(_: CurrentUser, limit: Limit = 100, offset: Offset = 0) -> Page[ScorerInfo]:
     """Every scorer (built-in and plugins) with the JSON schema of its config."""
-    return [
+    catalogue = [
         ScorerInfo(id=s.id, description=s.description, admin_only=bool(getattr(s, "admin_only", False)),
                    manual=bool(getattr(s, "manual", False)), config_schema=scorers.config_schema(s.id))
         for s in scorers.list_scorers()
     ]
+    return Page(items=catalogue[offset : offset + limit], total=len(catalogue), limit=limit, offset=offset)
 
 
 @router.post("/experiments/{experiment_id}/rescore", status_code=202, response_model=RescoreOut, responses=WRITE_ONE)

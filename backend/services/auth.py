@@ -13,8 +13,8 @@ from promptlooper.auth import Principal
 from promptlooper.context import AppContext
 from promptlooper.errors import BadRequest, Conflict, NotAuthenticated
 from promptlooper.models import ApiKey, User
-from promptlooper.schemas import ApiKeyCreated, ApiKeyOut, TokenOut, UserOut
-from promptlooper.services.common import get_or_404
+from promptlooper.schemas import ApiKeyCreated, ApiKeyOut, Page, TokenOut, UserOut
+from promptlooper.services.common import get_or_404, paginate
 
 
 def user_out(user: User) -> UserOut:
@@ -106,10 +106,10 @@ async def create_api_key(session: AsyncSession, principal: Principal, name: str)
     return ApiKeyCreated(id=row.id, name=row.name, prefix=row.prefix, created_at=row.created_at, key=key)
 
 
-async def list_api_keys(session: AsyncSession) -> list[ApiKeyOut]:
-    """Every key, without secrets."""
-    rows = (await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all()
-    return [ApiKeyOut.model_validate(r) for r in rows]
+async def list_api_keys(session: AsyncSession, limit: int, offset: int) -> Page[ApiKeyOut]:
+    """API keys in creation order, without secrets."""
+    rows, total = await paginate(session, select(ApiKey).order_by(ApiKey.created_at), limit, offset)
+    return Page(items=[ApiKeyOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 async def delete_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:
@@ -127,9 +127,10 @@ async def create_user(session: AsyncSession, username: str, password: str, is_ad
     return user_out(user)
 
 
-async def list_users(session: AsyncSession) -> list[UserOut]:
-    """Every user."""
-    return [user_out(u) for u in (await session.scalars(select(User).order_by(User.created_at))).all()]
+async def list_users(session: AsyncSession, limit: int, offset: int) -> Page[UserOut]:
+    """Users in creation order."""
+    rows, total = await paginate(session, select(User).order_by(User.created_at), limit, offset)
+    return Page(items=[user_out(u) for u in rows], total=total, limit=limit, offset=offset)
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:

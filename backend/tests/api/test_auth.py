@@ -66,7 +66,9 @@ def test_api_keys_shown_once_stored_hashed_revocable(admin: TestClient, anon: Te
     assert created.status_code == 201
     key = created.json()["key"]
     assert key.startswith("pl_") and len(key) > 40
-    listed = admin.get("/api/v1/admin/api-keys").json()
+    page = admin.get("/api/v1/admin/api-keys").json()
+    assert page["total"] == 1 and page["limit"] == 50 and page["offset"] == 0
+    listed = page["items"]
     assert [k["name"] for k in listed] == ["ci"] and "key" not in listed[0]
     assert anon.get("/api/v1/projects", headers=bearer(key)).status_code == 200
     assert anon.post("/api/v1/projects", json={"name": "by key"}, headers=bearer(key)).status_code == 201
@@ -127,7 +129,7 @@ def test_read_only_user_gets_403_on_writes(admin: TestClient, anon: TestClient) 
     denied = anon.post("/api/v1/projects", json={"name": "x"}, headers=headers)
     assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
     assert admin.post("/api/v1/admin/users", json={"username": "viewer", "password": "viewer-password"}).status_code == 409
-    users = admin.get("/api/v1/admin/users").json()
+    users = admin.get("/api/v1/admin/users").json()["items"]
     assert {u["username"] for u in users} == {"admin", "viewer"}
     me_id = next(u["id"] for u in users if u["username"] == "admin")
     assert admin.delete(f"/api/v1/admin/users/{me_id}").status_code == 409

@@ -13,7 +13,8 @@ from promptlooper.tests.support.llm_server import LLMServer
 def test_scorer_catalogue(admin: TestClient, anon: TestClient) -> None:
     listed = admin.get("/api/v1/scorers")
     assert listed.status_code == 200
-    by_id = {s["id"]: s for s in listed.json()}
+    assert listed.json()["total"] == len(listed.json()["items"])
+    by_id = {s["id"]: s for s in listed.json()["items"]}
     assert {"keyword", "length"} <= set(by_id)
     assert "keywords" in by_id["keyword"]["config_schema"]["properties"]
     assert anon.get("/api/v1/scorers").status_code == 401

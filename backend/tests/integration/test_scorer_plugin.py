@@ -26,7 +26,7 @@ def test_installed_plugin_is_listed_and_scores(tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": "", "PYTHONPATH": str(target)}
     with running_server(env, tmp_path / "server.log") as server:
         token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        scorers = {s["id"]: s for s in httpx.get(server.url + "/api/v1/scorers", headers=bearer(token)).json()}
+        scorers = {s["id"]: s for s in httpx.get(server.url + "/api/v1/scorers", headers=bearer(token)).json()["items"]}
         assert "shouty" in scorers and scorers["shouty"]["description"]
         assert {"keyword", "length", "format", "embedding_similarity", "llm_judge", "python", "webhook",
                 "human_rating"} <= set(scorers)
