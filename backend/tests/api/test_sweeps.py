@@ -47,15 +47,29 @@ def test_second_concurrent_sweep_is_409(admin: TestClient) -> None:
         wait_status(admin, experiment_id)
 
 
+def wait_runs(client: TestClient, experiment_id: str, count: int, timeout_s: float = 30.0) -> None:
+    """Wait until at least `count` runs are completed (the sweep is really under way)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"status": "completed"}).json()["total"]
+        if done >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the sweep did not start")
+
+
 def test_pause_resume_finishes_exactly_the_rest(admin: TestClient) -> None:
     with LLMServer(models=["m1", "m2"], latency_s=0.15) as server:
         endpoint_id = make_endpoint(admin, server.base_url)
         experiment_id = make_experiment(admin, endpoint_id, samples=1, temperatures=[0.1, 0.2, 0.3, 0.4, 0.5])
         admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"concurrency": 1})
-        time.sleep(0.2)
+        wait_runs(admin, experiment_id, 1)
         paused = admin.post(f"/api/v1/experiments/{experiment_id}/pause")
         assert paused.status_code == 200 and paused.json()["status"] == "paused"
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20  # the in-flight run finishes; no new one starts
+        while admin.get(f"/api/v1/experiments/{experiment_id}/runs",
+                        params={"status": "running"}).json()["total"] and time.monotonic() < deadline:
+            time.sleep(0.02)
         done_while_paused = admin.get(f"/api/v1/experiments/{experiment_id}/runs",
                                       params={"status": "completed"}).json()["total"]
         assert 0 < done_while_paused < 10
@@ -77,7 +91,7 @@ def test_stop_drops_runs_not_started(admin: TestClient) -> None:
         experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1,
                                         temperatures=[0.1, 0.2, 0.3, 0.4, 0.5])
         admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"concurrency": 1})
-        time.sleep(0.2)
+        wait_runs(admin, experiment_id, 1)
         stopped = admin.post(f"/api/v1/experiments/{experiment_id}/stop")
         assert stopped.status_code == 200 and stopped.json()["status"] == "completed"
         time.sleep(0.4)
