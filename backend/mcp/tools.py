@@ -10,11 +10,11 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
 from promptlooper.mcp.common import ToolContext, dump, given, parse, principal_of, reported, state_of, unit_of_work
-from promptlooper.mcp.status import models_by_endpoint
 from promptlooper.schemas import EndpointCreate, EndpointUpdate, ExperimentCreate, ProjectCreate
 from promptlooper.services import endpoints as endpoint_service
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import projects as project_service
+from promptlooper.services.status import models_by_endpoint
 
 
 async def list_projects(ctx: ToolContext, limit: int = 50, offset: int = 0) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from pydantic import Field
 
 from promptlooper.db import session_scope
 from promptlooper.mcp.common import ToolContext, Work, dump, given, parse, reported, state_of, unit_of_work
-from promptlooper.mcp.status import compare, experiment_status
 from promptlooper.mcp.tools import CALLS_LLM, READ, WRITE, _schema
 from promptlooper.schemas import AdHocRun, InModel, ScoreIn, SweepCreate
 from promptlooper.services import experiments as experiment_service
@@ -22,6 +21,7 @@ from promptlooper.services import exports as export_service
 from promptlooper.services import results as results_service
 from promptlooper.services import runs as run_service
 from promptlooper.services import sweeps as sweep_service
+from promptlooper.services.status import compare, experiment_status
 
 Limit = Annotated[int, Field(ge=1, le=500)]
 Sort = Annotated[str, Field(min_length=1, max_length=200)]

@@ -221,7 +221,7 @@ async def _progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgres
     progress = SweepProgress(total=sum(int(r[1]) for r in rows))
     for status, count, t_in, t_out, cost in rows:
         if status in DONE_STATUSES:
-            setattr(progress, status if status != "completed" else "completed", getattr(progress, status) + int(count))
+            setattr(progress, status, getattr(progress, status) + int(count))
             progress.tokens_in += int(t_in)
             progress.tokens_out += int(t_out)
             progress.cost += float(cost)

@@ -12,15 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition, ScorerEntry
+from promptlooper.engine.scorers import weighted_score
 from promptlooper.models import Experiment, Run, Score, StageResult
 
 
 def weighted_mean(scores: dict[str, float], entries: list[ScorerEntry]) -> float | None:
-    """Weight-normalised mean of the configured scorers that have a value; None when nothing counts."""
-    total = sum(e.weight for e in entries if e.key in scores)
-    if total <= 0:
-        return None
-    return round(sum(e.weight * scores[e.key] for e in entries if e.key in scores) / total, 6)
+    """The engine's weight-normalised mean, rounded for storage."""
+    value = weighted_score(scores, entries)
+    return None if value is None else round(value, 6)
 
 
 async def recompute_weighted(session: AsyncSession, run: Run) -> None:

@@ -1,4 +1,4 @@
-"""Read models the REST API has no single route for: experiment status, run comparison, models per endpoint."""
+"""Experiment status with progress and ETA, run comparison and models per endpoint (used by MCP; REST-ready)."""
 
 from __future__ import annotations
 
