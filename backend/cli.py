@@ -1,4 +1,4 @@
-"""The `promptlooper` command: serve, migrate, run, mcp (worker arrives with production mode)."""
+"""The `promptlooper` command: serve, worker, migrate, run, mcp, openapi."""
 
 from __future__ import annotations
 
@@ -67,6 +67,37 @@ def _mcp(args: argparse.Namespace) -> int:
     return int(run_http(args.host, args.port))
 
 
+def _worker(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not settings.redis_url:
+        print("promptlooper worker: REDIS_URL is not set. Workers take runs from Redis in production mode; "
+              "without it, `promptlooper serve` runs sweeps itself.", file=sys.stderr)
+        return 2
+    try:
+        _ = settings.secrets
+    except ConfigError as exc:
+        print(f"promptlooper worker: {exc}", file=sys.stderr)
+        return 2
+    from promptlooper.worker import run_worker
+
+    return run_worker(settings, concurrency=args.concurrency, pool=args.pool, loglevel=args.loglevel)
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from promptlooper.main import create_app
+
+    schema = create_app(Settings()).openapi()
+    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="promptlooper", description="The LLM pipeline tuning workbench.")
@@ -93,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("--host", default=None, help="bind address (default: HOST)")
     mcp.add_argument("--port", type=int, default=None, help="port (default: MCP_PORT or 8401)")
     mcp.set_defaults(func=_mcp)
+    worker = sub.add_parser("worker", help="execute runs from Redis (production mode: DATABASE_URL and REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=None,
+                        help="runs executed at once (default: WORKER_CONCURRENCY or 16)")
+    worker.add_argument("--pool", choices=["threads", "prefork", "solo"], default=None,
+                        help="Celery pool (default: WORKER_POOL or threads; each process runs the async engine)")
+    worker.add_argument("--loglevel", default=None, help="log level (default: LOG_LEVEL)")
+    worker.set_defaults(func=_worker)
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (the dashboard's client is generated from it)")
+    openapi.add_argument("--output", help="write it to this file instead of stdout")
+    openapi.set_defaults(func=_openapi)
     return parser
 
 

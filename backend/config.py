@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr
@@ -27,7 +28,16 @@ class Settings(BaseSettings):
 
     # Database and queue
     database_url: str | None = Field(default=None, description="PostgreSQL URL; unset means SQLite")
-    redis_url: str | None = Field(default=None, description="Redis URL; unset means in-process queue")
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; set: runs go to Celery workers and events cross processes over pub/sub"
+    )
+    # Workers (production mode)
+    worker_concurrency: int = Field(default=16, ge=1, description="Runs one `promptlooper worker` executes at once")
+    worker_pool: Literal["threads", "prefork", "solo"] = "threads"
+    run_lease_s: float = Field(
+        default=15.0, gt=0, description="A run whose worker stops renewing its lease this long is handed to another"
+    )
+    run_time_limit_s: int = Field(default=3600, ge=10, description="Hard limit on one run task")
     # Server
     host: str = "0.0.0.0"
     port: int = 8400
@@ -49,6 +59,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = 4
     # Storage
     data_dir: Path = Path("./data")
+    dashboard_dir: Path | None = Field(
+        default=None, description="The built dashboard to serve at /; default: frontend/dist beside the package"
+    )
     # MCP
     mcp_enabled: bool = True
     mcp_port: int = 8401

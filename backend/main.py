@@ -17,10 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from promptlooper import __version__
 from promptlooper.config import Settings
 from promptlooper.context import AppContext
+from promptlooper.dashboard import mount_dashboard
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
 from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
-from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.routers import (
     admin,
     auth,
@@ -37,7 +37,7 @@ from promptlooper.routers.common import errors
 from promptlooper.schemas import HealthOut, LoginIn
 from promptlooper.services import admin as admin_service
 from promptlooper.services.endpoints import ensure_default_endpoint
-from promptlooper.services.runtime import Runtime
+from promptlooper.services.production import start_api_runtime, stop_runtime
 from promptlooper.services.sweeps import resume_interrupted
 from promptlooper.websocket.manager import router as ws_router
 
@@ -93,10 +93,7 @@ async def _startup(ctx: AppContext, *, resume_sweeps: bool = True) -> None:
         await run_migrations(ctx.engine)
     async with session_scope(ctx.sessionmaker) as session:
         await ensure_default_endpoint(session, ctx)
-    runtime = Runtime.build(ctx)
-    runtime.queue = InProcessQueue(ctx)
-    ctx.attach_runtime(runtime)
-    await runtime.start()
+    await start_api_runtime(ctx)
     if not resume_sweeps:
         return
     resumed = await resume_interrupted(ctx)
@@ -127,9 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if mcp_http is not None:
                 await mcp_http.stop()
-            if ctx.has_runtime:
-                await ctx.runtime.aclose()
-            await ctx.aclose()
+            await stop_runtime(ctx)
 
     app = FastAPI(
         title="PromptLooper", version=__version__, lifespan=lifespan,
@@ -154,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"])
     _install_openapi(app)
+    mount_dashboard(app, settings.dashboard_dir)  # last: it answers every path nothing else claims
     return app
 
 

@@ -260,7 +260,11 @@ class Event(Base):
     """A persisted live event, served to polling clients by sequence number."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_experiment_seq", "experiment_id", "seq"),)
+    __table_args__ = (
+        Index("ix_events_experiment_seq", "experiment_id", "seq"),
+        # The dashboard rebuilds a sweep's state from its milestone events (`?type=`) on page open.
+        Index("ix_events_experiment_type_seq", "experiment_id", "type", "seq"),
+    )
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )

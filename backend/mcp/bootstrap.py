@@ -27,6 +27,6 @@ async def open_app(settings: Settings | None = None, *, resume_interrupted: bool
         await start_runtime(ctx, resume_interrupted=resume_interrupted)
         yield ctx
     finally:
-        if ctx.has_runtime:
-            await ctx.runtime.aclose()
-        await ctx.aclose()
+        from promptlooper.services.production import stop_runtime
+
+        await stop_runtime(ctx)

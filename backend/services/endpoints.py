@@ -113,13 +113,23 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None
 def make_adapter(
     ctx: AppContext, endpoint: LLMEndpoint, *, max_retries: int | None = None, timeout_s: float | None = None
 ) -> OpenAICompatAdapter:
-    """An adapter for this endpoint with the process's timeouts and retries."""
+    """An adapter for this endpoint with the process's timeouts and retries.
+
+    In production its concurrency cap and 429 slow-down are shared with every worker (Redis).
+    """
+    coordinator = ctx.extras.get("coordinator")
+    gate = None
+    if coordinator is not None:
+        from promptlooper.queue.coordination import RedisGate
+
+        gate = RedisGate(coordinator, str(endpoint.id), endpoint.max_concurrency)
     return OpenAICompatAdapter(
         endpoint.url,
         decrypt_key(ctx, endpoint),
         max_concurrency=endpoint.max_concurrency,
         timeout_s=timeout_s if timeout_s is not None else ctx.settings.llm_timeout_s,
         max_retries=max_retries if max_retries is not None else ctx.settings.llm_max_retries,
+        gate=gate,
     )
 
 

@@ -201,7 +201,7 @@ async def run_once(
     return run, outcome
 
 
-async def _progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress:
+async def progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress:
     rows = (
         (
             await session.execute(
@@ -277,7 +277,7 @@ async def _plan(ctx: AppContext, sweep_id: uuid.UUID) -> _SweepPlan | None:
             budget_tokens=min(token_caps) if token_caps else 0,
             budget_cost=float(budget.get("max_cost_usd") or 0.0),
             default_endpoint_id=str(settings.default_endpoint_id) if settings.default_endpoint_id else None,
-            progress=await _progress_from_db(session, sweep),
+            progress=await progress_from_db(session, sweep),
         )
 
 
@@ -289,7 +289,7 @@ def _over_budget(plan: _SweepPlan) -> bool:
     )
 
 
-async def _best_score(session: AsyncSession, experiment_id: uuid.UUID) -> float | None:
+async def best_score(session: AsyncSession, experiment_id: uuid.UUID) -> float | None:
     return await session.scalar(
         select(func.max(Run.weighted_score)).where(Run.experiment_id == experiment_id, Run.rejected.is_(False))
     )
@@ -305,7 +305,7 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     try:
         async with session_scope(ctx.sessionmaker) as session:
             handles = await resolve_handles(rt, session, plan.configs, plan.default_endpoint_id)
-            best = await _best_score(session, plan.experiment_id)
+            best = await best_score(session, plan.experiment_id)
     except AppError as exc:
         await _fail_pending(ctx, rt, sweep_id, plan, exc.detail)
         return
@@ -429,7 +429,7 @@ async def _finish(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, plan: _Swee
         if control.state == "running" and not left:
             sweep.status, sweep.completed_at = "completed", datetime.now(UTC)
             experiment.status = "completed"
-            best = await _best_score(session, experiment.id)
+            best = await best_score(session, experiment.id)
             rt.publish(
                 "experiment.completed",
                 experiment_id=experiment.id,

@@ -60,11 +60,11 @@ class Runtime:
         return task
 
     @classmethod
-    def build(cls, ctx: AppContext) -> Runtime:
-        """Create the runtime for a context."""
+    def build(cls, ctx: AppContext, bus: EventBus | None = None) -> Runtime:
+        """Create the runtime for a context (in-process event delivery unless a bus is given)."""
         dialect = "sqlite" if ctx.settings.is_sqlite else "postgresql"
         store = DatabaseCacheStore(ctx.sessionmaker, dialect)
-        return cls(ctx=ctx, bus=EventBus(ctx.sessionmaker), cache_store=store, chat=CachedChat(store))
+        return cls(ctx=ctx, bus=bus or EventBus(ctx.sessionmaker), cache_store=store, chat=CachedChat(store))
 
     async def start(self) -> None:
         """Start background flushers."""

@@ -101,14 +101,48 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis database 15, emptied: the broker, pub/sub and coordination of production-mode tests."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.flushdb()
+        client.close()
+    except Exception as exc:
+        unavailable(f"Redis at {REDIS_URL}", f"{type(exc).__name__}: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def production_workers(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two real `promptlooper worker` processes on the test database, for the whole session."""
+    from promptlooper.tests.support.workers import production_env, start_workers
+
+    directory = tmp_path_factory.mktemp("workers")
+    workers = start_workers(production_env(postgres_url, redis_url, TEST_FERNET_KEY), directory, 2)
+    yield workers
+    for worker in workers:
+        worker.stop()
+
+
 @pytest.fixture
 def settings(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings on an empty, migrated database of the requested backend."""
+    """Settings on an empty, migrated database of the requested backend.
+
+    `production`: Postgres plus Redis, so sweeps run on two real Celery worker processes.
+    """
     if db_backend == "sqlite":
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "promptlooper.db")
         return base_settings(tmp_path)
     url = request.getfixturevalue("postgres_url")
     _pg(url, f"TRUNCATE TABLE {TABLES} RESTART IDENTITY CASCADE")
+    if db_backend == "production":
+        workers = request.getfixturevalue("production_workers")
+        for worker in workers:
+            assert worker.proc.poll() is None, f"a production worker died:\n{worker.log()}"
+        return base_settings(tmp_path, database_url=url, redis_url=request.getfixturevalue("redis_url"))
     return base_settings(tmp_path, database_url=url)
 
 

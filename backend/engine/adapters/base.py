@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,6 +74,50 @@ class BaseAdapter(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+class CallGate(Protocol):
+    """Who may call an endpoint now: its concurrency slots and a shared slow-down after a 429.
+
+    In one process a LocalGate does; in production a Redis-backed gate makes both hold across
+    every worker that calls the endpoint.
+    """
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Hold one of the endpoint's concurrency slots for the duration of a request."""
+        ...
+
+    async def wait_turn(self) -> None:
+        """Wait out a slow-down that any caller of this endpoint reported."""
+        ...
+
+    async def slow_down(self, seconds: float) -> None:
+        """Tell every caller of this endpoint to hold off for this long (it answered 429)."""
+        ...
+
+
+class LocalGate:
+    """An asyncio semaphore and a process-wide 'not before' time."""
+
+    def __init__(self, max_concurrency: int) -> None:
+        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        self._not_before = 0.0
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot."""
+        async with self._semaphore:
+            yield
+
+    async def wait_turn(self) -> None:
+        """Sleep until the slow-down ends."""
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def slow_down(self, seconds: float) -> None:
+        """Push the 'not before' time out."""
+        self._not_before = max(self._not_before, time.monotonic() + seconds)
 
 
 def estimate_cost(pricing: Mapping[str, Any], model: str, tokens_in: int, tokens_out: int) -> float:

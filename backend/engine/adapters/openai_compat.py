@@ -16,10 +16,12 @@ import httpx
 
 from .base import (
     AdapterError,
+    CallGate,
     ChatRequest,
     ChatResponse,
     EndpointStatusError,
     EndpointUnreachable,
+    LocalGate,
     MalformedResponse,
 )
 
@@ -152,14 +154,14 @@ class OpenAICompatAdapter:
     def __init__(self, base_url: str, api_key: str | None = None, *, max_concurrency: int = 8,
                  timeout_s: float = 60, connect_timeout_s: float = 10, max_retries: int = 4,
                  backoff_base_s: float = 0.5, backoff_max_s: float = 20,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None, gate: CallGate | None = None) -> None:
         self.base_url = base_url.strip().rstrip("/")
         self.timeout_s = timeout_s
         self.max_retries = max(0, max_retries)
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.max_concurrency = max(1, max_concurrency)
-        self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        self.gate: CallGate = gate or LocalGate(self.max_concurrency)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
@@ -195,7 +197,9 @@ class OpenAICompatAdapter:
 
     async def _attempt(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[Any, int]:
         url = f"{self.base_url}{path}"
-        async with self._semaphore:
+        await self.gate.wait_turn()
+        async with self.gate.slot():
+            await self.gate.wait_turn()  # a 429 may have arrived while we waited for the slot
             started = time.perf_counter()
             try:
                 response = await self._client.request(method, url, json=payload, headers=self._headers)
@@ -226,6 +230,8 @@ class OpenAICompatAdapter:
                         exc.args = (exc.message,)
                     raise
                 delay = self.backoff_delay(attempt, exc.retry_after_s)
+                if exc.status == 429:  # every caller of this endpoint backs off, not just this one
+                    await self.gate.slow_down(delay)
                 log.info("retrying %s%s in %.2fs: %s", self.base_url, path, delay, exc.message)
             attempt += 1
             await asyncio.sleep(delay)

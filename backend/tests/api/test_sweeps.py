@@ -1,13 +1,24 @@
-"""Sweeps end to end against a loopback LLM server: grid, cache, pause/resume/stop, budgets, 409."""
+"""Sweeps end to end against a loopback LLM server: grid, cache, pause/resume/stop, budgets, 409.
+
+On SQLite and Postgres with the in-process queue, and in production mode (Postgres, Redis and two
+real `promptlooper worker` processes).
+"""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from promptlooper.tests.support.llm_server import LLMServer
+
+
+@pytest.fixture(params=["sqlite", "postgres", "production"])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """These engine integration tests run a third time in production mode: Celery workers on Redis."""
+    return str(request.param)
 
 
 def test_grid_sweep_runs_every_combination_and_rerun_is_all_cached(admin: TestClient) -> None:
@@ -160,3 +171,52 @@ def test_random_sweep_is_seeded_capped_and_deduplicated(admin: TestClient) -> No
         repeated = admin.get(f"/api/v1/experiments/{experiment_id}/runs",
                              params={"sweep_id": capped.json()["sweep_id"]}).json()["items"]
         assert sorted(r["repeat_index"] for r in repeated) == [0, 0, 0, 1, 1, 1]
+
+
+def _estimate_doc(endpoint_id: str, space: dict[str, object]) -> dict[str, object]:
+    return {
+        "name": "draft",
+        "sample_data": [{"id": "a", "input": "x" * 400}, {"id": "b", "input": "y" * 40}],
+        "pipeline_stages": [
+            {"name": "first", "endpoint_id": endpoint_id, "model": "m1", "prompt_template": "Q: {{ input }}",
+             "params": {"max_tokens": 100}},
+            {"name": "second", "endpoint_id": endpoint_id, "model": "m1", "prompt_template": "Shorten {{ previous }}"},
+        ],
+        "parameter_space": space,
+    }
+
+
+def test_estimate_counts_runs_calls_tokens_and_cost_without_saving(admin: TestClient) -> None:
+    endpoint_id = make_endpoint(admin, "http://127.0.0.1:9/v1",
+                                pricing={"m1": {"input_per_1m": 1_000_000.0, "output_per_1m": 0.0}})
+    doc = _estimate_doc(endpoint_id, {"temperature": [0.1, 0.5, 0.9], "stages.first.model": ["m1", "m2"]})
+    answer = admin.post("/api/v1/experiments/estimate", json={"document": doc})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["runs"], body["samples"], body["stages"], body["calls"]) == (6, 2, 2, 24)
+    # Output: stage 1 assumes its max_tokens (100), stage 2 the default 256, per sample and run.
+    assert body["tokens_out"] == 6 * 2 * (100 + 256)
+    # Input grows with the sample: 400 chars is ~100 tokens; the second stage sees ~100 tokens of `previous`.
+    assert 6 * 2 * (10 + 100) < body["tokens_in"] < 6 * 2 * (130 + 130)
+    assert body["priced"] is False, "m2 has no price"
+    assert body["cost"] > 0
+    assert admin.get("/api/v1/experiments").json()["total"] == 0, "an estimate saves nothing"
+
+    capped = admin.post("/api/v1/experiments/estimate", json={"document": doc, "max_runs": 4, "repeats": 2}).json()
+    assert (capped["runs"], capped["calls"]) == (8, 32)
+    random = admin.post("/api/v1/experiments/estimate", json={"document": doc, "type": "random", "max_runs": 3})
+    assert random.json()["runs"] == 3
+
+
+def test_estimate_reports_document_problems_and_huge_grids(admin: TestClient) -> None:
+    endpoint_id = make_endpoint(admin, "http://127.0.0.1:9/v1")
+    bad = _estimate_doc(endpoint_id, {})
+    bad["pipeline_stages"][0]["prompt_template"] = "{{ nope }}"  # type: ignore[index]
+    answer = admin.post("/api/v1/experiments/estimate", json={"document": bad})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"][:3] == ["body", "document", "pipeline_stages"]
+    huge = _estimate_doc(endpoint_id, {f"vars.v{i}": list(range(10)) for i in range(6)})
+    too_big = admin.post("/api/v1/experiments/estimate", json={"document": huge})
+    assert too_big.status_code == 400 and too_big.json()["code"] == "sweep_too_large"
+    assert "1,000,000" in too_big.json()["detail"]
+    assert admin.post("/api/v1/experiments/estimate", json={"document": huge, "max_runs": 50}).json()["runs"] == 50

@@ -57,6 +57,10 @@ class ServerState:
             self.queue: deque[str] = deque()
             self.embedding_calls = 0
             self.model_list_calls = 0
+            self.answered: Counter[str] = Counter()  # request digest -> answers sent
+            self.arrivals: list[tuple[float, str]] = []  # (monotonic time, digest) of every chat request
+            self.admitted = 0
+            self.hold_after: int | None = None
 
     def stats(self) -> dict[str, Any]:
         """The counters as JSON."""
@@ -77,6 +81,11 @@ def answer_text(body: dict[str, Any]) -> str:
     if isinstance(max_tokens, int) and max_tokens > 0:
         text = " ".join(text.split()[:max_tokens])
     return text
+
+
+def request_digest(body: dict[str, Any]) -> str:
+    """A digest of a whole chat request body (equal bodies, equal digests)."""
+    return hashlib.sha256(repr(sorted((k, repr(v)) for k, v in body.items())).encode()).hexdigest()
 
 
 def _words(text: str) -> int:
@@ -134,6 +143,7 @@ class _Routes:
     def _enter(self, body: dict[str, Any]) -> str | None:
         state = self.state
         with state.lock:
+            state.arrivals.append((time.monotonic(), request_digest(body)))
             state.calls += 1
             state.per_model[str(body.get("model"))] += 1
             state.requests.append(body)
@@ -165,14 +175,30 @@ class _Routes:
             body = await request.json()
         except ValueError:
             body = {}
-        item = self._enter(body if isinstance(body, dict) else {})
+        body = body if isinstance(body, dict) else {}
+        item = self._enter(body)
         try:
+            await self._wait_if_held()
             if self.state.latency_s:
                 await asyncio.sleep(self.state.latency_s)
-            return await self._answer(request, body, item)
+            response = await self._answer(request, body, item)
+            if response.status_code == 200:
+                with self.state.lock:
+                    self.state.answered[request_digest(body)] += 1
+            return response
         finally:
             with self.state.lock:
                 self.state.in_flight -= 1
+
+    async def _wait_if_held(self) -> None:
+        state = self.state
+        with state.lock:
+            state.admitted += 1
+            held = state.hold_after is not None and state.admitted > state.hold_after
+        while held and not state.closing.is_set():
+            await asyncio.sleep(0.01)
+            with state.lock:
+                held = state.hold_after is not None
 
     async def models(self, request: Request) -> Response:
         """GET /v1/models"""
@@ -304,6 +330,27 @@ class LLMServer:
     def reset(self) -> None:
         """Zero the counters and drop the script."""
         self.state.reset()
+
+    def hold_after(self, admitted: int) -> None:
+        """Answer the next `admitted` chat requests; hold every later one until `release()`."""
+        with self.state.lock:
+            self.state.admitted = 0
+            self.state.hold_after = admitted
+
+    def release(self) -> None:
+        """Let held requests (and all later ones) through."""
+        with self.state.lock:
+            self.state.hold_after = None
+
+    def answered(self) -> dict[str, int]:
+        """How many times each distinct request (by digest) was answered with 200."""
+        with self.state.lock:
+            return dict(self.state.answered)
+
+    def arrivals(self) -> list[tuple[float, str]]:
+        """(monotonic time, digest) of every chat request, in arrival order."""
+        with self.state.lock:
+            return list(self.state.arrivals)
 
     def stats(self) -> dict[str, Any]:
         """The counters (same as GET /_stats)."""

@@ -45,8 +45,9 @@ class ServerProcess:
                 self.proc.wait()
 
 
-def start_server(env: dict[str, str], log_path: Path, timeout_s: float = 60.0) -> ServerProcess:
-    """Start `promptlooper serve` on a free port and wait until /health answers."""
+def start_server(env: dict[str, str], log_path: Path, timeout_s: float = 60.0,
+                 expect_status: int = 200) -> ServerProcess:
+    """Start `promptlooper serve` on a free port and wait until /health answers `expect_status`."""
     port = free_port()
     full_env = os.environ.copy() | {"HOST": "127.0.0.1", "PORT": str(port), "MCP_ENABLED": "false"} | env
     with log_path.open("ab") as log:
@@ -58,7 +59,7 @@ def start_server(env: dict[str, str], log_path: Path, timeout_s: float = 60.0) -
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
         try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
+            if httpx.get(server.url + "/health", timeout=3).status_code == expect_status:
                 return server
         except httpx.HTTPError:
             pass

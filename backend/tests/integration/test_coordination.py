@@ -1,0 +1,86 @@
+"""Redis coordination primitives against the real Redis: semaphores, leases, slow-downs, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from promptlooper.queue.coordination import Coordinator, RedisGate
+
+
+async def _coordinator(redis_url: str) -> Coordinator:
+    return Coordinator(redis_url, lease_s=2.0)
+
+
+async def test_semaphore_caps_holders_across_coordinators(redis_url: str) -> None:
+    first, second = await _coordinator(redis_url), await _coordinator(redis_url)
+    await first.start()
+    await second.start()
+    name = f"t-{uuid.uuid4().hex}"
+    current = peak = 0
+
+    async def hold(coordinator: Coordinator) -> None:
+        nonlocal current, peak
+        async with coordinator.semaphore(name, 3).hold():
+            current += 1
+            peak = max(peak, current)
+            await asyncio.sleep(0.02)
+            current -= 1
+
+    await asyncio.gather(*(hold(first if i % 2 else second) for i in range(24)))
+    assert peak == 3, "two processes' worth of holders never exceed the limit, and reach it"
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_a_dead_holders_slot_frees_itself_and_live_ones_are_renewed(redis_url: str) -> None:
+    live, dead = await _coordinator(redis_url), await _coordinator(redis_url)
+    live.slot_lease_ms = dead.slot_lease_ms = 600
+    await live.start()  # renews its slots; `dead` never renews, like a SIGKILLed worker
+    name = f"t-{uuid.uuid4().hex}"
+    held = await live.semaphore(name, 2).acquire()
+    assert await dead.semaphore(name, 2).try_acquire() is not None
+    assert await live.semaphore(name, 2).try_acquire() is None, "both slots are taken"
+    await asyncio.sleep(1.0)
+    assert await live.semaphore(name, 2).try_acquire() is not None, "the dead holder's slot lapsed"
+    assert await dead.semaphore(name, 2).try_acquire() is None, "the live holder kept its slot by renewing"
+    await live.semaphore(name, 2).release(held)
+    await live.aclose()
+    await dead.aclose()
+
+
+async def test_run_leases_are_exclusive_and_tracked_per_sweep(redis_url: str) -> None:
+    worker = await _coordinator(redis_url)
+    run_id, sweep_id = uuid.uuid4(), uuid.uuid4()
+    assert await worker.lease_run(run_id, sweep_id)
+    assert not await worker.lease_run(run_id, sweep_id), "a second task for the same run backs off"
+    assert await worker.picked_runs(sweep_id) == {run_id}
+    assert await worker.leased_runs([run_id, uuid.uuid4()]) == {run_id}
+    await worker.release_run(run_id, sweep_id)
+    assert await worker.picked_runs(sweep_id) == set() and await worker.leased_runs([run_id]) == set()
+    await worker.aclose()
+
+
+async def test_a_slow_down_holds_every_gate_of_the_endpoint(redis_url: str) -> None:
+    one, two = await _coordinator(redis_url), await _coordinator(redis_url)
+    endpoint = uuid.uuid4().hex
+    await RedisGate(one, endpoint, 4).slow_down(0.4)
+    started = time.monotonic()
+    await RedisGate(two, endpoint, 4).wait_turn()
+    assert 0.3 < time.monotonic() - started < 1.0
+    await RedisGate(two, uuid.uuid4().hex, 4).wait_turn()  # another endpoint is not slowed
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_heartbeats_list_live_workers(redis_url: str) -> None:
+    worker = await _coordinator(redis_url)
+    name = f"test-{uuid.uuid4().hex[:6]}"
+    await worker.start(heartbeat_as=name)
+    await asyncio.sleep(0.1)
+    assert name in await worker.live_workers()
+    await worker.aclose()
+    observer = await _coordinator(redis_url)
+    assert name not in await observer.live_workers(), "a stopped worker leaves the list"
+    await observer.aclose()
