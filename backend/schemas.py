@@ -370,6 +370,13 @@ class StatsOut(BaseModel):
     cache: dict[str, float | int]
 
 
+class AuthStatusOut(BaseModel):
+    """What a login page needs to know before anyone logs in."""
+
+    setup_required: bool
+    guest_access: bool
+
+
 class HealthOut(BaseModel):
     """Health of the process and its dependencies."""
 
@@ -399,6 +406,35 @@ class SweepCreate(InModel):
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
+
+
+class EstimateDocument(ExperimentCreate):
+    """An experiment document being edited: the project is optional."""
+
+    project_id: uuid.UUID | None = None  # type: ignore[assignment]
+
+
+class SweepEstimateIn(InModel):
+    """What would a sweep of this document make?"""
+
+    document: EstimateDocument
+    type: Literal["grid", "random"] = "grid"
+    max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    seed: int | None = None
+    repeats: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class SweepEstimateOut(BaseModel):
+    """Runs and calls exactly; tokens are upper estimates (outputs assume max_tokens or 256) at 4 chars a token."""
+
+    runs: int
+    calls: int
+    samples: int
+    stages: int
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    priced: bool = Field(description="every call's model has a price on its endpoint")
 
 
 class SweepOut(BaseModel):

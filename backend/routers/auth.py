@@ -8,10 +8,16 @@ from pydantic import ValidationError
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, client_id
 from promptlooper.errors import InvalidDefinition
 from promptlooper.routers.common import errors
-from promptlooper.schemas import Credentials, LoginIn, TokenOut, UserOut
+from promptlooper.schemas import AuthStatusOut, Credentials, LoginIn, TokenOut, UserOut
 from promptlooper.services import auth as service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.get("/status", response_model=AuthStatusOut)
+async def auth_status(session: SessionDep, ctx: CtxDep) -> AuthStatusOut:
+    """Public: whether first-boot setup is still needed and whether guests may read (for the login page)."""
+    return await service.auth_status(session, ctx)
 
 
 @router.post("/setup", status_code=201, response_model=TokenOut, responses=errors(409, 413, 422))

@@ -11,7 +11,16 @@ from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.events.bus import EVENT_TYPES, events_after
 from promptlooper.models import Experiment
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, errors
-from promptlooper.schemas import CacheInvalidated, EventOut, EventsPage, ExperimentOut, SweepCreate, SweepOut
+from promptlooper.schemas import (
+    CacheInvalidated,
+    EventOut,
+    EventsPage,
+    ExperimentOut,
+    SweepCreate,
+    SweepEstimateIn,
+    SweepEstimateOut,
+    SweepOut,
+)
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import sweeps as service
 from promptlooper.services.cache_store import invalidate
@@ -19,6 +28,12 @@ from promptlooper.services.common import get_or_404
 
 router = APIRouter(prefix="/experiments", tags=["sweeps"])
 STEER = WRITE_ONE | errors(409)
+
+
+@router.post("/estimate", response_model=SweepEstimateOut, responses=READ_ONE | errors(400, 422))
+async def estimate_sweep(body: SweepEstimateIn, _: CurrentUser, session: SessionDep, ctx: CtxDep) -> SweepEstimateOut:
+    """Runs, LLM calls, estimated tokens and cost a sweep of this document would make; nothing is saved."""
+    return await service.estimate(session, ctx, body)
 
 
 @router.post("/{experiment_id}/sweep", status_code=202, response_model=SweepOut, responses=STEER | errors(400))

@@ -13,7 +13,7 @@ from promptlooper.auth import Principal
 from promptlooper.context import AppContext
 from promptlooper.errors import BadRequest, Conflict, NotAuthenticated
 from promptlooper.models import ApiKey, User
-from promptlooper.schemas import ApiKeyCreated, ApiKeyOut, Page, TokenOut, UserOut
+from promptlooper.schemas import ApiKeyCreated, ApiKeyOut, AuthStatusOut, Page, TokenOut, UserOut
 from promptlooper.services.common import get_or_404, paginate
 
 
@@ -36,6 +36,15 @@ def _token(ctx: AppContext, user: User) -> TokenOut:
 async def user_count(session: AsyncSession) -> int:
     """How many users exist."""
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def auth_status(session: AsyncSession, ctx: AppContext) -> AuthStatusOut:
+    """Whether an admin must still be created, and whether anonymous guests may read."""
+    from promptlooper.services.settings import get_settings
+
+    settings = await get_settings(session, ctx)
+    return AuthStatusOut(setup_required=await user_count(session) == 0,
+                         guest_access=bool(settings.allow_guest_access))
 
 
 async def setup_admin(session: AsyncSession, ctx: AppContext, username: str, password: str) -> TokenOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -10,25 +11,54 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
-from promptlooper.engine.space import SpaceError, config_hash, expand_grid, sample_random
-from promptlooper.errors import BadRequest, Conflict
-from promptlooper.models import Experiment, Run, Sweep
-from promptlooper.schemas import SweepCreate, SweepOut
+from promptlooper.engine.definition import ExperimentDefinition
+from promptlooper.engine.estimate import estimate_sweep
+from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
+from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
+from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
+from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services.common import get_or_404
-from promptlooper.services.experiments import definition_of, experiment_out
+from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
+MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
 
-def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    defn = definition_of(experiment)
+
+def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
+                  default_endpoint_id: str | None) -> list[dict[str, Any]]:
+    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs)."""
     try:
-        if body.type == "grid":
-            return expand_grid(defn, default_endpoint_id, body.max_runs)
-        if body.type == "random":
-            return sample_random(defn, default_endpoint_id, body.max_runs or 20, body.seed)
+        if sweep_type == "grid":
+            combinations = count_grid(defn)
+            if combinations > MAX_SWEEP_RUNS and max_runs is None:
+                raise BadRequest(
+                    f"The grid holds {combinations:,} combinations; set max_runs (at most {MAX_SWEEP_RUNS:,}) "
+                    "or use a random sweep.", code="sweep_too_large")
+            return expand_grid(defn, default_endpoint_id, max_runs)
+        if sweep_type == "random":
+            return sample_random(defn, default_endpoint_id, max_runs or 20, seed)
     except SpaceError as exc:
         raise BadRequest(str(exc), code="invalid_parameter_space") from exc
     raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
+
+
+def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
+    return sweep_configs(definition_of(experiment), body.type, body.max_runs, body.seed, default_endpoint_id)
+
+
+async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
+    """Runs, calls, tokens and cost a sweep of this (unsaved) document would make."""
+    defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+    try:
+        await validate_document(session, defn)
+    except InvalidDefinition as exc:
+        raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in exc.errors]) from exc
+    settings = await get_settings(session, ctx)
+    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    configs = sweep_configs(defn, body.type, body.max_runs, body.seed, default_endpoint)
+    pricing = {str(e.id): dict(e.pricing or {}) for e in await session.scalars(select(LLMEndpoint))}
+    result = estimate_sweep(configs, defn.sample_data, body.repeats, pricing)
+    return SweepEstimateOut(**dataclasses.asdict(result))
 
 
 async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
@@ -104,8 +134,17 @@ async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         raise Conflict("No running sweep to pause.", code="no_running_sweep")
     sweep.status, experiment.status = "paused", "paused"
     await session.flush()
-    ctx.runtime.set_control(sweep.id, "paused")
+    runtime, sweep_id = ctx.runtime, sweep.id
+    runtime.set_control(sweep_id, "paused")
+    if runtime.queue_for().name != "in-process":
+        # Workers read the status before each run, so no new run starts anywhere from the commit on;
+        # in-process, the sweep loop announces the pause itself once its in-flight runs are done.
+        after_commit(session, lambda: _announce_pause(runtime, experiment_id, sweep_id))
     return await experiment_out(session, experiment)
+
+
+async def _announce_pause(runtime: Any, experiment_id: uuid.UUID, sweep_id: uuid.UUID) -> None:
+    runtime.publish("experiment.paused", experiment_id=experiment_id, sweep_id=sweep_id, reason="requested")
 
 
 async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
@@ -133,8 +172,10 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     if sweep is None:
         raise Conflict("No running or paused sweep to stop.", code="no_running_sweep")
     ctx.runtime.set_control(sweep.id, "stopped")
-    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    # The sweep row first: workers claim runs under a share lock on it, so taking it before the run
+    # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
+    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
     experiment.status = "completed"
     await session.flush()
     ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True)

@@ -9,7 +9,9 @@ from promptlooper.tests.conftest import ADMIN, bearer
 
 
 def test_setup_creates_admin_once(client: TestClient) -> None:
+    assert client.get("/api/v1/auth/status").json() == {"setup_required": True, "guest_access": False}
     first = client.post("/api/v1/auth/setup", json=ADMIN)
+    assert client.get("/api/v1/auth/status").json() == {"setup_required": False, "guest_access": False}
     assert first.status_code == 201
     body = first.json()
     assert body["token_type"] == "bearer" and body["access_token"]

@@ -1,0 +1,119 @@
+import { useEffect, useState } from "react";
+
+import { formatCost, formatInt, formatPercent, formatScore, formatSeconds, formatTokens } from "../../lib/format";
+import { cacheHitRate, etaSeconds, type LiveState } from "../../lib/liveReducer";
+import type { FeedStatus } from "../../lib/ws";
+import { Card, cn, StatusBadge } from "../ui";
+
+const FEED_LABELS: Record<FeedStatus, { label: string; tone: string }> = {
+  connecting: { label: "Connecting…", tone: "bg-muted" },
+  live: { label: "Live", tone: "bg-good" },
+  reconnecting: { label: "Reconnecting…", tone: "bg-warn" },
+  polling: { label: "Live (polling)", tone: "bg-warn" },
+  unauthorized: { label: "Not allowed: log in again", tone: "bg-bad" },
+  not_found: { label: "Experiment not found", tone: "bg-bad" },
+  closed: { label: "Disconnected", tone: "bg-muted" },
+};
+
+/** Where the live feed stands (WebSocket, polling fallback, reconnecting). */
+export function FeedIndicator({ status }: { status: FeedStatus }) {
+  const { label, tone } = FEED_LABELS[status];
+  return (
+    <span className="inline-flex items-center gap-1.5 text-xs text-muted" data-testid="feed-status" data-status={status} aria-live="polite">
+      <span className={cn("h-2 w-2 rounded-full", tone, status === "live" && "animate-pulse")} aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
+function Stat({ label, value, testId, hint }: { label: string; value: string; testId?: string; hint?: string }) {
+  return (
+    <div className="min-w-0" title={hint}>
+      <dt className="text-xs uppercase tracking-wide text-muted">{label}</dt>
+      <dd className="num mt-0.5 truncate text-lg font-semibold" data-testid={testId}>
+        {value}
+      </dd>
+    </div>
+  );
+}
+
+/** Progress bar "X of Y", tokens, cost, cache hit rate and ETA of the current sweep. */
+export function LiveStats({ state, feedStatus, status }: { state: LiveState; feedStatus: FeedStatus; status: string }) {
+  const p = state.progress;
+  const [now, setNow] = useState(() => Date.now());
+  const running = state.status === "running";
+  useEffect(() => {
+    if (!running) return;
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, [running]);
+
+  const ratio = p.total > 0 ? Math.min(1, p.completed / p.total) : 0;
+  const eta = etaSeconds(state, now);
+  const hitRate = cacheHitRate(state);
+  const shownStatus = state.status === "idle" || !state.status ? status : state.status;
+
+  return (
+    <Card className="p-4" data-testid="live-stats">
+      <div className="flex flex-wrap items-center justify-between gap-3">
+        <div className="flex items-center gap-3">
+          <StatusBadge status={shownStatus} />
+          {p.sweepType && <span className="text-sm text-muted">{p.sweepType} sweep</span>}
+          {state.statusReason === "budget" && <span className="text-sm text-warn">paused by the budget</span>}
+          {state.statusReason === "stopped" && <span className="text-sm text-warn">stopped</span>}
+        </div>
+        <FeedIndicator status={feedStatus} />
+      </div>
+      <div className="mt-4">
+        <div className="flex items-baseline justify-between gap-2 text-sm">
+          <span className="text-muted">Runs in this sweep</span>
+          <span className="num font-semibold" data-testid="progress" aria-live="polite">
+            {formatInt(p.completed)} of {formatInt(p.total)}
+          </span>
+        </div>
+        <div
+          className="mt-1.5 h-2.5 overflow-hidden rounded-full bg-raised"
+          role="progressbar"
+          aria-label="Sweep progress"
+          aria-valuemin={0}
+          aria-valuemax={p.total}
+          aria-valuenow={p.completed}
+          aria-valuetext={`${p.completed} of ${p.total} runs`}
+        >
+          <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+        </div>
+        <p className="num mt-1 h-4 text-xs text-muted">
+          {[
+            p.failed > 0 && <span key="failed" className="text-bad">{formatInt(p.failed)} failed</span>,
+            p.cached > 0 && <span key="cached">{formatInt(p.cached)} fully cached</span>,
+            state.inFlight.length > 0 && <span key="flight">{formatInt(state.inFlight.length)} in flight</span>,
+          ]
+            .filter(Boolean)
+            .map((part, i) => (
+              <span key={i}>
+                {i > 0 && " · "}
+                {part}
+              </span>
+            ))}
+        </p>
+      </div>
+      <dl className="mt-3 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-5">
+        <Stat label="Tokens" value={formatTokens(p.tokensIn + p.tokensOut)} testId="stat-tokens" hint={`${formatInt(p.tokensIn)} in · ${formatInt(p.tokensOut)} out`} />
+        <Stat label="Cost" value={formatCost(p.cost)} testId="stat-cost" hint="Estimated from the endpoints' pricing" />
+        <Stat label="Cache hit rate" value={formatPercent(hitRate)} testId="stat-cache" hint="Share of LLM calls answered from the cache" />
+        <Stat label="ETA" value={eta === null ? (shownStatus === "completed" ? "done" : "—") : formatSeconds(eta)} testId="stat-eta" />
+        <Stat label="Best score" value={formatScore(state.bestScore)} testId="stat-best" />
+      </dl>
+      {state.budget && (
+        <p className="mt-3 text-sm text-warn" role="status">
+          The budget is spent ({formatTokens(state.budget.tokens)} tokens{state.budget.cost !== null ? `, ${formatCost(state.budget.cost)}` : ""}): the sweep paused. Resume to go on anyway.
+        </p>
+      )}
+      {state.rescore && (
+        <p className="num mt-3 text-sm text-muted" role="status">
+          Re-scoring runs: {formatInt(state.rescore.done)} of {formatInt(state.rescore.total)}
+        </p>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,143 @@
+import { useEffect, useMemo, useState, type FormEvent } from "react";
+
+import type { Experiment, SweepEstimateIn } from "../../api/client";
+import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
+import { formatCost, formatInt, formatTokens } from "../../lib/format";
+import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
+
+type SweepType = "grid" | "random" | "guided";
+
+const TYPE_HINTS: Record<SweepType, string> = {
+  grid: "Every combination of the parameter space (ranges expand by their step).",
+  random: "Random draws from the parameter space, up to the run cap.",
+  guided: "Starts random, then samples near the best runs so far.",
+};
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setDebounced(value), ms);
+    return () => window.clearTimeout(timer);
+  }, [value, ms]);
+  return debounced;
+}
+
+const optionalInt = (text: string): number | null => {
+  if (text.trim() === "") return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? Math.trunc(value) : null;
+};
+
+/** Start a grid, random or guided sweep, with an estimate of what it will cost before it starts. */
+export function StartSweepForm({ experiment, disabled }: { experiment: Experiment; disabled?: boolean }) {
+  const [type, setType] = useState<SweepType>("grid");
+  const [maxRuns, setMaxRuns] = useState("");
+  const [repeats, setRepeats] = useState("1");
+  const [concurrency, setConcurrency] = useState("");
+  const [seed, setSeed] = useState("");
+  const [maxTokens, setMaxTokens] = useState("");
+  const [maxCost, setMaxCost] = useState("");
+  const start = useStartSweep(experiment.id);
+  // Estimating a huge grid costs the server real time: wait until the form is used.
+  const [touched, setTouched] = useState(false);
+  const autoEstimate = (experiment.grid_size ?? 0) <= 2000;
+  const needsCap = type !== "grid";
+
+  const estimateBody = useMemo<SweepEstimateIn | null>(() => {
+    if (needsCap && !optionalInt(maxRuns)) return null;
+    return {
+      type: type === "guided" ? "random" : type,
+      max_runs: optionalInt(maxRuns),
+      repeats: Math.max(1, optionalInt(repeats) ?? 1),
+      seed: optionalInt(seed),
+      document: {
+        name: experiment.name,
+        project_id: experiment.project_id,
+        sample_data: experiment.sample_data as SweepEstimateIn["document"]["sample_data"],
+        pipeline_stages: experiment.pipeline_stages as SweepEstimateIn["document"]["pipeline_stages"],
+        scoring_config: experiment.scoring_config as SweepEstimateIn["document"]["scoring_config"],
+        parameter_space: experiment.parameter_space as SweepEstimateIn["document"]["parameter_space"],
+      },
+    };
+  }, [experiment, type, maxRuns, repeats, seed, needsCap]);
+  const estimate = useSweepEstimate(useDebounced(estimateBody, 400), { enabled: touched || autoEstimate });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    start.mutate({
+      type,
+      max_runs: optionalInt(maxRuns),
+      repeats: Math.max(1, optionalInt(repeats) ?? 1),
+      concurrency: optionalInt(concurrency),
+      seed: optionalInt(seed),
+      budget: { max_tokens: optionalInt(maxTokens) ?? 0, max_cost_usd: maxCost.trim() ? Number(maxCost) || 0 : 0 },
+    });
+  };
+
+  return (
+    <Card>
+      <CardHeader
+        title="Start a sweep"
+        description={
+          experiment.grid_size != null
+            ? `The parameter space has ${formatInt(experiment.grid_size)} grid combinations.`
+            : "Run the parameter space against every sample."
+        }
+      />
+      <CardBody>
+        <form onSubmit={submit} onFocus={() => setTouched(true)} className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4" aria-label="Start a sweep" data-testid="start-sweep-form">
+          <Field label="Strategy" hint={TYPE_HINTS[type]} className="sm:col-span-2">
+            <Select value={type} onChange={(e) => setType(e.target.value as SweepType)} data-testid="sweep-type">
+              <option value="grid">Grid (every combination)</option>
+              <option value="random">Random</option>
+              <option value="guided">Guided</option>
+            </Select>
+          </Field>
+          <Field label="Max runs" hint={needsCap ? "Required for random and guided sweeps." : "Optional cap on the grid."}>
+            <Input
+              type="number"
+              min={1}
+              inputMode="numeric"
+              value={maxRuns}
+              onChange={(e) => setMaxRuns(e.target.value)}
+              required={needsCap}
+              data-testid="sweep-max-runs"
+            />
+          </Field>
+          <Field label="Repeats" hint="Run each configuration N times.">
+            <Input type="number" min={1} max={100} value={repeats} onChange={(e) => setRepeats(e.target.value)} data-testid="sweep-repeats" />
+          </Field>
+          <Field label="Concurrency" hint="LLM calls in flight (default: the server's).">
+            <Input type="number" min={1} value={concurrency} onChange={(e) => setConcurrency(e.target.value)} />
+          </Field>
+          <Field label="Seed" hint="For reproducible random draws.">
+            <Input type="number" value={seed} onChange={(e) => setSeed(e.target.value)} />
+          </Field>
+          <Field label="Token budget" hint="Pause after this many paid tokens (0 or empty: none).">
+            <Input type="number" min={0} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+          </Field>
+          <Field label="Cost budget (USD)" hint="Pause after this estimated cost.">
+            <Input type="number" min={0} step="0.01" value={maxCost} onChange={(e) => setMaxCost(e.target.value)} />
+          </Field>
+          <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
+            <Button type="submit" variant="primary" loading={start.isPending} disabled={disabled} data-testid="start-sweep">
+              Start sweep
+            </Button>
+            <p className="num min-h-5 text-sm text-muted" aria-live="polite" data-testid="sweep-estimate">
+              {estimate.data
+                ? `${formatInt(estimate.data.runs)} runs · ${formatInt(estimate.data.calls)} LLM calls · ~${formatTokens(estimate.data.tokens_in + estimate.data.tokens_out)} tokens · ${estimate.data.priced ? `~${formatCost(estimate.data.cost)}` : "cost unknown (no pricing)"}`
+                : estimate.isFetching
+                  ? "Estimating…"
+                  : needsCap && !optionalInt(maxRuns)
+                    ? "Set a run cap to see the estimate."
+                    : !touched && !autoEstimate
+                      ? "Change an option to see what the sweep will cost."
+                      : ""}
+            </p>
+          </div>
+        </form>
+        <ErrorMessage error={start.error} className="mt-3" />
+      </CardBody>
+    </Card>
+  );
+}

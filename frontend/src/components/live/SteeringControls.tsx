@@ -1,0 +1,63 @@
+import { useState } from "react";
+
+import { usePauseSweep, useResumeSweep, useStopSweep } from "../../api/queries/sweeps";
+import { Button, ErrorMessage, Modal } from "../ui";
+
+/** Pause (in-flight runs finish), resume (exactly the runs not done) and stop (pending runs dropped). */
+export function SteeringControls({ experimentId, status, disabled }: { experimentId: string; status: string; disabled?: boolean }) {
+  const pause = usePauseSweep(experimentId);
+  const resume = useResumeSweep(experimentId);
+  const stop = useStopSweep(experimentId);
+  const [confirmStop, setConfirmStop] = useState(false);
+  const error = pause.error ?? resume.error ?? stop.error;
+  const busy = pause.isPending || resume.isPending || stop.isPending;
+  const active = status === "running" || status === "paused";
+
+  return (
+    <div className="flex flex-col gap-2">
+      <div className="flex flex-wrap gap-2" role="group" aria-label="Steering">
+        <Button
+          data-testid="pause-sweep"
+          onClick={() => pause.mutate()}
+          loading={pause.isPending}
+          disabled={disabled || busy || status !== "running"}
+        >
+          Pause
+        </Button>
+        <Button
+          data-testid="resume-sweep"
+          variant={status === "paused" ? "primary" : "secondary"}
+          onClick={() => resume.mutate()}
+          loading={resume.isPending}
+          disabled={disabled || busy || status !== "paused"}
+        >
+          Resume
+        </Button>
+        <Button data-testid="stop-sweep" variant="danger" onClick={() => setConfirmStop(true)} disabled={disabled || busy || !active}>
+          Stop
+        </Button>
+      </div>
+      <ErrorMessage error={error} />
+      <Modal
+        open={confirmStop}
+        onClose={() => setConfirmStop(false)}
+        title="Stop the sweep?"
+        description="Runs in flight finish; runs not started are dropped and the experiment is marked completed. This cannot be resumed."
+        testId="confirm-stop"
+        footer={
+          <>
+            <Button onClick={() => setConfirmStop(false)}>Keep running</Button>
+            <Button
+              variant="danger"
+              data-testid="confirm-stop-button"
+              loading={stop.isPending}
+              onClick={() => stop.mutate(undefined, { onSettled: () => setConfirmStop(false) })}
+            >
+              Stop the sweep
+            </Button>
+          </>
+        }
+      />
+    </div>
+  );
+}

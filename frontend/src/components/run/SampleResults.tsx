@@ -1,0 +1,205 @@
+import { useMemo, useState } from "react";
+
+import { formatDurationMs, formatInt, formatScore, formatValue } from "../../lib/format";
+import { Badge } from "../ui/Badge";
+import { Button } from "../ui/Button";
+import { Input } from "../ui/Field";
+import { parseMessages, sampleScoreReason, type SampleResults as Group, type ScoreDetail, type StageResult } from "./runData";
+
+const PAGE = 20;
+
+export interface SampleInfo {
+  input: string;
+  reference?: string | null;
+  vars?: Record<string, unknown>;
+}
+
+interface Props {
+  groups: Group[];
+  samples: Map<string, SampleInfo>;
+  perSample: Record<string, Record<string, number>>;
+  /** The run's computed score details (for what each scorer said about a sample). */
+  details: ScoreDetail[];
+}
+
+/** Every sample: its input, then each stage's prompt and response with tokens, latency and cache. */
+export function SampleResultsList({ groups, samples, perSample, details }: Props) {
+  const [filter, setFilter] = useState("");
+  const [page, setPage] = useState(0);
+  const filtered = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    if (!needle) return groups;
+    return groups.filter(
+      (g) =>
+        g.sampleId.toLowerCase().includes(needle) ||
+        (samples.get(g.sampleId)?.input ?? "").toLowerCase().includes(needle) ||
+        g.stages.some((s) => (s.response_raw ?? "").toLowerCase().includes(needle)),
+    );
+  }, [groups, filter, samples]);
+  const pages = Math.max(1, Math.ceil(filtered.length / PAGE));
+  const current = Math.min(page, pages - 1);
+  const visible = filtered.slice(current * PAGE, current * PAGE + PAGE);
+
+  return (
+    <section aria-labelledby="samples-heading" className="space-y-3">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <h2 id="samples-heading" className="text-lg font-semibold">
+          Samples ({groups.length})
+        </h2>
+        <Input
+          type="search"
+          aria-label="Filter samples by id, input or output"
+          placeholder="Filter by id, input or output"
+          value={filter}
+          onChange={(e) => {
+            setFilter(e.target.value);
+            setPage(0);
+          }}
+          className="h-8 max-w-72"
+        />
+      </div>
+      {filtered.length === 0 && <p className="text-sm text-muted">No sample matches “{filter}”.</p>}
+      {visible.map((group, i) => (
+        <SampleCard
+          key={group.sampleId}
+          group={group}
+          sample={samples.get(group.sampleId)}
+          scores={perSample[group.sampleId] ?? {}}
+          details={details}
+          defaultOpen={current === 0 && i < 3}
+        />
+      ))}
+      {pages > 1 && (
+        <nav className="flex items-center justify-end gap-2 text-sm" aria-label="Sample pages">
+          <Button size="sm" onClick={() => setPage(current - 1)} disabled={current === 0}>
+            Previous
+          </Button>
+          <span className="num text-muted">
+            {current * PAGE + 1}–{Math.min(filtered.length, current * PAGE + PAGE)} of {filtered.length}
+          </span>
+          <Button size="sm" onClick={() => setPage(current + 1)} disabled={current >= pages - 1}>
+            Next
+          </Button>
+        </nav>
+      )}
+    </section>
+  );
+}
+
+function SampleCard({
+  group,
+  sample,
+  scores,
+  details,
+  defaultOpen,
+}: {
+  group: Group;
+  sample: SampleInfo | undefined;
+  scores: Record<string, number>;
+  details: ScoreDetail[];
+  defaultOpen: boolean;
+}) {
+  const failed = group.stages.some((s) => s.error);
+  return (
+    <details open={defaultOpen} className="rounded-lg border border-line bg-panel" data-testid={`sample-${group.sampleId}`}>
+      <summary className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2">
+        <span className="font-mono text-sm font-semibold">{group.sampleId}</span>
+        {failed && <Badge tone="bad">failed</Badge>}
+        <span className="min-w-0 flex-1 truncate text-sm text-muted">{sample?.input ?? ""}</span>
+        {Object.entries(scores).map(([name, value]) => (
+          <span key={name} className="num text-xs text-muted">
+            {name} <strong className="text-fg">{formatScore(value)}</strong>
+          </span>
+        ))}
+      </summary>
+      <div className="space-y-3 border-t border-line px-4 py-3">
+        {sample && (
+          <div className="grid gap-3 md:grid-cols-2">
+            <TextBlock label="Input" text={sample.input} />
+            {sample.reference ? <TextBlock label="Reference" text={sample.reference} /> : null}
+            {sample.vars && Object.keys(sample.vars).length > 0 && (
+              <p className="text-xs text-muted md:col-span-2">
+                vars:{" "}
+                {Object.entries(sample.vars)
+                  .map(([k, v]) => `${k}=${formatValue(v)}`)
+                  .join(", ")}
+              </p>
+            )}
+          </div>
+        )}
+        {group.stages.map((stage) => (
+          <StageCall key={stage.stage_index} stage={stage} />
+        ))}
+        {Object.keys(scores).length > 0 && (
+          <dl className="grid gap-x-3 gap-y-1 text-sm sm:grid-cols-[10rem_4rem_1fr]" aria-label={`Scores of sample ${group.sampleId}`}>
+            {Object.entries(scores).map(([name, value]) => {
+              const detail = details.find((d) => d.name === name);
+              const reason = detail ? sampleScoreReason(detail, group.sampleId) : null;
+              return (
+                <div key={name} className="contents">
+                  <dt className="font-mono">{name}</dt>
+                  <dd className="num">{formatScore(value)}</dd>
+                  <dd className="break-words font-mono text-xs text-muted">{reason ?? ""}</dd>
+                </div>
+              );
+            })}
+          </dl>
+        )}
+      </div>
+    </details>
+  );
+}
+
+function StageCall({ stage }: { stage: StageResult }) {
+  const messages = parseMessages(stage.prompt_sent);
+  const params = Object.entries(stage.parameters ?? {});
+  return (
+    <article className="rounded-md border border-line" data-testid={`stage-result-${stage.sample_id}-${stage.stage_index}`}>
+      <header className="flex flex-wrap items-center gap-x-3 gap-y-1 border-b border-line bg-raised/50 px-3 py-1.5 text-xs">
+        <span className="text-sm font-semibold">
+          Stage {stage.stage_index + 1}: {stage.stage_name}
+        </span>
+        <span className="font-mono">{stage.model_used}</span>
+        <span className="num text-muted">
+          {formatInt(stage.tokens_in)} in / {formatInt(stage.tokens_out)} out tokens
+        </span>
+        <span className="num text-muted">{formatDurationMs(stage.latency_ms)}</span>
+        {stage.cached ? <Badge tone="good">cached</Badge> : <Badge>called</Badge>}
+        {params.length > 0 && (
+          <span className="font-mono text-muted">{params.map(([k, v]) => `${k}=${formatValue(v)}`).join(" ")}</span>
+        )}
+      </header>
+      <div className="grid gap-3 p-3 lg:grid-cols-2">
+        <div className="space-y-2">
+          <h4 className="text-xs font-semibold uppercase tracking-wide text-muted">Prompt sent</h4>
+          {messages.map((message, i) => (
+            <TextBlock key={i} label={message.role} text={message.content} small />
+          ))}
+        </div>
+        <div className="space-y-2">
+          <h4 className="text-xs font-semibold uppercase tracking-wide text-muted">Response</h4>
+          {stage.error ? (
+            <p className="rounded-md border border-bad/40 bg-bad/10 px-3 py-2 text-sm" role="note">
+              {stage.error}
+            </p>
+          ) : (
+            <pre className="max-h-96 overflow-auto whitespace-pre-wrap break-words rounded-md bg-raised px-3 py-2 text-sm">
+              {stage.response_raw ?? "(no response)"}
+            </pre>
+          )}
+        </div>
+      </div>
+    </article>
+  );
+}
+
+function TextBlock({ label, text, small = false }: { label: string; text: string; small?: boolean }) {
+  return (
+    <div>
+      <p className="text-xs font-medium text-muted">{label}</p>
+      <pre className={`max-h-72 overflow-auto whitespace-pre-wrap break-words rounded-md bg-raised px-3 py-2 ${small ? "text-xs" : "text-sm"}`}>
+        {text}
+      </pre>
+    </div>
+  );
+}

@@ -1,0 +1,12 @@
+export { Badge, StatusBadge, type BadgeTone } from "./Badge";
+export { Button, ButtonLink, buttonClass, type ButtonProps, type ButtonVariant } from "./Button";
+export { Card, CardBody, CardHeader } from "./Card";
+export { cn } from "./cn";
+export { CopyButton, copyText, downloadText } from "./CopyButton";
+export { EmptyState } from "./EmptyState";
+export { ErrorMessage } from "./ErrorMessage";
+export { Checkbox, Field, Input, Select, Textarea } from "./Field";
+export { Modal } from "./Modal";
+export { PageHeader, type Crumb } from "./PageHeader";
+export { PageLoading, Skeleton, Spinner } from "./Spinner";
+export { TabPanel, Tabs, type TabItem } from "./Tabs";

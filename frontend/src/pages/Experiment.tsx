@@ -1,0 +1,130 @@
+import { lazy, Suspense, useMemo } from "react";
+import { useParams, useSearchParams } from "react-router-dom";
+
+import { useCanWrite } from "../components/layout/RequireAuth";
+import { ExportsPanel } from "../components/exports/ExportsPanel";
+import { Leaderboard } from "../components/leaderboard/Leaderboard";
+import { LiveStats } from "../components/live/LiveStats";
+import { StartSweepForm } from "../components/live/StartSweepForm";
+import { SteeringControls } from "../components/live/SteeringControls";
+import { Timeline } from "../components/live/Timeline";
+import { useExperimentLive } from "../components/live/useExperimentLive";
+import { scorerNames, sweptKeys } from "../components/runs/configValue";
+import { RunsTable } from "../components/runs/RunsTable";
+import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, StatusBadge, TabPanel, Tabs } from "../components/ui";
+import { useExperiment } from "../api/queries/experiments";
+import { useLeaderboard } from "../api/queries/leaderboard";
+import { useProject } from "../api/queries/projects";
+import { formatInt, formatScore } from "../lib/format";
+import { liveRunsList } from "../lib/liveReducer";
+
+const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
+
+type TabId = "live" | "runs" | "charts" | "exports";
+const TABS: { id: TabId; label: string }[] = [
+  { id: "live", label: "Live" },
+  { id: "runs", label: "Runs" },
+  { id: "charts", label: "Charts" },
+  { id: "exports", label: "Exports" },
+];
+
+export default function ExperimentPage() {
+  const { experimentId } = useParams();
+  const [search, setSearch] = useSearchParams();
+  const tab = (TABS.find((t) => t.id === search.get("tab"))?.id ?? "live") as TabId;
+  const experiment = useExperiment(experimentId);
+  // Start the default leaderboard alongside the experiment (same key as the Leaderboard's first query).
+  useLeaderboard(tab === "live" ? experimentId : undefined, { limit: 10, sort: "weighted_score" });
+  const project = useProject(experiment.data?.project_id);
+  const canWrite = useCanWrite();
+  // The server answers one query at a time in SQLite mode: the page and the leaderboard first,
+  // then the live history.
+  const live = useExperimentLive(experiment.data ? experimentId : undefined, experiment.data?.status);
+
+  const keys = useMemo(() => sweptKeys(experiment.data?.parameter_space), [experiment.data?.parameter_space]);
+  const scorers = useMemo(() => scorerNames(experiment.data?.scoring_config), [experiment.data?.scoring_config]);
+  const liveRuns = useMemo(() => liveRunsList(live.state), [live.state]);
+
+  if (experiment.isPending) return <PageLoading label="Loading the experiment" />;
+  if (experiment.isError || !experiment.data) {
+    return <ErrorMessage error={experiment.error} title="Cannot open this experiment" onRetry={() => void experiment.refetch()} />;
+  }
+  const exp = experiment.data;
+  // The live feed knows first; the REST status catches up on its next refetch.
+  const status = live.state.status && live.state.status !== "idle" ? live.state.status : exp.status;
+  const sweeping = status === "running" || status === "paused";
+
+  return (
+    <>
+      <PageHeader
+        crumbs={[
+          { label: "Projects", to: "/projects" },
+          { label: project.data?.name ?? "Project", to: `/projects/${exp.project_id}` },
+          { label: exp.name },
+        ]}
+        title={
+          <span className="flex items-center gap-3">
+            <span className="truncate">{exp.name}</span>
+            <StatusBadge status={status} className="text-sm" />
+          </span>
+        }
+        description={
+          <span className="num">
+            {exp.description ? `${exp.description} · ` : ""}
+            {formatInt(exp.run_count)} runs · best {formatScore(exp.best_score)} · {exp.sample_data.length} samples · {exp.pipeline_stages.length}{" "}
+            {exp.pipeline_stages.length === 1 ? "stage" : "stages"}
+          </span>
+        }
+        actions={
+          canWrite && (
+            <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
+              Edit
+            </ButtonLink>
+          )
+        }
+      />
+      <Tabs
+        label="Experiment views"
+        value={tab}
+        onChange={(next) => setSearch(next === "live" ? {} : { tab: next }, { replace: true })}
+        tabs={TABS}
+      />
+      <TabPanel label={TABS.find((t) => t.id === tab)?.label}>
+        {tab === "live" && (
+          <div className="grid gap-4">
+            <div className="grid gap-4 lg:grid-cols-[1fr_auto]">
+              <LiveStats state={live.state} feedStatus={live.feedStatus} status={status} />
+              <Card className="flex flex-col justify-center gap-2 p-4">
+                <h2 className="text-sm font-semibold">Steering</h2>
+                <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
+              </Card>
+            </div>
+            {!sweeping && canWrite && <StartSweepForm experiment={exp} />}
+            <Leaderboard
+              experimentId={exp.id}
+              sweptKeys={keys}
+              scorerNames={scorers}
+              liveRuns={liveRuns}
+              expectedRows={sweeping ? live.state.progress.total : 0}
+            />
+            {live.historyLoaded ? (
+              <Timeline entries={live.state.timeline} typeCounts={live.state.typeCounts} />
+            ) : (
+              <Card className="p-4">
+                <Skeleton className="h-6 w-1/3" />
+                <Skeleton className="mt-3 h-64" />
+              </Card>
+            )}
+          </div>
+        )}
+        {tab === "runs" && <RunsTable experimentId={exp.id} sweptKeys={keys} scorerNames={scorers} />}
+        {tab === "charts" && (
+          <Suspense fallback={<PageLoading label="Loading charts" />}>
+            <ExperimentCharts experimentId={exp.id} />
+          </Suspense>
+        )}
+        {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
+      </TabPanel>
+    </>
+  );
+}

@@ -1,0 +1,187 @@
+// One run: its configuration, scores, every stage's prompt and response per sample, and human rating.
+import { useMemo } from "react";
+import { useParams } from "react-router-dom";
+
+import type { RunDetail } from "../api/client";
+import { useMe } from "../api/queries/auth";
+import { useEndpoints } from "../api/queries/endpoints";
+import { useExperiment } from "../api/queries/experiments";
+import { useRun, useSetRunRejected } from "../api/queries/runs";
+import { HumanRating } from "../components/run/HumanRating";
+import { groupBySample, perSampleScores } from "../components/run/runData";
+import { SampleResultsList, type SampleInfo } from "../components/run/SampleResults";
+import { ScoresTable } from "../components/run/ScoresTable";
+import { Badge, Button, ButtonLink, Card, CardBody, CardHeader, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
+import type { SampleDoc, ScorerDoc } from "../lib/documentYaml";
+import { formatCost, formatDateTime, formatDurationMs, formatInt, formatPercent, formatScore, formatValue, shortId } from "../lib/format";
+
+export default function RunDetailPage() {
+  const { runId } = useParams();
+  const run = useRun(runId);
+  if (run.isPending) return <PageLoading label="Loading the run" />;
+  if (run.isError) return <ErrorMessage error={run.error} title="Could not load the run" onRetry={() => void run.refetch()} />;
+  return <RunView run={run.data} />;
+}
+
+function RunView({ run }: { run: RunDetail }) {
+  const experiment = useExperiment(run.experiment_id);
+  const me = useMe();
+  const reject = useSetRunRejected(run.id);
+  const sampleData = experiment.data?.sample_data as SampleDoc[] | undefined;
+  const scoring = (experiment.data?.scoring_config ?? []) as unknown as ScorerDoc[];
+  const samples = useMemo(() => new Map<string, SampleInfo>((sampleData ?? []).map((s) => [s.id, s])), [sampleData]);
+  const groups = useMemo(() => groupBySample(run.stage_results, [...samples.keys()]), [run.stage_results, samples]);
+  const perSample = useMemo(() => perSampleScores(run.score_details), [run.score_details]);
+  const readOnly = me.data?.role === "guest";
+  const cacheRate = run.llm_calls > 0 ? run.cache_hits / run.llm_calls : null;
+
+  return (
+    <>
+      <PageHeader
+        title={
+          <span className="flex items-center gap-3">
+            Run <span className="font-mono">{shortId(run.id)}</span>
+            <StatusBadge status={run.status} />
+            {run.rejected && (
+              <Badge tone="bad">
+                <span data-testid="run-rejected-badge">rejected</span>
+              </Badge>
+            )}
+          </span>
+        }
+        crumbs={[
+          { label: "Projects", to: "/projects" },
+          ...(experiment.data ? [{ label: experiment.data.name, to: `/experiments/${run.experiment_id}` }] : []),
+          { label: `Run ${shortId(run.id)}` },
+        ]}
+        actions={
+          <>
+            <ButtonLink to={`/compare?a=${run.id}`} data-testid="run-compare">
+              Compare with another run
+            </ButtonLink>
+            {!readOnly && (
+              <Button
+                variant={run.rejected ? "secondary" : "danger"}
+                loading={reject.isPending}
+                onClick={() => reject.mutate(!run.rejected)}
+                data-testid="run-reject"
+                aria-pressed={run.rejected}
+                title="Rejected runs leave the leaderboard and are never exported as the best config."
+              >
+                {run.rejected ? "Take back rejection" : "Reject run"}
+              </Button>
+            )}
+          </>
+        }
+      />
+      <div className="space-y-6">
+        <ErrorMessage error={reject.error} title="Could not change the rejection" />
+        {run.error && <ErrorMessage error={run.error} title="The run failed" />}
+        <Summary run={run} cacheRate={cacheRate} />
+        <div className="grid gap-6 xl:grid-cols-2">
+          <ScoresTable run={run} scoring={scoring} />
+          <HumanRating run={run} readOnly={readOnly} counted={scoring.some((s) => s.scorer === "human_rating")} />
+        </div>
+        <ConfigCard config={run.config} />
+        <SampleResultsList groups={groups} samples={samples} perSample={perSample} details={run.score_details} />
+      </div>
+    </>
+  );
+}
+
+function Summary({ run, cacheRate }: { run: RunDetail; cacheRate: number | null }) {
+  const items: [string, string, string][] = [
+    ["Weighted score", formatScore(run.weighted_score), "summary-score"],
+    ["Tokens in / out", `${formatInt(run.tokens_in)} / ${formatInt(run.tokens_out)}`, "summary-tokens"],
+    ["Cost", formatCost(run.cost_estimate), "summary-cost"],
+    ["Duration", formatDurationMs(run.duration_ms), "summary-duration"],
+    ["LLM calls", formatInt(run.llm_calls), "summary-calls"],
+    ["Cache hits", `${formatInt(run.cache_hits)}${cacheRate !== null ? ` (${formatPercent(cacheRate)})` : ""}`, "summary-cache"],
+  ];
+  return (
+    <Card>
+      <CardBody>
+        <dl className="grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-6">
+          {items.map(([label, value, testId]) => (
+            <div key={label}>
+              <dt className="text-xs text-muted">{label}</dt>
+              <dd className="num text-lg font-semibold" data-testid={testId}>
+                {value}
+              </dd>
+            </div>
+          ))}
+        </dl>
+        <p className="mt-3 text-xs text-muted">
+          Started {formatDateTime(run.started_at)} · completed {formatDateTime(run.completed_at)} · config{" "}
+          <span className="font-mono">{run.config_hash.slice(0, 12)}</span>
+          {run.repeat_index ? ` · repeat ${run.repeat_index}` : ""}
+        </p>
+      </CardBody>
+    </Card>
+  );
+}
+
+interface StageConfig {
+  name?: string;
+  endpoint_id?: string | null;
+  model?: string | null;
+  system_prompt?: string | null;
+  prompt_template?: string;
+  params?: Record<string, unknown>;
+}
+
+function ConfigCard({ config }: { config: Record<string, unknown> }) {
+  const endpoints = useEndpoints({ limit: 200, offset: 0 });
+  const labels = new Map((endpoints.data?.items ?? []).map((e) => [e.id, e.label]));
+  const stages = (Array.isArray(config.stages) ? config.stages : []) as StageConfig[];
+  const vars = (config.vars ?? {}) as Record<string, unknown>;
+  return (
+    <Card data-testid="run-config">
+      <CardHeader title="Configuration" description="The fully resolved config this run used." />
+      <CardBody className="space-y-3">
+        {stages.map((stage, i) => (
+          <div key={i} className="rounded-md border border-line p-3 text-sm">
+            <p className="font-semibold">
+              Stage {i + 1}: {stage.name}
+            </p>
+            <dl className="mt-1 grid gap-x-4 gap-y-1 sm:grid-cols-[8rem_1fr]">
+              <dt className="text-muted">model</dt>
+              <dd className="font-mono">{stage.model ?? "—"}</dd>
+              <dt className="text-muted">endpoint</dt>
+              <dd>{stage.endpoint_id ? (labels.get(stage.endpoint_id) ?? stage.endpoint_id) : "default"}</dd>
+              {Object.entries(stage.params ?? {}).map(([k, v]) => (
+                <ConfigRow key={k} label={k} value={formatValue(v)} />
+              ))}
+            </dl>
+            <details className="mt-2">
+              <summary className="text-sm text-accent">Prompt templates</summary>
+              {stage.system_prompt && (
+                <pre className="mt-1 whitespace-pre-wrap break-words rounded bg-raised px-2 py-1 text-xs">{stage.system_prompt}</pre>
+              )}
+              <pre className="mt-1 whitespace-pre-wrap break-words rounded bg-raised px-2 py-1 text-xs">{stage.prompt_template}</pre>
+            </details>
+          </div>
+        ))}
+        {Object.keys(vars).length > 0 && (
+          <p className="text-sm">
+            <span className="text-muted">vars: </span>
+            <span className="font-mono">
+              {Object.entries(vars)
+                .map(([k, v]) => `${k}=${formatValue(v)}`)
+                .join(", ")}
+            </span>
+          </p>
+        )}
+      </CardBody>
+    </Card>
+  );
+}
+
+function ConfigRow({ label, value }: { label: string; value: string }) {
+  return (
+    <>
+      <dt className="text-muted">{label}</dt>
+      <dd className="font-mono">{value}</dd>
+    </>
+  );
+}
