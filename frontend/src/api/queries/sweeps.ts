@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 
 import { api, unwrap, type Experiment, type SweepCreate, type SweepEstimateIn } from "../client";
 import { queryKeys } from "./keys";
@@ -51,6 +51,10 @@ export function estimateSweep(body: SweepEstimateIn, signal?: AbortSignal) {
   return unwrap(api.POST("/api/v1/experiments/estimate", { body, signal }));
 }
 
+/**
+ * The server's estimate of a document being edited; keeps showing the previous answer while the
+ * next one is computed (so the numbers do not blink on every keystroke).
+ */
 export function useSweepEstimate(body: SweepEstimateIn | null, options: { enabled?: boolean } = {}) {
   return useQuery({
     queryKey: queryKeys.sweeps.estimate(body),
@@ -58,6 +62,7 @@ export function useSweepEstimate(body: SweepEstimateIn | null, options: { enable
     enabled: !!body && (options.enabled ?? true),
     staleTime: 60_000,
     retry: false,
+    placeholderData: keepPreviousData,
   });
 }
 

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from "react";
 
 import type { SweepEstimateIn } from "../../api/client";
 import { isApiError } from "../../api/errors";
-import { useLiveSweepEstimate } from "../../api/queries/sweeps.f2";
+import { useSweepEstimate } from "../../api/queries/sweeps";
 import { cleanDocument, type ExperimentDocument } from "../../lib/documentYaml";
 import { estimateLocal, type SweepType } from "../../lib/estimate";
 import { formatCost, formatInt, formatTokens } from "../../lib/format";
@@ -49,7 +49,7 @@ export function EstimatePanel({ doc, sweepType, maxRuns, onSweepType, onMaxRuns 
   const bodyKey = JSON.stringify(body);
   const settledKey = useDebounced(bodyKey, 300);
   const settledBody = useMemo(() => (settledKey ? (JSON.parse(settledKey) as SweepEstimateIn | null) : null), [settledKey]);
-  const server = useLiveSweepEstimate(settledBody);
+  const server = useSweepEstimate(settledBody);
   const fresh = settledKey === bodyKey && !server.isPlaceholderData && !server.isFetching;
   const serverAnswer = server.data && !server.isError ? server.data : null;
   const useServer = !!serverAnswer && fresh;

@@ -3,7 +3,7 @@
 import { useMemo, useState } from "react";
 
 import { useExperiment } from "../../api/queries/experiments";
-import { RUNS_CAP, useAllRuns } from "../../api/queries/runs.f2";
+import { RUNS_CAP, useAllRuns } from "../../api/queries/runs";
 import { formatInt } from "../../lib/format";
 import { useTheme } from "../../lib/theme";
 import { Card, CardBody, CardHeader } from "../ui/Card";
