@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +79,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "promptlooper.db"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
-    name = f"promptlooper_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def fresh_database(purpose: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards (skips or fails when Postgres is absent)."""
+    name = f"promptlooper_{purpose}_{uuid.uuid4().hex[:10]}"
     try:
         _pg(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
     except Exception as exc:
         unavailable(f"PostgreSQL at {PG_ADMIN_URL}", f"{type(exc).__name__}: {exc}")
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     _migrate(base_settings(Path("/tmp"), database_url=url))
-    yield url
-    _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield url
+    finally:
+        _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    with fresh_database("test") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def production_postgres_url() -> Iterator[str]:
+    """The session-wide workers' own database.
+
+    Kept apart from the in-process tests' database: the workers' watchdog hands any `running` run
+    without a Redis lease to the workers, and an in-process sweep's runs hold no such lease.
+    """
+    with fresh_database("workers") as url:
+        yield url
 
 
 TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
@@ -116,12 +137,13 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def production_workers(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Two real `promptlooper worker` processes on the test database, for the whole session."""
+def production_workers(production_postgres_url: str, redis_url: str,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two real `promptlooper worker` processes on their own database, for the whole session."""
     from promptlooper.tests.support.workers import production_env, start_workers
 
     directory = tmp_path_factory.mktemp("workers")
-    workers = start_workers(production_env(postgres_url, redis_url, TEST_FERNET_KEY), directory, 2)
+    workers = start_workers(production_env(production_postgres_url, redis_url, TEST_FERNET_KEY), directory, 2)
     yield workers
     for worker in workers:
         worker.stop()
@@ -136,7 +158,7 @@ def settings(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     if db_backend == "sqlite":
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "promptlooper.db")
         return base_settings(tmp_path)
-    url = request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("production_postgres_url" if db_backend == "production" else "postgres_url")
     _pg(url, f"TRUNCATE TABLE {TABLES} RESTART IDENTITY CASCADE")
     if db_backend == "production":
         workers = request.getfixturevalue("production_workers")

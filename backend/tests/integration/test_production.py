@@ -21,7 +21,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, _migrate, _pg, base_settings
+from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, fresh_database
 from promptlooper.tests.support.llm_server import LLMServer
 from promptlooper.tests.support.server import ServerProcess, free_port, start_server
 from promptlooper.tests.support.workers import WorkerProcess, production_env, start_workers
@@ -86,48 +86,39 @@ class Stack:
         self.api.stop()
 
 
-def _fresh_database(name: str) -> str:
-    from promptlooper.tests.conftest import PG_ADMIN_URL
-
-    _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
 @contextmanager
 def production_stack(directory: Path) -> Iterator[Stack]:
     """A fresh database, a Redis database of its own, two workers and an API process."""
     import redis
 
-    from promptlooper.tests.conftest import PG_ADMIN_URL, REDIS_URL
+    from promptlooper.tests.conftest import REDIS_URL
 
-    database = _fresh_database(f"promptlooper_prod_{uuid.uuid4().hex[:8]}")
     redis_db = REDIS_URL.rsplit("/", 1)[0] + "/13"
     redis.Redis.from_url(redis_db).flushdb()
-    _migrate(base_settings(directory, database_url=database))
-    env = production_env(database, redis_db, TEST_FERNET_KEY, DATA_DIR=str(directory))
-    workers = start_workers(env, directory, 2)
-    built: Stack | None = None
-    try:
-        api = start_server(env, directory / "api.log")  # healthy once it sees a live worker
-        built = Stack(api, workers, env, directory)
-        yield built
-    finally:
-        if built is not None:
-            built.close()
-        for worker in workers:
-            worker.stop()
-        _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
+    with fresh_database("stack") as database:
+        env = production_env(database, redis_db, TEST_FERNET_KEY, DATA_DIR=str(directory))
+        workers = start_workers(env, directory, 2)
+        built: Stack | None = None
+        try:
+            api = start_server(env, directory / "api.log")  # healthy once it sees a live worker
+            built = Stack(api, workers, env, directory)
+            yield built
+        finally:
+            if built is not None:
+                built.close()
+            for worker in workers:
+                worker.stop()
 
 
 @pytest.fixture(scope="module")
-def stack(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One production stack shared by the tests that only add experiments to it."""
     with production_stack(tmp_path_factory.mktemp("stack")) as built:
         yield built
 
 
 @pytest.fixture
-def own_stack(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+def own_stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     """A production stack for a test that kills one of its workers."""
     with production_stack(tmp_path) as built:
         yield built
