@@ -10,7 +10,7 @@ import { FeedIndicator } from "../components/live/LiveStats";
 import { Timeline } from "../components/live/Timeline";
 import { useDashboardFeed, type SweepProgress } from "../components/live/useDashboardFeed";
 import { ButtonLink, Card, CardBody, CardHeader, EmptyState, ErrorMessage, PageHeader, Skeleton, StatusBadge } from "../components/ui";
-import { formatCost, formatInt, formatRelative, formatScore, shortId } from "../lib/format";
+import { formatCost, formatInt, formatPercent, formatRelative, formatScore, formatTokens, shortId } from "../lib/format";
 
 export default function DashboardPage() {
   const me = useMe();
@@ -92,7 +92,7 @@ export default function DashboardPage() {
                       Object.entries(stats.data.runs_by_status).map(([status, count]) => <StatItem key={status} label={`Runs ${status}`} value={formatInt(count)} />)}
                     {stats.data &&
                       Object.entries(stats.data.cache).map(([name, value]) => (
-                        <StatItem key={name} label={`Cache ${name.replace(/_/g, " ")}`} value={formatInt(value)} />
+                        <StatItem key={name} label={`Cache ${name.replace(/_/g, " ")}`} value={formatCacheStat(name, value)} />
                       ))}
                   </dl>
                 )
@@ -142,6 +142,14 @@ export default function DashboardPage() {
       </div>
     </>
   );
+}
+
+/** The cache figures are counts, except the hit rate (a ratio) and the cost saved (USD). */
+function formatCacheStat(name: string, value: number): string {
+  if (name === "hit_rate") return formatPercent(value);
+  if (name === "cost_saved") return formatCost(value);
+  if (name === "tokens_saved") return formatTokens(value);
+  return formatInt(value);
 }
 
 function StatItem({ label, value }: { label: string; value: string | null }) {

@@ -94,7 +94,8 @@ export function AddKeyForm({ doc, onAdd }: { doc: ExperimentDocument; onAdd: (ke
             />
           </label>
         )}
-        <Button variant="primary" data-testid="space-add" onClick={submit}>
+        {/* Named apart from each stage's "Add parameter" (request parameters) for screen readers. */}
+        <Button variant="primary" data-testid="space-add" onClick={submit} aria-label="Add parameter to the sweep">
           Add parameter
         </Button>
       </div>

@@ -55,9 +55,11 @@ export function EstimatePanel({ doc, sweepType, maxRuns, onSweepType, onMaxRuns 
   const useServer = !!serverAnswer && fresh;
   const shown = useServer ? serverAnswer : { ...local };
   const unavailable = server.isError && (isApiError(server.error, 404) || isApiError(server.error, 405) || !isApiError(server.error));
-  const problems = server.isError && isApiError(server.error, 422) ? server.error.fields : [];
-  const otherError = server.isError && !unavailable && problems.length === 0 ? server.error : null;
   const computing = settledKey !== bodyKey || server.isFetching;
+  // The server's problems are about the document it was sent: hide them while a newer one is estimated,
+  // or a fixed field keeps showing its old error (e.g. "has no model" after the model was typed).
+  const problems = server.isError && isApiError(server.error, 422) && !computing ? server.error.fields : [];
+  const otherError = server.isError && !unavailable && !computing && problems.length === 0 ? server.error : null;
 
   return (
     <Card data-testid="estimate-panel" className="lg:sticky lg:top-4">

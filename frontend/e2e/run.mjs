@@ -1,0 +1,532 @@
+// The dashboard end to end, in Debian's Chromium through playwright-core (`make e2e`).
+//
+// Starts the loopback OpenAI-compatible mock and a real `promptlooper serve` (SQLite in a fresh temp
+// DATA_DIR, MCP off), then drives the real UI: first-boot setup, an endpoint tested in Admin, a
+// project and an experiment built in the builder (4 runs: model [m1, m2] x temperature [0.1, 0.9]),
+// a grid sweep watched live to 4 of 4 without a reload, the charts and runs tabs, Compare on the top
+// two, a run rated, the best config exported as .env, the dashboard, admin, log out and log in.
+// Every page visited is screenshotted (full page) into e2e/screenshots/ (git-ignored). Any uncaught
+// page error fails the step it happened in. The REST API is only read, to check what the UI stored.
+//
+// Env: CHROMIUM_PATH (default /usr/bin/chromium). Without Chromium the run is skipped (exit 0), or
+// fails under CI=true. E2E_HEADED=1 shows the browser; E2E_SLOWMO=<ms> slows every action down.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it, test } from "node:test";
+
+import { apiClient, chromiumMissing, E2E_DIR, IS_CI, launchChromium, poll, startMock, startServer } from "./lib.mjs";
+
+const SHOTS = join(E2E_DIR, "screenshots");
+const PASSWORD = "e2e-admin-password";
+const ENDPOINT_LABEL = "loopback mock";
+const PROJECT_NAME = "E2E project";
+const EXPERIMENT_NAME = "e2e grid sweep";
+const SAMPLES = ["alpha beta gamma", "the second alpha sample", "a third input"];
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+const missing = chromiumMissing();
+if (missing && IS_CI) {
+  test("Chromium is installed (required when CI=true)", () => {
+    throw new Error(missing);
+  });
+} else if (missing) {
+  console.error(`SKIP dashboard e2e: ${missing}.`);
+  test("dashboard end to end", { skip: missing }, () => {});
+} else {
+  defineSuite();
+}
+
+function defineSuite() {
+  /** Shared between the steps (they run in order; after a failure the rest skip). */
+  const s = {
+    mock: null,
+    server: null,
+    browser: null,
+    page: null,
+    api: null,
+    token: null,
+    pageErrors: [],
+    consoleErrors: [],
+    httpErrors: [],
+    shotIndex: 0,
+    failed: null,
+    endpointId: null,
+    projectId: null,
+    experimentId: null,
+    compared: [],
+    ratedRunId: null,
+  };
+  const started = Date.now();
+
+  const shot = async (name) => {
+    s.shotIndex += 1;
+    const file = join(SHOTS, `${String(s.shotIndex).padStart(2, "0")}-${name}.png`);
+    // Let lazy chunks, fonts and transitions settle so the picture is what a person would see.
+    await s.page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
+    // From the top, so the sticky header and panels sit where a person sees them.
+    await s.page.evaluate(() => window.scrollTo(0, 0));
+    await s.page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+  const path = () => new URL(s.page.url()).pathname + new URL(s.page.url()).search;
+  const waitForPath = (re, message) => poll(() => re.test(path()), { timeout: 30_000, message: message ?? `the URL to match ${re} (at ${path()})` });
+  const text = (locator) => locator.innerText({ timeout: 30_000 });
+  const expectText = (locator, re, timeout = 30_000) =>
+    poll(async () => re.test(await locator.innerText({ timeout: 2000 })), { timeout, message: `text matching ${re}` });
+
+  /** One step of the flow: skipped after an earlier failure; fails on uncaught page errors or the error page. */
+  const step = (name, fn, timeout = 120_000) =>
+    it(name, { timeout }, async (t) => {
+      if (s.failed) {
+        t.skip(`an earlier step failed: ${s.failed}`);
+        return;
+      }
+      const errorsBefore = s.pageErrors.length;
+      const httpBefore = s.httpErrors.length;
+      try {
+        await fn();
+        const crashed = await s.page.getByRole("heading", { name: "Something went wrong" }).count();
+        assert.equal(crashed, 0, `the app shows its error page at ${path()}`);
+        assert.deepEqual(s.pageErrors.slice(errorsBefore), [], "uncaught JavaScript errors on the page");
+        assert.deepEqual(s.httpErrors.slice(httpBefore).filter((e) => e.startsWith("5")), [], "server errors answered to the dashboard");
+      } catch (error) {
+        s.failed = name;
+        if (s.page) {
+          await s.page
+            .screenshot({ path: join(SHOTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`), fullPage: true })
+            .catch(() => {});
+          console.error(`# failed at ${s.page.url()}`);
+        }
+        if (s.server) console.error(`# server log (tail):\n${s.server.proc.tail(30).replace(/^/gm, "#   ")}`);
+        throw error;
+      }
+    });
+
+  describe("dashboard end to end (Chromium, real server, loopback LLM)", { concurrency: 1 }, () => {
+    before(async () => {
+      rmSync(SHOTS, { recursive: true, force: true });
+      mkdirSync(SHOTS, { recursive: true });
+      [s.mock, s.server] = await Promise.all([startMock({ latency: 0.05, models: ["m1", "m2"] }), startServer()]);
+      s.api = apiClient(s.server.url, () => s.token);
+      s.browser = await launchChromium();
+      const context = await s.browser.newContext({
+        baseURL: s.server.url,
+        viewport: { width: 1280, height: 900 },
+        acceptDownloads: true,
+        reducedMotion: "reduce",
+      });
+      context.setDefaultTimeout(30_000);
+      s.page = await context.newPage();
+      s.page.on("pageerror", (error) => s.pageErrors.push(`${error.name}: ${error.message}`));
+      s.page.on("console", (message) => {
+        if (message.type() === "error") s.consoleErrors.push(message.text());
+      });
+      // HTTP errors are listed (a 401 before setup is expected); a 5xx fails the step it happens in.
+      s.page.on("response", (response) => {
+        if (response.status() >= 400) s.httpErrors.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`);
+      });
+      console.log(`# server ${s.server.url} (DATA_DIR ${s.server.dataDir}), LLM mock ${s.mock.url}`);
+    });
+
+    after(async () => {
+      await s.browser?.close().catch(() => {});
+      await Promise.all([s.server?.proc.stop(), s.mock?.proc.stop()]);
+      if (s.httpErrors.length) console.log(`# HTTP errors the dashboard received (4xx are expected here): ${s.httpErrors.join(", ")}`);
+      if (s.consoleErrors.length) console.log(`# console errors (not failures): ${s.consoleErrors.length}`);
+      console.log(`# screenshots: ${SHOTS} (${s.shotIndex})`);
+      console.log(`# e2e took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+
+    step("first boot sends / to setup; the admin account is created with the keyboard", async () => {
+      const { page } = s;
+      await page.goto("/");
+      await waitForPath(/^\/setup/);
+      await page.getByRole("heading", { name: "Welcome to PromptLooper" }).waitFor();
+      assert.equal(await page.getByLabel("Username").inputValue(), "admin");
+      await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await page.getByLabel("Confirm password").fill(PASSWORD);
+      await shot("setup");
+
+      // Keyboard: Tab from the last field reaches the submit button, which shows a visible focus ring.
+      await page.getByLabel("Confirm password").focus();
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement;
+        const style = el ? getComputedStyle(el) : null;
+        return {
+          text: el?.textContent?.trim(),
+          focusVisible: !!el?.matches(":focus-visible"),
+          outlineStyle: style?.outlineStyle,
+          outlineWidth: parseFloat(style?.outlineWidth ?? "0"),
+        };
+      });
+      assert.equal(focused.text, "Create admin account", "Tab reaches the submit button");
+      assert.ok(focused.focusVisible, "the focused button matches :focus-visible");
+      assert.notEqual(focused.outlineStyle, "none", "the focused button draws an outline");
+      assert.ok(focused.outlineWidth >= 1, `the focus ring is visible (outline ${focused.outlineWidth}px)`);
+      await page.keyboard.press("Enter");
+
+      await waitForPath(/^\/admin\?tab=endpoints$/);
+      s.token = await page.evaluate(() => localStorage.getItem("promptlooper.token"));
+      assert.ok(s.token, "the session token is stored");
+      const me = await s.api.get("/auth/me");
+      assert.equal(me.username, "admin");
+      assert.equal(me.is_admin, true);
+    });
+
+    step("Admin › LLM endpoints: add the loopback mock and Test it (its models are listed)", async () => {
+      const { page } = s;
+      await page.getByRole("heading", { name: "Admin", exact: true }).waitFor();
+      assert.equal(await page.getByRole("tab", { name: "LLM endpoints" }).getAttribute("aria-selected"), "true");
+      await page.getByText("No endpoints yet").waitFor();
+      await shot("admin-endpoints-empty");
+
+      await page.getByRole("button", { name: "Add endpoint", exact: true }).click();
+      const dialog = page.getByRole("dialog", { name: "Add an LLM endpoint" });
+      await dialog.waitFor();
+      await dialog.getByLabel("Label").fill(ENDPOINT_LABEL);
+      await dialog.getByLabel("Max concurrency").fill("8");
+      await dialog.getByLabel("Base URL").fill(s.mock.url);
+      await dialog.getByRole("button", { name: "Add endpoint" }).click();
+      await dialog.waitFor({ state: "hidden" });
+
+      const rows = page.getByRole("list", { name: "Endpoints" }).getByRole("listitem");
+      await poll(async () => (await rows.count()) === 1, { message: "one endpoint row" });
+      await expectText(rows.first(), new RegExp(ENDPOINT_LABEL));
+      await expectText(rows.first(), new RegExp(s.mock.url.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
+
+      await page.getByRole("button", { name: `Test ${ENDPOINT_LABEL}` }).click();
+      const result = page.getByTestId("endpoint-test-result");
+      await expectText(result, /Reachable in \d+ ms · 2 models:\s*m1, m2/);
+      await shot("admin-endpoint-tested");
+
+      const endpoints = await s.api.get("/endpoints");
+      assert.equal(endpoints.total, 1);
+      assert.equal(endpoints.items[0].label, ENDPOINT_LABEL);
+      assert.equal(endpoints.items[0].url, s.mock.url);
+      assert.equal(endpoints.items[0].has_api_key, false);
+      s.endpointId = endpoints.items[0].id;
+    });
+
+    step("Projects: create a project in the UI", async () => {
+      const { page } = s;
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+      await waitForPath(/^\/projects$/);
+      await page.getByRole("heading", { name: "Projects", exact: true }).waitFor();
+      await page.getByText("No projects yet").waitFor();
+      await shot("projects-empty");
+
+      await page.getByRole("button", { name: "New project" }).click();
+      const dialog = page.getByRole("dialog", { name: "New project" });
+      await dialog.getByLabel("Name").fill(PROJECT_NAME);
+      await dialog.getByLabel("Description").fill("Created by the dashboard end-to-end test.");
+      await dialog.getByRole("button", { name: "Create project" }).click();
+
+      const match = await waitForPath(new RegExp(`^/projects/${UUID}$`));
+      assert.ok(match);
+      s.projectId = path().split("/")[2];
+      await page.getByRole("heading", { name: PROJECT_NAME }).waitFor();
+      await page.getByText("No experiments in this project").waitFor();
+      await shot("project-detail-empty");
+
+      const project = await s.api.get(`/projects/${s.projectId}`);
+      assert.equal(project.name, PROJECT_NAME);
+      assert.equal(project.experiments.length, 0);
+    });
+
+    step("Builder: samples pasted, one stage with {{ input }}, keyword scorer, model x temperature (4 runs)", async () => {
+      const { page } = s;
+      await page.getByRole("link", { name: "New experiment" }).click();
+      await waitForPath(new RegExp(`^/projects/${s.projectId}/experiments/new$`));
+      await page.getByRole("heading", { name: "New experiment" }).waitFor();
+
+      await page.getByTestId("builder-name").fill(EXPERIMENT_NAME);
+      await page.getByLabel("Description (optional)").fill("model x temperature grid");
+
+      // Samples, pasted one per line.
+      await page.getByLabel("Paste samples").fill(SAMPLES.join("\n"));
+      await page.getByRole("button", { name: "Add samples" }).click();
+      await expectText(page.getByTestId("samples-import-report"), /Pasted text: 3 samples added\./);
+      await page.getByRole("heading", { name: "Samples (3)" }).waitFor();
+      assert.equal(await page.getByLabel("Sample 2 input").inputValue(), SAMPLES[1]);
+
+      // One stage: the mock endpoint (its models are offered), model m1, a template reading the input.
+      const stage = page.getByTestId("stage-0");
+      await stage.getByLabel("Endpoint", { exact: true }).selectOption(s.endpointId);
+      await expectText(stage, /2 models from the endpoint; or type any name\./);
+      const offered = await stage.locator("datalist option").evaluateAll((options) => options.map((o) => o.value));
+      assert.deepEqual(offered, ["m1", "m2"]);
+      await stage.getByLabel("Model", { exact: true }).fill("m1");
+      await stage.getByLabel("Prompt template").fill("Answer briefly: {{ input }}");
+      assert.equal(await stage.getByTestId("stage-0-template-issues").count(), 0, "the template reads only known names");
+
+      // A keyword scorer: both keywords found scores 1, one of them 0.5, none 0.
+      await page.getByRole("combobox", { name: "Scorer", exact: true }).selectOption("keyword");
+      await page.getByRole("button", { name: "Add scorer" }).click();
+      const scorer = page.getByRole("region", { name: "Scorer 1: keyword" });
+      await scorer.getByLabel("keywords (one per line)").fill("m2\nt=0.9");
+      await page.getByRole("heading", { name: "Scoring (1)" }).waitFor();
+      assert.equal(await scorer.getByTestId("scorer-0-problems").count(), 0, "the scorer config is valid");
+
+      // The parameter space: model [m1, m2] x temperature [0.1, 0.9].
+      await page.getByRole("combobox", { name: "Parameter", exact: true }).selectOption("model");
+      await page.getByRole("button", { name: "Add parameter to the sweep" }).click();
+      const models = page.getByRole("region", { name: "Swept model" });
+      await models.getByLabel("Add values (separate several with commas)").fill("m2");
+      await models.getByLabel("Add values (separate several with commas)").press("Enter");
+      await expectText(models.getByTestId("space-0-count"), /^2 values$/);
+      assert.deepEqual(await models.getByRole("list", { name: "Values" }).getByRole("listitem").allInnerTexts().then((v) => v.map((x) => x.replace("×", "").trim())), ["m1", "m2"]);
+
+      await page.getByRole("combobox", { name: "Parameter", exact: true }).selectOption("temperature");
+      await page.getByRole("button", { name: "Add parameter to the sweep" }).click();
+      const temps = page.getByRole("region", { name: "Swept temperature" });
+      await temps.getByLabel("Add values (separate several with commas)").fill("0.1, 0.9");
+      await temps.getByLabel("Add values (separate several with commas)").press("Enter");
+      await expectText(temps.getByTestId("space-1-count"), /^2 values$/);
+      await page.getByRole("heading", { name: "Parameter space (2)" }).waitFor();
+
+      // The live estimate: 4 runs x 3 samples = 12 calls.
+      await expectText(page.getByTestId("estimate-runs"), /^4$/);
+      await expectText(page.getByTestId("estimate-calls"), /^12$/);
+      // ...and the server's estimate of the same document agrees, with no problem left to fix.
+      await expectText(page.getByTestId("estimate-source"), /^server$/);
+      await expectText(page.getByTestId("estimate-runs"), /^4$/);
+      assert.equal(await page.getByTestId("estimate-problems").count(), 0, "the server finds nothing to fix");
+      await shot("builder");
+
+      await page.getByRole("button", { name: "Create experiment" }).first().click();
+      await waitForPath(new RegExp(`^/experiments/${UUID}$`));
+      s.experimentId = path().split("/")[2];
+
+      const exp = await s.api.get(`/experiments/${s.experimentId}`);
+      assert.equal(exp.name, EXPERIMENT_NAME);
+      assert.equal(exp.project_id, s.projectId);
+      assert.equal(exp.grid_size, 4);
+      assert.deepEqual(exp.sample_data.map((x) => x.input), SAMPLES);
+      assert.deepEqual(exp.parameter_space, { model: ["m1", "m2"], temperature: [0.1, 0.9] });
+      assert.equal(exp.pipeline_stages.length, 1);
+      assert.equal(exp.pipeline_stages[0].endpoint_id, s.endpointId);
+      assert.equal(exp.pipeline_stages[0].prompt_template, "Answer briefly: {{ input }}");
+      assert.equal(exp.scoring_config[0].scorer, "keyword");
+      assert.deepEqual(exp.scoring_config[0].config.keywords, ["m2", "t=0.9"]);
+    });
+
+    step("Live: start a grid sweep and watch it reach 4 of 4 without a reload", async () => {
+      const { page } = s;
+      await page.getByRole("heading", { name: new RegExp(EXPERIMENT_NAME) }).waitFor();
+      await page.getByText("The parameter space has 4 grid combinations.").waitFor();
+      await expectText(page.getByTestId("sweep-estimate"), /^4 runs · 12 LLM calls/);
+      assert.equal(await page.getByLabel("Strategy").inputValue(), "grid");
+
+      // A marker that a reload would wipe, and a record of every progress text the page showed.
+      await page.evaluate(() => {
+        window.__e2eNoReload = true;
+        window.__e2eProgress = [];
+        const record = () => {
+          const t = document.querySelector('[data-testid="progress"]')?.textContent?.trim();
+          if (t && window.__e2eProgress.at(-1) !== t) window.__e2eProgress.push(t);
+        };
+        record();
+        new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
+      await page.getByRole("button", { name: "Start sweep" }).click();
+
+      const bar = page.getByRole("progressbar", { name: "Sweep progress" });
+      await poll(async () => (await bar.getAttribute("aria-valuenow")) === "4" && (await bar.getAttribute("aria-valuemax")) === "4", {
+        timeout: 60_000,
+        message: "the progress bar to reach 4 of 4",
+      });
+      await expectText(page.getByTestId("progress"), /^4 of 4$/);
+      assert.equal(await page.evaluate(() => window.__e2eNoReload), true, "the page was not reloaded");
+      const seen = await page.evaluate(() => window.__e2eProgress);
+      console.log(`# progress texts seen live: ${seen.join(" → ")}`);
+      assert.equal(seen.at(-1), "4 of 4");
+      assert.ok(seen.some((t) => / of 4$/.test(t)), "the total arrived over the live feed");
+
+      // The status and the leaderboard follow without a reload too.
+      await expectText(page.getByTestId("live-stats"), /completed/);
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      const rows = board.getByTestId("leaderboard-row");
+      await poll(async () => (await rows.count()) === 4, { message: "4 leaderboard rows" });
+      const scores = (await board.getByTestId("leaderboard-score").allInnerTexts()).map(Number);
+      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), "the leaderboard is best first");
+      assert.deepEqual(scores, [1, 0.5, 0.5, 0]);
+      await expectText(rows.first(), /m2/);
+      await expectText(rows.first(), /0\.9/);
+      await expectText(page.getByTestId("stat-best"), /^1\.000$/);
+      assert.equal(await page.evaluate(() => window.__e2eNoReload), true, "the page was not reloaded");
+      await shot("experiment-live");
+
+      const exp = await s.api.get(`/experiments/${s.experimentId}`);
+      assert.equal(exp.status, "completed");
+      assert.equal(exp.run_count, 4);
+      assert.equal(exp.best_score, 1);
+      const runs = await s.api.get(`/experiments/${s.experimentId}/runs?limit=50`);
+      assert.equal(runs.total, 4);
+      assert.ok(runs.items.every((r) => r.status === "completed" && r.llm_calls === 3), "every run completed with 3 calls");
+      const stats = await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json();
+      assert.equal(stats.calls, 12, "the mock answered 4 runs x 3 samples");
+    });
+
+    step("Charts and Runs tabs show the 4 runs", async () => {
+      const { page } = s;
+      await page.getByRole("tab", { name: "Charts" }).click();
+      await waitForPath(/\?tab=charts$/);
+      await page.getByTestId("experiment-charts").waitFor({ timeout: 60_000 });
+      await expectText(page.getByTestId("charts-coverage"), /^4 scored runs of 4/);
+      await poll(async () => (await page.getByTestId("experiment-charts").locator("canvas").count()) > 0, { message: "a chart canvas" });
+      await shot("experiment-charts");
+
+      await page.getByRole("tab", { name: "Runs" }).click();
+      await waitForPath(/\?tab=runs$/);
+      const table = page.getByTestId("runs-table");
+      await table.getByRole("heading", { name: "Runs (4)" }).waitFor();
+      await poll(async () => (await table.getByTestId("run-row").count()) === 4, { message: "4 run rows" });
+      // Re-sort by score ascending: the worst run comes first.
+      await table.getByRole("button", { name: "Score", exact: true }).click();
+      await poll(async () => (await table.getByRole("columnheader", { name: /Score/ }).first().getAttribute("aria-sort")) === "ascending", {
+        message: "the Score column sorted ascending",
+      });
+      await expectText(table.getByTestId("run-row").first(), /0\.000/);
+      await shot("experiment-runs");
+    });
+
+    step("Compare the top two runs from the leaderboard", async () => {
+      const { page } = s;
+      await page.getByRole("tab", { name: "Live" }).click();
+      await page.getByRole("table", { name: "Leaderboard" }).waitFor();
+      const ids = await page.getByTestId("leaderboard-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")));
+      await page.getByRole("button", { name: "Compare top two" }).click();
+      await waitForPath(new RegExp(`^/compare\\?a=${ids[0]}&b=${ids[1]}$`));
+      s.compared = ids.slice(0, 2);
+      await page.getByRole("heading", { name: "Compare runs" }).waitFor();
+      await expectText(page.getByTestId("compare-run-a"), /score 1\.000/);
+      await expectText(page.getByTestId("compare-run-b"), /score 0\.500/);
+      const changed = page.getByTestId("param-changed");
+      await poll(async () => (await changed.count()) >= 1, { message: "a parameter that differs" });
+      await expectText(page.getByTestId("compare-params"), /model|temperature/);
+      await shot("compare");
+    });
+
+    step("Run detail: rate the best run 4 stars with the keyboard; the rating is stored", async () => {
+      const { page } = s;
+      const [best] = s.compared;
+      await page.getByTestId("compare-run-a").getByRole("link").first().click();
+      await waitForPath(new RegExp(`^/runs/${best}$`));
+      s.ratedRunId = best;
+      await page.getByRole("heading", { name: new RegExp(`^Run ${best.slice(0, 8)}`) }).waitFor();
+      await expectText(page.getByTestId("summary-score"), /^1\.000$/);
+      await expectText(page.getByTestId("summary-calls"), /^3$/);
+      await expectText(page.getByTestId("run-config"), /m2/);
+      await expectText(page.getByTestId("human-rating-score"), /human_rating: — \(0 ratings\)/);
+
+      // Keyboard: arrows move along the stars (roving focus, visible ring), Enter rates.
+      await page.getByRole("button", { name: "1 star", exact: true }).focus();
+      for (let i = 0; i < 3; i += 1) await page.keyboard.press("ArrowRight");
+      const focused = await page.evaluate(() => ({
+        label: document.activeElement?.getAttribute("aria-label"),
+        focusVisible: !!document.activeElement?.matches(":focus-visible"),
+        outline: getComputedStyle(document.activeElement).outlineStyle,
+      }));
+      assert.deepEqual(focused, { label: "4 stars", focusVisible: true, outline: "solid" });
+      await page.keyboard.press("Enter");
+      await expectText(page.getByTestId("rating-status"), /^Saved\.$/);
+      await expectText(page.getByTestId("human-rating-score"), /human_rating: 0\.750 \(1 rating\)/);
+      assert.equal(await page.getByRole("button", { name: "4 stars", exact: true }).getAttribute("aria-pressed"), "true");
+      await expectText(page.getByTestId("rating-history"), /by admin/);
+      await shot("run-detail");
+
+      const run = await s.api.get(`/runs/${best}`);
+      assert.equal(run.scores.human_rating, 0.75, "GET /runs/{id} has the human_rating score");
+      const detail = run.score_details.find((d) => d.name === "human_rating");
+      assert.ok(detail, "the rating is in score_details");
+      assert.equal(detail.metadata.rating, 4);
+    });
+
+    step("Exports: the best config as .env, previewed and downloaded", async () => {
+      const { page } = s;
+      await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: EXPERIMENT_NAME }).click();
+      await waitForPath(new RegExp(`^/experiments/${s.experimentId}$`));
+      await page.getByRole("tab", { name: "Exports" }).click();
+      await page.getByRole("tablist", { name: "Export format" }).getByRole("tab", { name: ".env" }).click();
+      const preview = page.getByTestId("export-preview-env");
+      await expectText(preview, /LLM_MODEL=m2/);
+      const env = await text(preview);
+      assert.match(env, /^LLM_TEMPERATURE=0\.9$/m);
+      assert.match(env, new RegExp(`^LLM_API_URL=${s.mock.url.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m"));
+      assert.match(env, /# Score: 1/);
+
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download best-config.env" }).click()]);
+      assert.match(download.suggestedFilename(), /best-config\.env$/);
+      const file = await download.path();
+      const content = readFileSync(file, "utf8");
+      assert.match(content, /^LLM_MODEL=m2$/m, "the downloaded .env names the best model");
+      assert.equal(content.trim(), env.trim(), "the download is what the preview shows");
+      await shot("experiment-exports");
+    });
+
+    step("A second grid sweep is answered from the cache (no LLM call)", async () => {
+      const { page } = s;
+      await page.getByRole("tab", { name: "Live" }).click();
+      await waitForPath(new RegExp(`^/experiments/${s.experimentId}$`));
+      await expectText(page.getByTestId("progress"), /^4 of 4$/);
+      await page.getByRole("button", { name: "Start sweep" }).click();
+      const stats = page.getByTestId("live-stats");
+      await expectText(stats, /4 fully cached/, 60_000);
+      await expectText(page.getByTestId("progress"), /^4 of 4$/);
+      await expectText(page.getByTestId("stat-cache"), /^100%$/);
+      await expectText(stats, /completed/);
+      await shot("experiment-live-cached");
+
+      const mock = await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json();
+      assert.equal(mock.calls, 12, "the mock got no new call");
+      const runs = await s.api.get(`/experiments/${s.experimentId}/runs?status=cached&limit=50`);
+      assert.equal(runs.total, 4, "4 runs are cached");
+      assert.ok(runs.items.every((r) => r.cache_hits === 3 && r.llm_calls === 3));
+    });
+
+    step("Dashboard lists the experiment and the system totals", async () => {
+      const { page } = s;
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
+      await waitForPath(/^\/$/);
+      await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+      await page.getByText("No sweep is running").waitFor();
+      const stats = page.getByTestId("system-stats");
+      await expectText(stats, /Runs\s*8/);
+      await expectText(stats, /LLM calls\s*24/);
+      await expectText(stats, /Cache hits\s*12/);
+      await expectText(stats, /Cache hit rate\s*50%/);
+      await expectText(stats, /Cache cost saved\s*\$0\.00/);
+      await expectText(stats, /Experiments\s*1/);
+      await expectText(page.getByTestId("health"), /Healthy · database ok/);
+      await page.getByRole("link", { name: EXPERIMENT_NAME }).first().waitFor();
+      await shot("dashboard");
+    });
+
+    step("Admin shows the endpoint; log out, log in again", async () => {
+      const { page } = s;
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+      await waitForPath(/^\/admin/);
+      await expectText(page.getByRole("list", { name: "Endpoints" }), new RegExp(ENDPOINT_LABEL));
+      await shot("admin-endpoints");
+
+      await page.getByRole("button", { name: "Log out" }).click();
+      await waitForPath(/^\/login/);
+      await page.getByRole("heading", { name: "Log in to PromptLooper" }).waitFor();
+      assert.equal(await page.evaluate(() => localStorage.getItem("promptlooper.token")), null, "logging out drops the token");
+      await shot("login");
+      await page.getByLabel("Username").fill("admin");
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await waitForPath(/^\/$/);
+      await expectText(page.getByTestId("current-user"), /^admin$/);
+      assert.ok(await page.evaluate(() => localStorage.getItem("promptlooper.token")), "a new token is stored");
+    });
+
+    step("no page logged an uncaught JavaScript error", async () => {
+      assert.deepEqual(s.pageErrors, []);
+      assert.ok(s.shotIndex >= 12, `a screenshot of every page (${s.shotIndex})`);
+    });
+  });
+}
