@@ -87,13 +87,17 @@ class Stack:
 
 
 @contextmanager
-def production_stack(directory: Path) -> Iterator[Stack]:
-    """A fresh database, a Redis database of its own, two workers and an API process."""
+def production_stack(directory: Path, redis_db_index: int) -> Iterator[Stack]:
+    """A fresh database, a Redis database of its own, two workers and an API process.
+
+    Two stacks alive at once (the module's and a test's own) must not share a Redis database: each
+    one's workers would take the other's tasks from the one queue.
+    """
     import redis
 
     from promptlooper.tests.conftest import REDIS_URL
 
-    redis_db = REDIS_URL.rsplit("/", 1)[0] + "/13"
+    redis_db = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db_index}"
     redis.Redis.from_url(redis_db).flushdb()
     with fresh_database("stack") as database:
         env = production_env(database, redis_db, TEST_FERNET_KEY, DATA_DIR=str(directory))
@@ -113,14 +117,14 @@ def production_stack(directory: Path) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One production stack shared by the tests that only add experiments to it."""
-    with production_stack(tmp_path_factory.mktemp("stack")) as built:
+    with production_stack(tmp_path_factory.mktemp("stack"), 13) as built:
         yield built
 
 
 @pytest.fixture
 def own_stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     """A production stack for a test that kills one of its workers."""
-    with production_stack(tmp_path) as built:
+    with production_stack(tmp_path, 14) as built:
         yield built
 
 
