@@ -150,7 +150,12 @@ def test_grid_sweep_events_reach_a_websocket_on_the_api_process(stack: Stack) ->
         progress = [e["data"]["completed"] for e in received if e["type"] == "sweep.progress"]
         assert max(progress) == 6 and received[-1]["data"]["completed"] == 6
         seqs = [e["seq"] for e in received]
-        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "persisted order, no duplicates"
+        assert len(set(seqs)) == len(seqs), "no event arrives twice"
+        # Each worker persists, then publishes, so two workers' events may cross on the wire (the
+        # dashboard folds them by seq); within one run the order holds.
+        for run_id in {e["run_id"] for e in received if e["type"] == "run.completed"}:
+            own = [e["type"] for e in received if e["run_id"] == run_id and e["type"] != "new_best_found"]
+            assert own[0] == "run.started" and own[-1] == "run.completed" and own.count("stage.completed") == 3, own
         polled = stack.http.get(f"/experiments/{experiment_id}/events", params={"limit": 1000}).json()["items"]
         assert {e["seq"] for e in polled} >= set(seqs), "the same events are persisted for the polling fallback"
         runs = stack.runs(experiment_id)
