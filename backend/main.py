@@ -25,6 +25,7 @@ from promptlooper.routers import (
     admin,
     auth,
     endpoints,
+    events,
     experiments,
     exports,
     projects,
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, admin, projects, experiments, sweeps, runs, exports, scorers, endpoints, webhooks):
+    for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws_router)

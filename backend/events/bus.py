@@ -199,6 +199,14 @@ class EventBus:
         return len(self._subscribers)
 
 
+async def latest_events(session: AsyncSession, limit: int, types: list[str] | None = None) -> list[LiveEvent]:
+    """The newest persisted events of every experiment, oldest first (the dashboard's history)."""
+    stmt = select(Event).order_by(Event.seq.desc()).limit(limit)
+    if types:
+        stmt = stmt.where(Event.type.in_(types))
+    return [LiveEvent.from_row(row) for row in reversed((await session.scalars(stmt)).all())]
+
+
 async def events_after(
     session: AsyncSession, experiment_id: uuid.UUID | None, after: int, limit: int, types: list[str] | None = None
 ) -> list[LiveEvent]:

@@ -501,6 +501,9 @@ function defineSuite() {
       await expectText(stats, /Experiments\s*1/);
       await expectText(page.getByTestId("health"), /Healthy · database ok/);
       await page.getByRole("link", { name: EXPERIMENT_NAME }).first().waitFor();
+      // The activity feed starts from history (GET /events?latest), not empty: both sweeps' milestones.
+      await page.getByText(/Completed · best 1\.000/).first().waitFor();
+      await page.getByRole("button", { name: /sweep\.started\s*2/ }).waitFor(); // both sweeps' starts, counted by type
       await shot("dashboard");
     });
 

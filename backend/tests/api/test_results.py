@@ -157,6 +157,29 @@ def test_events_polling_and_websocket(admin: TestClient, admin_token: str) -> No
         assert len(later) == 2
 
 
+def test_global_events_latest_and_after(admin: TestClient, anon: TestClient) -> None:
+    """GET /events: the dashboard's history (newest N, oldest first) and its polling fallback."""
+    with LLMServer(models=["m1", "m2"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        first = make_experiment(admin, endpoint_id, samples=1)
+        second = make_experiment(admin, endpoint_id, samples=1)
+        for experiment_id in (first, second):
+            admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+            wait_event(admin, experiment_id, "experiment.completed")
+    everything = admin.get("/api/v1/events", params={"limit": 1000}).json()["items"]
+    seqs = [e["seq"] for e in everything]
+    assert seqs == sorted(seqs) and {e["experiment_id"] for e in everything} == {first, second}
+    milestones = admin.get("/api/v1/events", params={"latest": "true", "limit": 3,
+                                                     "type": ["experiment.completed", "sweep.started"]}).json()
+    assert [e["type"] for e in milestones["items"]] == ["experiment.completed", "sweep.started", "experiment.completed"]
+    assert milestones["items"][-1]["experiment_id"] == second
+    assert milestones["next_after"] == max(seqs)
+    after = admin.get("/api/v1/events", params={"after": seqs[-3]}).json()
+    assert [e["seq"] for e in after["items"]] == seqs[-2:] and after["next_after"] == seqs[-1]
+    assert admin.get("/api/v1/events", params={"limit": 0}).status_code == 422
+    assert anon.get("/api/v1/events").status_code == 401
+
+
 def test_websocket_rejects_missing_token(client: TestClient, admin_token: str) -> None:
     import pytest
     from starlette.websockets import WebSocketDisconnect

@@ -26,8 +26,8 @@ export default function AdminPage() {
   return (
     <>
       <PageHeader title="Admin" description="LLM endpoints, server settings, API keys for scripts and MCP, and user accounts." />
-      <Tabs label="Admin sections" value={tab} onChange={(next) => setSearch({ tab: next }, { replace: true })} tabs={TABS} />
-      <TabPanel label={TABS.find((t) => t.id === tab)?.label}>
+      <Tabs id="admin-sections" label="Admin sections" value={tab} onChange={(next) => setSearch({ tab: next }, { replace: true })} tabs={TABS} />
+      <TabPanel tabsId="admin-sections" value={tab}>
         {tab === "endpoints" && <EndpointsPanel />}
         {tab === "settings" && <SettingsPanel />}
         {tab === "api-keys" && <ApiKeysPanel />}

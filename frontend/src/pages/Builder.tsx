@@ -211,7 +211,7 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
       </div>
       <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_18rem]">
         <div className="min-w-0">
-          <Tabs
+          <Tabs id="builder-view"
             label="Editor view"
             tabs={[
               { id: "form", label: "Form", testId: "builder-tab-form" },
@@ -220,7 +220,7 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
             value={view}
             onChange={showView}
           />
-          <TabPanel label={view === "form" ? "Form" : "YAML"}>
+          <TabPanel tabsId="builder-view" value={view}>
             {view === "yaml" ? (
               <YamlEditor text={yamlText} error={yamlError} onChange={onYaml} />
             ) : (

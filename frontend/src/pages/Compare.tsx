@@ -5,6 +5,7 @@ import { Link, useSearchParams } from "react-router-dom";
 
 import type { RunDetail } from "../api/client";
 import { useEndpoints } from "../api/queries/endpoints";
+import { useProject } from "../api/queries/projects";
 import { useExperiment, useExperiments } from "../api/queries/experiments";
 import { useLeaderboard } from "../api/queries/leaderboard";
 import { useRun } from "../api/queries/runs";
@@ -23,6 +24,7 @@ export default function ComparePage() {
   const runB = useRun(b ?? undefined);
   const experimentId = runA.data?.experiment_id ?? runB.data?.experiment_id ?? params.get("experiment") ?? undefined;
   const experiment = useExperiment(experimentId);
+  const project = useProject(experiment.data?.project_id);
   const leaderboard = useLeaderboard(experimentId, { limit: 100 });
   const experiments = useExperiments({ limit: 100, offset: 0 });
   const endpoints = useEndpoints({ limit: 200, offset: 0 });
@@ -54,6 +56,9 @@ export default function ComparePage() {
         title="Compare runs"
         crumbs={[
           { label: "Projects", to: "/projects" },
+          ...(experiment.data
+            ? [{ label: project.data?.name ?? "Project", to: `/projects/${experiment.data.project_id}` }]
+            : []),
           ...(experiment.data ? [{ label: experiment.data.name, to: `/experiments/${experiment.data.id}` }] : []),
           { label: "Compare" },
         ]}

@@ -83,13 +83,13 @@ export default function ExperimentPage() {
           )
         }
       />
-      <Tabs
+      <Tabs id="experiment-tabs"
         label="Experiment views"
         value={tab}
         onChange={(next) => setSearch(next === "live" ? {} : { tab: next }, { replace: true })}
         tabs={TABS}
       />
-      <TabPanel label={TABS.find((t) => t.id === tab)?.label}>
+      <TabPanel tabsId="experiment-tabs" value={tab}>
         {tab === "live" && (
           <div className="grid gap-4">
             <div className="grid gap-4 lg:grid-cols-[1fr_auto]">

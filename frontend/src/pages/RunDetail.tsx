@@ -5,6 +5,7 @@ import { useParams } from "react-router-dom";
 import type { RunDetail } from "../api/client";
 import { useMe } from "../api/queries/auth";
 import { useEndpoints } from "../api/queries/endpoints";
+import { useProject } from "../api/queries/projects";
 import { useExperiment } from "../api/queries/experiments";
 import { useRun, useSetRunRejected } from "../api/queries/runs";
 import { HumanRating } from "../components/run/HumanRating";
@@ -25,6 +26,7 @@ export default function RunDetailPage() {
 
 function RunView({ run }: { run: RunDetail }) {
   const experiment = useExperiment(run.experiment_id);
+  const project = useProject(experiment.data?.project_id);
   const me = useMe();
   const reject = useSetRunRejected(run.id);
   const sampleData = experiment.data?.sample_data as SampleDoc[] | undefined;
@@ -51,6 +53,9 @@ function RunView({ run }: { run: RunDetail }) {
         }
         crumbs={[
           { label: "Projects", to: "/projects" },
+          ...(experiment.data
+            ? [{ label: project.data?.name ?? "Project", to: `/projects/${experiment.data.project_id}` }]
+            : []),
           ...(experiment.data ? [{ label: experiment.data.name, to: `/experiments/${run.experiment_id}` }] : []),
           { label: `Run ${shortId(run.id)}` },
         ]}

@@ -20,3 +20,8 @@ export function useEvents(experimentId: string | undefined, params: EventListPar
     enabled: !!experimentId,
   });
 }
+
+/** Events of every experiment: the newest `limit` (`latest`), or those after a seq (polling fallback). */
+export function fetchAllEvents(params: EventListParams & { latest?: boolean } = {}, signal?: AbortSignal) {
+  return unwrap(api.GET("/api/v1/events", { params: { query: params }, signal }));
+}

@@ -1,9 +1,10 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { fetchAllEvents } from "../../api/queries/events";
 import { queryKeys } from "../../api/queries/keys";
 import { getToken } from "../../lib/auth";
-import { describeEvent, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
+import { describeEvent, EVENT_TYPES, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
 import { openFeed, type FeedStatus } from "../../lib/ws";
 
 export interface SweepProgress {
@@ -22,6 +23,9 @@ export interface DashboardFeedState {
 }
 
 const LIMIT = 150;
+const HISTORY = 100;
+const POLL_PAGE = 500;
+const MILESTONES = EVENT_TYPES.filter((type) => !NOISY_TYPES.includes(type));
 const STATUS_TYPES = new Set(["sweep.started", "experiment.started", "experiment.paused", "experiment.resumed", "experiment.completed", "budget.exhausted"]);
 
 export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): DashboardFeedState {
@@ -66,20 +70,49 @@ export function useDashboardFeed() {
   const queryClient = useQueryClient();
 
   useEffect(() => {
-    const feed = openFeed({
-      path: "/ws/dashboard",
-      token: getToken(),
-      batchMs: 250,
-      onStatus: setFeedStatus,
-      onEvents: (events) => {
-        setState((current) => foldDashboard(current, events));
-        if (events.some((e) => STATUS_TYPES.has(e.type))) {
-          void queryClient.invalidateQueries({ queryKey: queryKeys.experiments.all });
-          void queryClient.invalidateQueries({ queryKey: queryKeys.admin.stats });
-        }
-      },
-    });
-    return feed.close;
+    const controller = new AbortController();
+    let close: (() => void) | undefined;
+    let cancelled = false;
+    const onEvents = (events: LiveEvent[]) => {
+      setState((current) => foldDashboard(current, events));
+      if (events.some((e) => STATUS_TYPES.has(e.type))) {
+        void queryClient.invalidateQueries({ queryKey: queryKeys.experiments.all });
+        void queryClient.invalidateQueries({ queryKey: queryKeys.admin.stats });
+      }
+    };
+    void (async () => {
+      // History first (the newest milestones), so the feed is not empty on a quiet system; the socket
+      // then replays whatever came after it and goes live.
+      let after = 0;
+      try {
+        const history = await fetchAllEvents({ latest: true, limit: HISTORY, type: MILESTONES }, controller.signal);
+        if (cancelled) return;
+        setState((current) => foldDashboard(current, history.items as LiveEvent[]));
+        after = history.next_after;
+      } catch {
+        // History is a nicety: the live feed below still brings everything from now on.
+      }
+      if (cancelled) return;
+      const feed = openFeed({
+        path: "/ws/dashboard",
+        token: getToken(),
+        after,
+        batchMs: 250,
+        onStatus: setFeedStatus,
+        onEvents,
+        poll: async (since, signal) => {
+          const answer = await fetchAllEvents({ after: since, limit: POLL_PAGE }, signal);
+          return { items: answer.items as LiveEvent[], next_after: answer.next_after };
+        },
+        pollPageSize: POLL_PAGE,
+      });
+      close = feed.close;
+    })();
+    return () => {
+      cancelled = true;
+      controller.abort();
+      close?.();
+    };
   }, [queryClient]);
 
   return { state, feedStatus };

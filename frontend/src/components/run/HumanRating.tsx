@@ -130,7 +130,7 @@ export function HumanRating({ run, readOnly = false, counted = true }: { run: Ru
                   onClick={() => void submit({ thumbs: "up" })}
                   className={thumbs === "up" ? "border-good text-good" : ""}
                 >
-                  <span aria-hidden="true">👍</span> Good
+                  <ThumbIcon /> Good
                 </Button>
                 <Button
                   size="sm"
@@ -140,7 +140,7 @@ export function HumanRating({ run, readOnly = false, counted = true }: { run: Ru
                   onClick={() => void submit({ thumbs: "down" })}
                   className={thumbs === "down" ? "border-bad text-bad" : ""}
                 >
-                  <span aria-hidden="true">👎</span> Bad
+                  <ThumbIcon down /> Bad
                 </Button>
               </div>
               <span role="status" className="text-sm text-muted" data-testid="rating-status">
@@ -187,5 +187,26 @@ export function HumanRating({ run, readOnly = false, counted = true }: { run: Ru
         )}
       </CardBody>
     </Card>
+  );
+}
+
+/** A thumb drawn in SVG: emoji need a colour-emoji font, which many Linux desktops lack. */
+function ThumbIcon({ down = false }: { down?: boolean }) {
+  return (
+    <svg
+      aria-hidden="true"
+      viewBox="0 0 24 24"
+      width="14"
+      height="14"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      className={down ? "rotate-180" : undefined}
+    >
+      <path d="M7 10v11H4a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1h3Z" />
+      <path d="M7 10l4-8a2.5 2.5 0 0 1 2.5 2.5V8h5.3a2 2 0 0 1 2 2.3l-1.4 9A2 2 0 0 1 17.4 21H7" />
+    </svg>
   );
 }

@@ -18,14 +18,18 @@ export function Tabs<K extends string>({
   onChange,
   label,
   className,
+  id,
 }: {
   tabs: TabItem<K>[];
   value: K;
   onChange: (id: K) => void;
   label: string;
   className?: string;
+  /** Ties the tabs to their <TabPanel tabsId=…> (aria-controls / aria-labelledby). */
+  id?: string;
 }) {
-  const baseId = useId();
+  const generated = useId();
+  const baseId = id ?? generated;
   const refs = useRef<(HTMLButtonElement | null)[]>([]);
 
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
@@ -73,10 +77,26 @@ export function Tabs<K extends string>({
   );
 }
 
-/** The panel of the active tab (labelled by its tab when `tabsId` matches). */
-export function TabPanel({ children, className, label }: { children: ReactNode; className?: string; label?: string }) {
+/** The panel of the active tab `value`, labelled by its tab (`tabsId` is the `id` given to <Tabs>). */
+export function TabPanel({
+  children,
+  className,
+  tabsId,
+  value,
+}: {
+  children: ReactNode;
+  className?: string;
+  tabsId: string;
+  value: string;
+}) {
   return (
-    <div role="tabpanel" aria-label={label} tabIndex={-1} className={cn("pt-4 focus:outline-none", className)}>
+    <div
+      role="tabpanel"
+      id={panelId(tabsId, value)}
+      aria-labelledby={tabId(tabsId, value)}
+      tabIndex={-1}
+      className={cn("pt-4 focus:outline-none", className)}
+    >
       {children}
     </div>
   );
