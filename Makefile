@@ -88,7 +88,7 @@ migration: install
 	rm -rf /tmp/promptlooper-migration && DATA_DIR=/tmp/promptlooper-migration $(BIN)/promptlooper migrate
 	DATA_DIR=/tmp/promptlooper-migration $(BIN)/alembic revision --autogenerate -m "$(m)"
 
-## bench: the performance targets (see bench/README.md), then the dashboard with 10,000 runs in Chromium
+## bench: the performance targets (see bench/run.py), then the dashboard with 10,000 runs in Chromium
 bench: install dashboard
 	$(BIN)/python -m bench.run
 	cd $(FRONTEND) && node e2e/bench.mjs
