@@ -135,7 +135,17 @@ def run_workloads(client: TestClient, slow_url: str, fast_url: str) -> dict[str,
     results["endpoint_calls_500"] = httpx.get(slow_url.rsplit("/v1", 1)[0] + "/_stats").json()["calls"]
     big = client.post("/api/v1/experiments", json=experiment_doc(project, fast_ep["id"], 250, 5)).json()["id"]
     results["zero_latency_5000_s"] = sweep(client, big, 16)
+    results["runs_not_done"] = sum(runs_not_done(client, e) for e in (exp, big))
     return results
+
+
+def runs_not_done(client: TestClient, experiment_id: str) -> int:
+    """Runs that did not end completed or cached (a figure is only worth its runs); prints the first error."""
+    runs = client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 500}).json()["items"]
+    bad = [r for r in runs if r["status"] not in ("completed", "cached")]
+    if bad:
+        print(f"  {len(bad)} run(s) {sorted({r['status'] for r in bad})}; first error: {bad[0]['error']}")
+    return len(bad)
 
 
 def bench_production(data_dir: Path, workers: int) -> dict[str, float]:
@@ -189,6 +199,8 @@ def report_production(by_workers: dict[int, dict[str, float]]) -> None:
           + " ".join(f"{5000 / r['zero_latency_5000_s']:14.0f}" for r in by_workers.values()))
     print(f"{'endpoint calls, 500-call workloads':<36} "
           + " ".join(f"{r['endpoint_calls_500']:14.0f}" for r in by_workers.values()))
+    print(f"{'runs not completed (should be 0)':<36} "
+          + " ".join(f"{r['runs_not_done']:14.0f}" for r in by_workers.values()))
 
 
 def report(results: dict[str, float]) -> bool:
@@ -211,7 +223,8 @@ def report(results: dict[str, float]) -> bool:
         ok &= passed
         print(f"{'PASS' if passed else 'FAIL'}  {name:<36} {value:8.3f}   {note}")
     print(f"endpoint calls during the 500-call workloads: {results['endpoint_calls_500']:.0f} (500 expected)")
-    return ok
+    print(f"runs not completed: {results['runs_not_done']:.0f} (0 expected)")
+    return ok and results["runs_not_done"] == 0 and results["endpoint_calls_500"] == 500
 
 
 def main() -> int:

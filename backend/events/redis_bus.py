@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from promptlooper.events.bus import EventBus, LiveEvent
+from promptlooper.queue.coordination import redis_client
 
 log = logging.getLogger("promptlooper.events.redis")
 
@@ -48,7 +49,7 @@ class RedisEventBus(EventBus):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], redis_url: str, *, listen: bool,
                  flush_interval_s: float = 0.05) -> None:
         super().__init__(sessionmaker, flush_interval_s=flush_interval_s)
-        self.redis: Redis = Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+        self.redis: Redis = redis_client(redis_url)
         self.listen = listen
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 log = logging.getLogger("promptlooper.coordination")
 
@@ -86,6 +86,30 @@ return 0
 """
 
 
+REDIS_MAX_CONNECTIONS = 64
+FAST_ATTEMPTS = 4  # per process and semaphore: callers trying Redis at once before queueing locally
+
+
+def redis_client(redis_url: str) -> Redis:
+    """An asyncio Redis client whose callers wait for a free connection instead of failing.
+
+    redis-py's default pool raises `MaxConnectionsError` past 100 connections in flight, which a
+    worker running thousands of calls at once reached.
+    """
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=30,
+                                           decode_responses=True, health_check_interval=30)
+    return Redis.from_pool(pool)
+
+
+class _LocalWaiters:
+    """This process's waiters for one Redis semaphore: one of them polls Redis, the rest queue here."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()  # FIFO: the coroutine holding it is the one polling
+        self.freed = asyncio.Event()  # set when this process frees a slot: poll again at once
+        self.trying = 0  # direct attempts in flight (bounded, so a burst of callers opens few connections)
+
+
 def worker_name() -> str:
     """This process as a worker: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -95,7 +119,7 @@ class Coordinator:
     """One Redis connection pool and the leases this process holds (renewed in the background)."""
 
     def __init__(self, redis_url: str, *, lease_s: float = 15.0) -> None:
-        self.redis: Redis = Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+        self.redis: Redis = redis_client(redis_url)
         self.lease_ms = int(lease_s * 1000)
         self.slot_lease_ms = 10_000
         self._acquire = self.redis.register_script(_ACQUIRE)
@@ -104,6 +128,7 @@ class Coordinator:
         self._wait_ms = self.redis.register_script(_WAIT_MS)
         self._lease = self.redis.register_script(_LEASE)
         self._held_slots: dict[str, set[str]] = {}
+        self._waiters: dict[str, _LocalWaiters] = {}
         self._held_runs: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
         self._heartbeat_name: str | None = None
@@ -145,6 +170,15 @@ class Coordinator:
             if not held:
                 self._held_slots.pop(key, None)
         await self.redis.zrem(key, token)
+        waiters = self._waiters.get(key)
+        if waiters is not None:
+            waiters.freed.set()
+
+    def _local_waiters(self, key: str) -> _LocalWaiters:
+        waiters = self._waiters.get(key)
+        if waiters is None:
+            waiters = self._waiters[key] = _LocalWaiters()
+        return waiters
 
     # --- endpoint slow-down -----------------------------------------------------------------
 
@@ -246,13 +280,30 @@ class RedisSemaphore:
         self._tokens: list[str] = []
 
     async def acquire(self) -> str:
-        """Wait for a slot; answer its token."""
+        """Wait for a slot; answer its token.
+
+        However many coroutines of this process wait, only one polls Redis (the others queue on a
+        local FIFO lock), and a slot freed by this process wakes it at once; slots freed by other
+        processes are seen within the poll delay (at most 20 ms).
+        """
         token = uuid.uuid4().hex
-        delay = 0.002
-        while not await self.coordinator._try_acquire(self.key, self.limit, token):
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 1.5, 0.025)
-        return token
+        waiters = self.coordinator._local_waiters(self.key)
+        if not waiters.lock.locked() and waiters.trying < FAST_ATTEMPTS:
+            waiters.trying += 1
+            try:
+                if await self.coordinator._try_acquire(self.key, self.limit, token):
+                    return token
+            finally:
+                waiters.trying -= 1
+        async with waiters.lock:
+            delay = 0.002
+            while True:
+                waiters.freed.clear()
+                if await self.coordinator._try_acquire(self.key, self.limit, token):
+                    return token
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiters.freed.wait(), delay * (0.5 + random.random()))
+                delay = min(delay * 1.5, 0.02)
 
     async def try_acquire(self) -> str | None:
         """A slot's token if one is free now, else None."""

@@ -34,6 +34,30 @@ async def test_semaphore_caps_holders_across_coordinators(redis_url: str) -> Non
     await second.aclose()
 
 
+async def test_thousands_of_waiters_share_a_few_connections(redis_url: str) -> None:
+    """A worker's thousands of concurrent calls: one poller per process, no 'Too many connections'."""
+    coordinator = await _coordinator(redis_url)
+    await coordinator.start()
+    name = f"t-{uuid.uuid4().hex}"
+    current = peak = done = 0
+
+    async def call() -> None:
+        nonlocal current, peak, done
+        async with coordinator.semaphore(name, 8).hold():
+            current += 1
+            peak = max(peak, current)
+            await asyncio.sleep(0.005)
+            current -= 1
+            done += 1
+
+    await asyncio.gather(*(call() for _ in range(2000)))
+    assert done == 2000 and peak == 8
+    pool = coordinator.redis.connection_pool
+    opened = len(pool._available_connections) + len(pool._in_use_connections)  # type: ignore[attr-defined]
+    assert opened <= 16, f"one coroutine polls, the rest wait in the process: {opened} connections"
+    await coordinator.aclose()
+
+
 async def test_a_dead_holders_slot_frees_itself_and_live_ones_are_renewed(redis_url: str) -> None:
     live, dead = await _coordinator(redis_url), await _coordinator(redis_url)
     live.slot_lease_ms = dead.slot_lease_ms = 600
