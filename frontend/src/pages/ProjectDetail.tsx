@@ -5,7 +5,7 @@ import type { ExperimentSummary } from "../api/client";
 import { useDeleteExperiment } from "../api/queries/experiments";
 import { useProject } from "../api/queries/projects";
 import { useCanWrite } from "../components/layout/RequireAuth";
-import { Button, ButtonLink, Card, EmptyState, ErrorMessage, Modal, PageHeader, PageLoading, StatusBadge } from "../components/ui";
+import { Button, ButtonLink, Card, ConfirmDialog, EmptyState, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
 import { formatInt, formatRelative, formatScore } from "../lib/format";
 
 export default function ProjectDetailPage() {
@@ -94,26 +94,16 @@ export default function ProjectDetailPage() {
           </table>
         </Card>
       )}
-      <Modal
+      <ConfirmDialog
         open={!!deleting}
         onClose={() => setDeleting(null)}
+        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
         title={`Delete “${deleting?.name ?? ""}”?`}
         description="All its runs, scores and cached responses go with it. This cannot be undone."
-        footer={
-          <>
-            <Button onClick={() => setDeleting(null)}>Cancel</Button>
-            <Button
-              variant="danger"
-              loading={remove.isPending}
-              onClick={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
-            >
-              Delete experiment
-            </Button>
-          </>
-        }
-      >
-        {remove.error ? <ErrorMessage error={remove.error} /> : null}
-      </Modal>
+        confirmLabel="Delete experiment"
+        pending={remove.isPending}
+        error={remove.error}
+      />
     </>
   );
 }

@@ -4,7 +4,7 @@ import { Link, useNavigate } from "react-router-dom";
 import type { Project } from "../api/client";
 import { useCreateProject, useDeleteProject, useProjects } from "../api/queries/projects";
 import { useCanWrite } from "../components/layout/RequireAuth";
-import { Button, Card, EmptyState, ErrorMessage, Field, Input, Modal, PageHeader, Skeleton, Textarea } from "../components/ui";
+import { Button, Card, ConfirmDialog, EmptyState, ErrorMessage, Field, Input, Modal, PageHeader, Skeleton, Textarea } from "../components/ui";
 import { formatRelative, pluralize } from "../lib/format";
 
 const PAGE = 50;
@@ -138,26 +138,16 @@ function CreateProjectModal({ open, onClose }: { open: boolean; onClose: () => v
 function DeleteProjectModal({ project, onClose }: { project: Project | null; onClose: () => void }) {
   const remove = useDeleteProject();
   return (
-    <Modal
+    <ConfirmDialog
       open={!!project}
       onClose={onClose}
+      onConfirm={() => project && remove.mutate(project.id, { onSuccess: onClose })}
       title={`Delete “${project?.name ?? ""}”?`}
       description={`Its ${pluralize(project?.experiment_count ?? 0, "experiment")} and all their runs are deleted too. This cannot be undone.`}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button
-            variant="danger"
-            loading={remove.isPending}
-            data-testid="confirm-delete-project"
-            onClick={() => project && remove.mutate(project.id, { onSuccess: onClose })}
-          >
-            Delete project
-          </Button>
-        </>
-      }
-    >
-      {remove.error ? <ErrorMessage error={remove.error} /> : null}
-    </Modal>
+      confirmLabel="Delete project"
+      confirmTestId="confirm-delete-project"
+      pending={remove.isPending}
+      error={remove.error}
+    />
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from "react";
 
 import { usePauseSweep, useResumeSweep, useStopSweep } from "../../api/queries/sweeps";
-import { Button, ErrorMessage, Modal } from "../ui";
+import { Button, ConfirmDialog, ErrorMessage } from "../ui";
 
 /** Pause (in-flight runs finish), resume (exactly the runs not done) and stop (pending runs dropped). */
 export function SteeringControls({ experimentId, status, disabled }: { experimentId: string; status: string; disabled?: boolean }) {
@@ -38,25 +38,17 @@ export function SteeringControls({ experimentId, status, disabled }: { experimen
         </Button>
       </div>
       <ErrorMessage error={error} />
-      <Modal
+      <ConfirmDialog
         open={confirmStop}
         onClose={() => setConfirmStop(false)}
+        onConfirm={() => stop.mutate(undefined, { onSettled: () => setConfirmStop(false) })}
         title="Stop the sweep?"
         description="Runs in flight finish; runs not started are dropped and the experiment is marked completed. This cannot be resumed."
+        confirmLabel="Stop the sweep"
+        cancelLabel="Keep running"
         testId="confirm-stop"
-        footer={
-          <>
-            <Button onClick={() => setConfirmStop(false)}>Keep running</Button>
-            <Button
-              variant="danger"
-              data-testid="confirm-stop-button"
-              loading={stop.isPending}
-              onClick={() => stop.mutate(undefined, { onSettled: () => setConfirmStop(false) })}
-            >
-              Stop the sweep
-            </Button>
-          </>
-        }
+        confirmTestId="confirm-stop-button"
+        pending={stop.isPending}
       />
     </div>
   );

@@ -2,6 +2,7 @@ export { Badge, StatusBadge, type BadgeTone } from "./Badge";
 export { Button, ButtonLink, buttonClass, type ButtonProps, type ButtonVariant } from "./Button";
 export { Card, CardBody, CardHeader } from "./Card";
 export { cn } from "./cn";
+export { ConfirmDialog } from "./ConfirmDialog";
 export { CopyButton, copyText, downloadText } from "./CopyButton";
 export { EmptyState } from "./EmptyState";
 export { ErrorMessage } from "./ErrorMessage";

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 
 import type { ApiKey, ApiKeyCreated } from "../../api/client";
 import { useApiKeys, useCreateApiKey, useDeleteApiKey } from "../../api/queries/admin";
-import { Button, Card, CardBody, CardHeader, CopyButton, EmptyState, ErrorMessage, Field, Input, Modal, Skeleton } from "../../components/ui";
+import { Button, Card, CardBody, CardHeader, ConfirmDialog, CopyButton, EmptyState, ErrorMessage, Field, Input, Skeleton } from "../../components/ui";
 import { formatDateTime, formatRelative } from "../../lib/format";
 
 export function ApiKeysPanel() {
@@ -95,22 +95,16 @@ export function ApiKeysPanel() {
           </table>
         )}
       </Card>
-      <Modal
+      <ConfirmDialog
         open={!!revoking}
         onClose={() => setRevoking(null)}
+        onConfirm={() => revoking && remove.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
         title={`Revoke “${revoking?.name ?? ""}”?`}
         description="Anything using this key stops working at once."
-        footer={
-          <>
-            <Button onClick={() => setRevoking(null)}>Cancel</Button>
-            <Button variant="danger" loading={remove.isPending} onClick={() => revoking && remove.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}>
-              Revoke key
-            </Button>
-          </>
-        }
-      >
-        {remove.error ? <ErrorMessage error={remove.error} /> : null}
-      </Modal>
+        confirmLabel="Revoke key"
+        pending={remove.isPending}
+        error={remove.error}
+      />
     </div>
   );
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 
 import type { Endpoint, EndpointCreate } from "../../api/client";
 import { useCreateEndpoint, useDeleteEndpoint, useEndpoints, useTestEndpoint, useUpdateEndpoint } from "../../api/queries/endpoints";
-import { Badge, Button, Card, CardHeader, EmptyState, ErrorMessage, Field, Input, Modal, Skeleton } from "../../components/ui";
+import { Badge, Button, Card, CardHeader, ConfirmDialog, EmptyState, ErrorMessage, Field, Input, Modal, Skeleton } from "../../components/ui";
 import { formatInt } from "../../lib/format";
 
 interface PriceRow {
@@ -72,25 +72,19 @@ export function EndpointsPanel() {
         )}
       </Card>
       {editing && <EndpointForm endpoint={editing === "new" ? null : editing} onClose={() => setEditing(null)} />}
-      <Modal
+      <ConfirmDialog
         open={!!deleting}
         onClose={() => {
           setDeleting(null);
           remove.reset();
         }}
+        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
         title={`Delete “${deleting?.label ?? ""}”?`}
         description="Endpoints still named by an experiment cannot be deleted."
-        footer={
-          <>
-            <Button onClick={() => setDeleting(null)}>Cancel</Button>
-            <Button variant="danger" loading={remove.isPending} onClick={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}>
-              Delete endpoint
-            </Button>
-          </>
-        }
-      >
-        {remove.error ? <ErrorMessage error={remove.error} /> : null}
-      </Modal>
+        confirmLabel="Delete endpoint"
+        pending={remove.isPending}
+        error={remove.error}
+      />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import type { User } from "../../api/client";
 import { useMe } from "../../api/queries/auth";
 import { useCreateUser, useDeleteUser, useUsers } from "../../api/queries/admin";
-import { Badge, Button, Card, CardBody, CardHeader, Checkbox, ErrorMessage, Field, Input, Modal, Skeleton } from "../../components/ui";
+import { Badge, Button, Card, CardBody, CardHeader, Checkbox, ConfirmDialog, ErrorMessage, Field, Input, Skeleton } from "../../components/ui";
 import { formatDateTime } from "../../lib/format";
 
 export function UsersPanel() {
@@ -92,22 +92,16 @@ export function UsersPanel() {
           </table>
         )}
       </Card>
-      <Modal
+      <ConfirmDialog
         open={!!deleting}
         onClose={() => setDeleting(null)}
+        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
         title={`Delete ${deleting?.username ?? ""}?`}
         description="Their API keys stop working. Projects they own stay."
-        footer={
-          <>
-            <Button onClick={() => setDeleting(null)}>Cancel</Button>
-            <Button variant="danger" loading={remove.isPending} onClick={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}>
-              Delete user
-            </Button>
-          </>
-        }
-      >
-        {remove.error ? <ErrorMessage error={remove.error} /> : null}
-      </Modal>
+        confirmLabel="Delete user"
+        pending={remove.isPending}
+        error={remove.error}
+      />
     </div>
   );
 }
