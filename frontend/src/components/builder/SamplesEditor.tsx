@@ -5,6 +5,7 @@ import type { SampleDoc } from "../../lib/documentYaml";
 import { Button } from "../ui/Button";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { Input, Textarea } from "../ui/Field";
+import { Pager } from "../ui/Pager";
 import { FieldError } from "./fieldErrors";
 import { parseLooseValue, valueText } from "./spaceKeys";
 
@@ -253,19 +254,7 @@ export function SamplesEditor({ samples, onChange }: Props) {
                   Add variable column
                 </Button>
               </form>
-              {pages > 1 && (
-                <nav className="flex items-center gap-2" aria-label="Sample pages">
-                  <Button size="sm" onClick={() => setPage(current - 1)} disabled={current === 0}>
-                    Previous
-                  </Button>
-                  <span className="num text-muted">
-                    {current * PAGE + 1}–{Math.min(samples.length, current * PAGE + PAGE)} of {samples.length}
-                  </span>
-                  <Button size="sm" onClick={() => setPage(current + 1)} disabled={current >= pages - 1}>
-                    Next
-                  </Button>
-                </nav>
-              )}
+              <Pager page={current} pageSize={PAGE} total={samples.length} onPage={setPage} label="Sample pages" />
             </div>
           </div>
         )}

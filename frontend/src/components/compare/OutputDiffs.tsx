@@ -5,9 +5,9 @@ import { wordDiff } from "../../lib/diff";
 import { formatScore } from "../../lib/format";
 import { perSampleScores, type StageResult } from "../run/runData";
 import { Badge } from "../ui/Badge";
-import { Button } from "../ui/Button";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { Checkbox, Select } from "../ui/Field";
+import { Pager } from "../ui/Pager";
 import { DiffLegend, DiffText } from "./DiffText";
 
 const PAGE = 20;
@@ -102,19 +102,7 @@ export function OutputDiffs({ a, b, order, inputs }: { a: RunDetail; b: RunDetai
           />
         ))}
         {shown.length === 0 && <p className="text-sm text-muted">Every sample has the same output in both runs.</p>}
-        {pages > 1 && (
-          <nav className="flex items-center justify-end gap-2 text-sm" aria-label="Sample pages">
-            <Button size="sm" onClick={() => setPage(current - 1)} disabled={current === 0}>
-              Previous
-            </Button>
-            <span className="num text-muted">
-              {current * PAGE + 1}–{Math.min(shown.length, current * PAGE + PAGE)} of {shown.length}
-            </span>
-            <Button size="sm" onClick={() => setPage(current + 1)} disabled={current >= pages - 1}>
-              Next
-            </Button>
-          </nav>
-        )}
+        <Pager page={current} pageSize={PAGE} total={shown.length} onPage={setPage} label="Sample pages" className="justify-end text-sm" />
       </CardBody>
     </Card>
   );

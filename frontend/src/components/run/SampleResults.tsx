@@ -2,8 +2,8 @@ import { useMemo, useState } from "react";
 
 import { formatDurationMs, formatInt, formatScore, formatValue } from "../../lib/format";
 import { Badge } from "../ui/Badge";
-import { Button } from "../ui/Button";
 import { Input } from "../ui/Field";
+import { Pager } from "../ui/Pager";
 import { parseMessages, sampleScoreReason, type SampleResults as Group, type ScoreDetail, type StageResult } from "./runData";
 
 const PAGE = 20;
@@ -69,19 +69,7 @@ export function SampleResultsList({ groups, samples, perSample, details }: Props
           defaultOpen={current === 0 && i < 3}
         />
       ))}
-      {pages > 1 && (
-        <nav className="flex items-center justify-end gap-2 text-sm" aria-label="Sample pages">
-          <Button size="sm" onClick={() => setPage(current - 1)} disabled={current === 0}>
-            Previous
-          </Button>
-          <span className="num text-muted">
-            {current * PAGE + 1}–{Math.min(filtered.length, current * PAGE + PAGE)} of {filtered.length}
-          </span>
-          <Button size="sm" onClick={() => setPage(current + 1)} disabled={current >= pages - 1}>
-            Next
-          </Button>
-        </nav>
-      )}
+      <Pager page={current} pageSize={PAGE} total={filtered.length} onPage={setPage} label="Sample pages" className="justify-end text-sm" />
     </section>
   );
 }

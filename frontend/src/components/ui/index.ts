@@ -9,5 +9,6 @@ export { ErrorMessage } from "./ErrorMessage";
 export { Checkbox, Field, Input, Select, Textarea } from "./Field";
 export { Modal } from "./Modal";
 export { PageHeader, type Crumb } from "./PageHeader";
+export { Pager } from "./Pager";
 export { PageLoading, Skeleton, Spinner } from "./Spinner";
 export { TabPanel, Tabs, type TabItem } from "./Tabs";
