@@ -173,6 +173,8 @@ class Coordinator:
         waiters = self._waiters.get(key)
         if waiters is not None:
             waiters.freed.set()
+            if not waiters.lock.locked() and not waiters.trying:
+                del self._waiters[key]  # nobody waits: a finished sweep's semaphore leaves nothing behind
 
     def _local_waiters(self, key: str) -> _LocalWaiters:
         waiters = self._waiters.get(key)
