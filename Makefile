@@ -72,9 +72,7 @@ e2e: install dashboard
 ## lint: ruff, mypy (strict for the package) and the Docker deployment files
 lint: install lint-deploy
 	$(BIN)/ruff check backend alembic bench
-	@# mypy cannot follow setuptools' editable finder: give it the package under its import name.
-	mkdir -p .mypy_src && ln -sfn ../backend .mypy_src/promptlooper
-	MYPYPATH=.mypy_src $(BIN)/mypy -p promptlooper --exclude 'promptlooper/tests/'
+	$(BIN)/mypy -p promptlooper
 
 ## lint-deploy: docker-compose.yml against the Compose Specification schema, hadolint, shellcheck (no Docker engine)
 lint-deploy: install

@@ -27,18 +27,21 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from promptlooper.config import Settings
-from promptlooper.main import create_app
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "backend"))  # the shared test helpers live in backend/tests/support
+
+from promptlooper.config import Settings  # noqa: E402
+from promptlooper.main import create_app  # noqa: E402
+from tests.support.environment import subprocess_env  # noqa: E402
 
 
 def start_mock(latency: float) -> tuple[subprocess.Popen[str], str]:
     """Start the loopback OpenAI-compatible server in a subprocess; answer it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptlooper.tests.support.llm_server", "--port", "0", "--latency", str(latency)],
+        [sys.executable, "-m", "tests.support.llm_server", "--port", "0", "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
+        env=subprocess_env(),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -152,11 +155,11 @@ def bench_production(data_dir: Path, workers: int) -> dict[str, float]:
     """The same workloads in production mode: Postgres, Redis and `workers` real worker processes."""
     from cryptography.fernet import Fernet
 
-    from promptlooper.tests.conftest import PG_ADMIN_URL, _migrate, _pg
-    from promptlooper.tests.support.workers import production_env, start_workers
+    from tests.support.environment import PG_ADMIN_URL, migrate, pg_execute
+    from tests.support.workers import production_env, start_workers
 
     name = f"promptlooper_bench_{os.getpid()}_{workers}"
-    _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
     import redis
@@ -168,7 +171,7 @@ def bench_production(data_dir: Path, workers: int) -> dict[str, float]:
         jwt_secret="bench-jwt-secret-long-enough-for-hs256-signing", encryption_key=key, mcp_enabled=False,
         max_concurrent_runs=16, log_level="WARNING", auto_migrate=False,
     )
-    _migrate(settings)
+    migrate(settings)
     env = production_env(database_url, redis_url, key, LOG_LEVEL="WARNING", RUN_LEASE_S="15",
                          WORKER_CONCURRENCY="16", DATA_DIR=str(data_dir))
     pool = start_workers(env, data_dir, workers, concurrency=16)
@@ -182,7 +185,7 @@ def bench_production(data_dir: Path, workers: int) -> dict[str, float]:
         fast.terminate()
         for worker in pool:
             worker.stop()
-        _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report_production(by_workers: dict[int, dict[str, float]]) -> None:

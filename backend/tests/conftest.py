@@ -2,97 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from promptlooper.config import Settings
-from promptlooper.db import create_engine, run_migrations
 from promptlooper.main import create_app
 from promptlooper.models import Base
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_FERNET_KEY = Fernet.generate_key().decode()
-ADMIN = {"username": "admin", "password": "correct-horse-battery"}
-
-
-def unavailable(what: str, reason: str) -> None:
-    """Fail under CI (the service must be there), skip with the reason elsewhere."""
-    message = f"{what} is not reachable ({reason})"
-    if IN_CI:
-        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
-    pytest.skip(f"{message}; start it to run these tests")
-
-
-def _pg(url: str, *sql: str, database: str | None = None) -> None:
-    import asyncpg
-
-    async def _go() -> None:
-        dsn = url.rsplit("/", 1)[0] + "/" + database if database else url
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            for statement in sql:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(_go())
-
-
-def _migrate(settings: Settings) -> None:
-    async def _go() -> None:
-        engine = create_engine(settings)
-        try:
-            await run_migrations(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_go())
-
-
-def base_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for tests: explicit secrets, no .env file, no auto-migration (done once per session)."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir, "database_url": None, "redis_url": None, "jwt_secret": "test-jwt-secret-that-is-long-enough-for-hs256",
-        "encryption_key": TEST_FERNET_KEY, "auto_migrate": False, "api_key": None,
-        "default_endpoint_url": None, "mcp_enabled": False, "llm_timeout_s": 5.0, "llm_max_retries": 2,
-    }
-    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+from tests.support.environment import (
+    ADMIN,
+    REDIS_URL,
+    TEST_FERNET_KEY,
+    base_settings,
+    bearer,
+    fresh_database,
+    migrate,
+    pg_execute,
+    unavailable,
+)
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database copied for each test."""
     directory = tmp_path_factory.mktemp("sqlite-template")
-    _migrate(base_settings(directory))
+    migrate(base_settings(directory))
     return directory / "promptlooper.db"
-
-
-@contextmanager
-def fresh_database(purpose: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database, dropped afterwards (skips or fails when Postgres is absent)."""
-    name = f"promptlooper_{purpose}_{uuid.uuid4().hex[:10]}"
-    try:
-        _pg(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        unavailable(f"PostgreSQL at {PG_ADMIN_URL}", f"{type(exc).__name__}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    _migrate(base_settings(Path("/tmp"), database_url=url))
-    try:
-        yield url
-    finally:
-        _pg(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +79,7 @@ def redis_url() -> str:
 def production_workers(production_postgres_url: str, redis_url: str,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Two real `promptlooper worker` processes on their own database, for the whole session."""
-    from promptlooper.tests.support.workers import production_env, start_workers
+    from tests.support.workers import production_env, start_workers
 
     directory = tmp_path_factory.mktemp("workers")
     workers = start_workers(production_env(production_postgres_url, redis_url, TEST_FERNET_KEY), directory, 2)
@@ -159,7 +98,7 @@ def settings(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "promptlooper.db")
         return base_settings(tmp_path)
     url = request.getfixturevalue("production_postgres_url" if db_backend == "production" else "postgres_url")
-    _pg(url, f"TRUNCATE TABLE {TABLES} RESTART IDENTITY CASCADE")
+    pg_execute(url, f"TRUNCATE TABLE {TABLES} RESTART IDENTITY CASCADE")
     if db_backend == "production":
         workers = request.getfixturevalue("production_workers")
         for worker in workers:
@@ -173,11 +112,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """A client of a running app (lifespan included)."""
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    """An Authorization header."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -137,8 +137,8 @@ export async function startMock({ latency = 0.05, models = ["m1", "m2"], timeout
   const proc = spawnTracked(
     "llm-mock",
     python,
-    ["-m", "promptlooper.tests.support.llm_server", "--port", "0", "--latency", String(latency), "--models", models.join(",")],
-    { cwd, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    ["-m", "tests.support.llm_server", "--port", "0", "--latency", String(latency), "--models", models.join(",")],
+    { cwd, env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONPATH: join(REPO_ROOT, "backend") } },
   );
   const match = await poll(() => {
     if (!proc.running) throw new Error(`the LLM mock exited:\n${proc.tail()}`);

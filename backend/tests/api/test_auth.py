@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from promptlooper.tests.conftest import ADMIN, bearer
+from tests.support.environment import ADMIN, bearer
 
 
 def test_setup_creates_admin_once(client: TestClient) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from promptlooper.main import create_app
-from promptlooper.tests.conftest import base_settings
+from tests.support.environment import base_settings
 
 
 def _dist(root: Path) -> Path:

@@ -7,7 +7,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.llm_server import LLMServer
 
 
 def _free_port() -> int:

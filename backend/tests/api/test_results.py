@@ -8,8 +8,8 @@ import uuid
 import yaml
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
+from tests.support.llm_server import LLMServer
 
 
 def _swept(admin: TestClient, server: LLMServer) -> tuple[str, str]:

@@ -6,8 +6,8 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
+from tests.support.llm_server import LLMServer
 
 
 def test_scorer_catalogue(admin: TestClient, anon: TestClient) -> None:

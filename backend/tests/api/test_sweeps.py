@@ -11,8 +11,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from promptlooper.tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
+from tests.support.llm_server import LLMServer
 
 
 @pytest.fixture(params=["sqlite", "postgres", "production"])

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from promptlooper.tests.conftest import ADMIN, bearer
-from promptlooper.tests.support.llm_server import LLMServer
-from promptlooper.tests.support.server import running_server
+from tests.support.environment import ADMIN, bearer
+from tests.support.llm_server import LLMServer
+from tests.support.server import running_server
 
 
 def _doc(base_url: str) -> dict:

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, bearer
-from promptlooper.tests.support.llm_server import LLMServer
-from promptlooper.tests.support.server import running_server, start_server
+from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
+from tests.support.llm_server import LLMServer
+from tests.support.server import running_server, start_server
 
 CONCURRENCY = 2
 

@@ -8,19 +8,15 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, TextContent, TextResourceContents
+from mcp_types import TextResourceContents
 
 from promptlooper.auth import Principal
 from promptlooper.config import Settings
@@ -28,8 +24,9 @@ from promptlooper.db import create_engine, run_migrations, session_scope
 from promptlooper.mcp.bootstrap import open_app
 from promptlooper.mcp.http import start_mcp_http
 from promptlooper.services import auth as auth_service
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, base_settings
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.environment import ADMIN, TEST_FERNET_KEY, base_settings
+from tests.support.llm_server import LLMServer
+from tests.support.mcp_client import call, http_session, stdio_session, tool_text
 
 TOOLS = {
     "create_project", "create_experiment", "configure_endpoint", "run_single", "run_sweep", "get_leaderboard",
@@ -55,7 +52,7 @@ async def _make_users(settings: Settings) -> dict[str, str]:
     return {"jwt": token.access_token, "key": key.key, "viewer_key": viewer_key.key}
 
 
-async def _migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> None:
     engine = create_engine(settings)
     try:
         await run_migrations(engine)
@@ -65,7 +62,7 @@ async def _migrate(settings: Settings) -> None:
 
 def _prepare(data_dir: Path) -> tuple[Settings, dict[str, str]]:
     settings = base_settings(data_dir)
-    asyncio.run(_migrate(settings))
+    asyncio.run(migrate(settings))
     return settings, asyncio.run(_make_users(settings))
 
 
@@ -138,40 +135,6 @@ def stdio_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
     return env, data_dir
 
 
-@asynccontextmanager
-async def http_session(url: str, token: str) -> AsyncIterator[ClientSession]:
-    """An initialized SDK client session over streamable HTTP with a bearer token."""
-    timeout = httpx2.Timeout(30.0, read=120.0)
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as client:
-        async with streamable_http_client(url, http_client=client) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                yield session
-
-
-@asynccontextmanager
-async def stdio_session(env: dict[str, str], cwd: Path) -> AsyncIterator[ClientSession]:
-    """An initialized SDK client session with `python -m promptlooper.mcp.stdio` as a subprocess."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "promptlooper.mcp.stdio"], env=env, cwd=cwd)
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        yield session
-
-
-def _text(result: CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
-
-
-async def call(session: ClientSession, tool: str, /, **arguments: Any) -> Any:
-    """Call a tool that must succeed; answers its JSON (or text) result."""
-    result = await session.call_tool(tool, arguments)
-    assert not result.is_error, f"{tool} failed: {_text(result)}"
-    structured = result.structured_content or {}
-    if set(structured) == {"result"}:
-        return structured["result"]
-    return structured or json.loads(_text(result))
-
-
 async def the_example(session: ClientSession, llm: LLMServer) -> dict[str, Any]:
     """The spec's example: project, endpoint, experiment of 2 models x 3 temperatures, sweep, leaderboard, .env."""
     project = await call(session, "create_project", name="Chrysopedia Extraction")
@@ -220,9 +183,9 @@ async def _bad_input_keeps_session(session: ClientSession, project_id: str, endp
                              "prompt_template": "Use {{ nonexistent }}"}],
     })
     assert result.is_error
-    assert _text(result) == f"Invalid input: pipeline_stages.0.prompt_template: {UNDEFINED}"
+    assert tool_text(result) == f"Invalid input: pipeline_stages.0.prompt_template: {UNDEFINED}"
     missing = await session.call_tool("get_leaderboard", {"experiment_id": "00000000-0000-0000-0000-000000000000"})
-    assert missing.is_error and _text(missing) == "Experiment 00000000-0000-0000-0000-000000000000 does not exist."
+    assert missing.is_error and tool_text(missing) == "Experiment 00000000-0000-0000-0000-000000000000 does not exist."
     assert (await call(session, "list_projects"))["total"] >= 1  # the session still works
 
 
@@ -241,7 +204,7 @@ async def test_http_tools_and_example_flow(http_host: tuple[MCPHost, dict[str, s
 
         result = await session.call_tool("run_sweep", {"experiment_id": ids["experiment_id"], "wait": True},
                                          progress_callback=on_progress)
-        assert not result.is_error, _text(result)
+        assert not result.is_error, tool_text(result)
         waited = result.structured_content or {}
         assert waited["status"]["status"] == "completed" and waited["timed_out"] is False
         assert waited["leaderboard"]["items"][0]["config"]["stages"][0]["model"] == "m2"
@@ -250,15 +213,15 @@ async def test_http_tools_and_example_flow(http_host: tuple[MCPHost, dict[str, s
 
 async def _steer_rate_and_review(session: ClientSession, experiment_id: str) -> None:
     paused = await session.call_tool("pause_sweep", {"experiment_id": experiment_id})
-    assert paused.is_error and _text(paused) == "No running sweep to pause."
+    assert paused.is_error and tool_text(paused) == "No running sweep to pause."
     bad_sweep = await session.call_tool("run_sweep", {"experiment_id": experiment_id, "type": "exhaustive"})
-    assert bad_sweep.is_error and _text(bad_sweep).startswith("Invalid input: type: Input should be 'grid'")
+    assert bad_sweep.is_error and tool_text(bad_sweep).startswith("Invalid input: type: Input should be 'grid'")
     run = await call(session, "run_single", experiment_id=experiment_id, overrides={"model": "m2", "temperature": 0.1})
     assert run["status"] == "cached" and run["scores"]["keyword"] == 1.0 and len(run["stage_results"]) == 2
     rated = await call(session, "add_human_score", run_id=run["id"], rating=5, comment="great")
     assert rated["scores"]["human_rating"] == 1.0
     two_ratings = await session.call_tool("add_human_score", {"run_id": run["id"], "rating": 5, "thumbs": "up"})
-    assert two_ratings.is_error and "exactly one of value" in _text(two_ratings)
+    assert two_ratings.is_error and "exactly one of value" in tool_text(two_ratings)
     review = await call(session, "request_human_review", experiment_id=experiment_id, reason="Check the winner",
                         context={"runs": [run["id"]]}, run_id=run["id"])
     assert review["ok"] is True and review["type"] == "human_needed"
@@ -276,7 +239,7 @@ async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, s
         assert (await call(session, "list_projects"))["limit"] == 50
     async with http_session(host.url, creds["viewer_key"]) as session:
         refused = await session.call_tool("create_project", {"name": "nope"})
-        assert refused.is_error and _text(refused) == "Read-only account: guests cannot make changes."
+        assert refused.is_error and tool_text(refused) == "Read-only account: guests cannot make changes."
         assert "items" in await call(session, "list_experiments")
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from promptlooper.tests.conftest import ADMIN, bearer
-from promptlooper.tests.integration.test_mcp import http_session
-from promptlooper.tests.support.server import free_port, running_server
+from tests.support.environment import ADMIN, bearer
+from tests.support.mcp_client import http_session
+from tests.support.server import free_port, running_server
 
 
 def test_serve_exposes_mcp_with_the_api_data(tmp_path: Path) -> None:

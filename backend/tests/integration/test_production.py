@@ -21,10 +21,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, fresh_database
-from promptlooper.tests.support.llm_server import LLMServer
-from promptlooper.tests.support.server import ServerProcess, free_port, start_server
-from promptlooper.tests.support.workers import WorkerProcess, production_env, start_workers
+from tests.support.environment import ADMIN, TEST_FERNET_KEY, fresh_database
+from tests.support.llm_server import LLMServer
+from tests.support.server import ServerProcess, free_port, start_server
+from tests.support.workers import WorkerProcess, production_env, start_workers
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -95,7 +95,7 @@ def production_stack(directory: Path, redis_db_index: int) -> Iterator[Stack]:
     """
     import redis
 
-    from promptlooper.tests.conftest import REDIS_URL
+    from tests.support.environment import REDIS_URL
 
     redis_db = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db_index}"
     redis.Redis.from_url(redis_db).flushdb()

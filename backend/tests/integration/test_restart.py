@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, bearer
-from promptlooper.tests.support.server import running_server, start_server
+from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
+from tests.support.server import running_server, start_server
 
 
 def _env(db_backend: str, data_dir: Path, request: pytest.FixtureRequest) -> dict[str, str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from promptlooper.tests.conftest import ADMIN, TEST_FERNET_KEY, bearer
-from promptlooper.tests.support.server import running_server
+from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
+from tests.support.server import running_server
 
 MAX_EXAMPLES = "25"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from promptlooper.tests.conftest import ADMIN, bearer
-from promptlooper.tests.support.server import running_server
+from tests.support.environment import ADMIN, bearer
+from tests.support.server import running_server
 
 PLUGIN = Path(__file__).resolve().parent.parent / "plugins" / "pl_example_scorer"
 

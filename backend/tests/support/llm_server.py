@@ -1,7 +1,7 @@
 """A real OpenAI-compatible HTTP server on loopback: latency, scripted failures, counters.
 
 In tests:   `with LLMServer(latency_s=0.0, models=["m1", "m2"]) as srv: srv.base_url`
-As process: `python -m promptlooper.tests.support.llm_server --port 0 --latency 0.2`
+As process: `python -m tests.support.llm_server --port 0 --latency 0.2`
             prints `LLM server ready on http://127.0.0.1:PORT/v1 (port PORT)` once serving.
 
 Answers are deterministic: `"{model} t={temperature}: {last user message} [{digest}]"` where the

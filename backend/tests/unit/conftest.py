@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from promptlooper.tests.support.llm_server import LLMServer
+from tests.support.llm_server import LLMServer
 
 
 @pytest.fixture(scope="module")

@@ -150,7 +150,7 @@ async def test_401_is_not_retried(llm):
 
 
 async def test_api_key_is_sent():
-    from promptlooper.tests.support.llm_server import LLMServer
+    from tests.support.llm_server import LLMServer
 
     with LLMServer(required_api_key="sk-good") as server:
         good = fast(server.base_url, api_key="sk-good")

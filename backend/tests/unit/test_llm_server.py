@@ -7,7 +7,8 @@ import sys
 
 import httpx
 
-from promptlooper.tests.support.llm_server import answer_text
+from tests.support.environment import subprocess_env
+from tests.support.llm_server import answer_text
 
 
 def test_answers_are_deterministic_and_distinguish_requests():
@@ -33,8 +34,9 @@ def test_control_routes(llm):
 
 
 def test_runs_as_a_separate_process():
-    proc = subprocess.Popen([sys.executable, "-m", "promptlooper.tests.support.llm_server", "--port", "0",
-                             "--latency", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.llm_server", "--port", "0",
+                             "--latency", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=subprocess_env())
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -19,7 +19,7 @@ _API_PREFIXES = ("api/", "ws/", "health", "openapi.json", "docs", "redoc")
 
 def default_dashboard_dir() -> Path:
     """frontend/dist next to the package, as `make run` builds it (an editable install)."""
-    return Path(__file__).resolve().parent.parent / "frontend" / "dist"
+    return Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
 class _SinglePageApp(StaticFiles):
