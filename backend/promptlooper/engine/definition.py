@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import templates
 
 STAGE_FIELDS = ("endpoint_id", "model", "system_prompt", "prompt_template")
+# What one value of a linked choice (`stages.<name-or-index>` alone) may set together.
+LINKED_FIELDS = (*STAGE_FIELDS, "params")
 TEMPLATE_FIELDS = ("system_prompt", "prompt_template")
 PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -51,6 +53,10 @@ class ScorerEntry(_Strict):
     name: str | None = None
     weight: float = 1.0  # must be >= 0: checked by validate_definition so it is reported with every other problem
     config: dict[str, Any] = Field(default_factory=dict)
+    samples: list[str] | None = None
+    """Ids of the samples this scorer applies to (None: every sample); its run score is their mean."""
+    threshold: float | None = None
+    """A sample passes this scorer when its value is at least this (CI reports); None: the reporter's default."""
 
     @property
     def key(self) -> str:
@@ -90,8 +96,8 @@ class DefinitionError(Exception):
 class SpaceKey:
     """A parsed parameter_space key: what it targets and where."""
 
-    def __init__(self, kind: Literal["field", "param", "var"], name: str, stage: int | None) -> None:
-        self.kind = kind
+    def __init__(self, kind: Literal["field", "param", "var", "linked"], name: str, stage: int | None) -> None:
+        self.kind = kind  # linked: `stages.<ref>` alone, each value a partial stage object set at once
         self.name = name
         self.stage = stage  # None: every stage (or vars)
 
@@ -125,12 +131,12 @@ def parse_space_key(key: str, stages: Sequence[StageDef | Mapping[str, Any]]) ->
             return SpaceKey("var", parts[1], None)
         return f"`{key}` is not a valid template variable key: use `vars.<name>`"
     if parts[0] == "stages":
-        if len(parts) != 3:
-            return f"`{key}` must look like `stages.<name-or-index>.<field-or-param>`"
+        if len(parts) not in (2, 3):
+            return f"`{key}` must look like `stages.<name-or-index>.<field-or-param>` or `stages.<name-or-index>`"
         index = resolve_stage(stages, parts[1])
         if index is None:
             return f"`{key}` names stage `{parts[1]}`, which does not exist"
-        return _target(parts[2], index)
+        return SpaceKey("linked", "", index) if len(parts) == 2 else _target(parts[2], index)
     return f"`{key}` is not a known key: use a field or parameter name, `stages.<name>.<field>` or `vars.<name>`"
 
 
@@ -174,6 +180,28 @@ def _check_range(spec: RangeSpec, loc: Loc, out: _Collector) -> None:
                 out.add([*loc, field], f"An int range needs a whole-number {field}, not {value}.")
 
 
+def check_linked_value(item: Any, loc: Loc, out: _Collector) -> None:
+    """One value of a linked choice: a partial stage object of LINKED_FIELDS with well-typed values."""
+    if not isinstance(item, dict):
+        out.add(loc, "A linked choice value is an object of stage fields, e.g. {\"model\": \"m1\", \"params\": {...}}.")
+        return
+    if not item:
+        out.add(loc, "A linked choice value must set at least one stage field.")
+    for field, value in item.items():
+        if field not in LINKED_FIELDS:
+            out.add([*loc, field],
+                    f"`{field}` is not a stage field a linked choice can set ({', '.join(LINKED_FIELDS)}).")
+        elif field == "params":
+            if not isinstance(value, dict):
+                out.add([*loc, field], "`params` must be an object of request parameters.")
+                continue
+            for param in value:
+                if param in RESERVED_PARAMS or param == "model" or not PARAM_NAME.match(str(param)):
+                    out.add([*loc, field, param], f"`{param}` cannot be set as a request parameter.")
+        elif value is not None and not isinstance(value, str):
+            out.add([*loc, field], f"`{field}` must be a string.")
+
+
 def _check_space(defn: ExperimentDefinition, out: _Collector) -> dict[str, SpaceKey]:
     resolved: dict[str, SpaceKey] = {}
     for key, value in defn.parameter_space.items():
@@ -184,11 +212,14 @@ def _check_space(defn: ExperimentDefinition, out: _Collector) -> dict[str, Space
             continue
         resolved[key] = target
         if isinstance(value, RangeSpec):
-            if target.kind == "field":
+            if target.kind in ("field", "linked"):
                 out.add(loc, f"`{key}` takes a list of choices, not a numeric range.")
             _check_range(value, loc, out)
         elif not value:
             out.add(loc, f"`{key}` needs at least one value.")
+        elif target.kind == "linked":
+            for j, item in enumerate(value):
+                check_linked_value(item, [*loc, j], out)
         elif target.kind == "field" and target.name in TEMPLATE_FIELDS:
             for j, item in enumerate(value):
                 if item is not None and not isinstance(item, str):
@@ -249,6 +280,14 @@ def _check_templates(defn: ExperimentDefinition, space: dict[str, SpaceKey], out
                 _check_template(text, ["pipeline_stages", index, field], index, defn, defined_vars, out)
     for key, target in space.items():
         values = defn.parameter_space[key]
+        if target.kind == "linked" and isinstance(values, list) and target.stage is not None:
+            for j, item in enumerate(values):
+                for field in TEMPLATE_FIELDS:
+                    text = item.get(field) if isinstance(item, dict) else None
+                    if isinstance(text, str):
+                        _check_template(text, ["parameter_space", key, j, field], target.stage, defn,
+                                        defined_vars, out)
+            continue
         if target.kind != "field" or target.name not in TEMPLATE_FIELDS or not isinstance(values, list):
             continue
         stage_indexes = range(len(defn.pipeline_stages)) if target.stage is None else [target.stage]
@@ -276,6 +315,11 @@ def _dedupe_tail(out: _Collector, start: int) -> None:
 def _check_models(defn: ExperimentDefinition, space: dict[str, SpaceKey], out: _Collector) -> None:
     swept_all = any(t.kind == "field" and t.name == "model" and t.stage is None for t in space.values())
     swept = {t.stage for t in space.values() if t.kind == "field" and t.name == "model"}
+    for key, target in space.items():  # a linked choice sweeps the model when every value sets one
+        values = defn.parameter_space[key]
+        if target.kind == "linked" and isinstance(values, list) and values and all(
+                isinstance(v, dict) and v.get("model") for v in values):
+            swept.add(target.stage)
     for index, stage in enumerate(defn.pipeline_stages):
         if not stage.model and not swept_all and index not in swept:
             out.add(["pipeline_stages", index, "model"],
@@ -285,6 +329,7 @@ def _check_models(defn: ExperimentDefinition, space: dict[str, SpaceKey], out: _
 def _check_scorers(defn: ExperimentDefinition, known: Collection[str],
                    validate_config: Callable[[str, dict[str, Any]], list[str]] | None, out: _Collector) -> None:
     keys: set[str] = set()
+    sample_ids = {s.id for s in defn.sample_data}
     for index, entry in enumerate(defn.scoring_config):
         loc: Loc = ["scoring_config", index]
         if entry.scorer not in known:
@@ -297,6 +342,12 @@ def _check_scorers(defn: ExperimentDefinition, known: Collection[str],
         if entry.key in keys:
             out.add([*loc, "name"], f"Two scorers are named `{entry.key}`; give one a distinct `name`.")
         keys.add(entry.key)
+        if entry.samples is not None:
+            if not entry.samples:
+                out.add([*loc, "samples"], "`samples` lists the sample ids a scorer applies to; leave it out for all.")
+            for j, sample_id in enumerate(entry.samples):
+                if sample_id not in sample_ids:
+                    out.add([*loc, "samples", j], f"Sample `{sample_id}` does not exist.")
 
 
 def validate_definition(defn: ExperimentDefinition, known_scorers: Collection[str],

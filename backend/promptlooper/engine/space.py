@@ -56,7 +56,17 @@ def _base_stages(defn: ExperimentDefinition) -> list[dict[str, Any]]:
 
 
 def _set(stage: dict[str, Any], target: SpaceKey, value: Any) -> None:
-    if target.kind == "field":
+    if target.kind == "linked":  # one value of a linked choice sets several fields together
+        if not isinstance(value, Mapping):
+            raise SpaceError("a linked choice (`stages.<name>`) value must be an object of stage fields")
+        for field, item in value.items():
+            if field == "params":
+                if not isinstance(item, Mapping):
+                    raise SpaceError("`params` of a linked choice value must be an object")
+                stage["params"].update(item)
+            else:
+                stage[str(field)] = item
+    elif target.kind == "field":
         stage[target.name] = value
     else:
         stage["params"][target.name] = value
@@ -64,7 +74,11 @@ def _set(stage: dict[str, Any], target: SpaceKey, value: Any) -> None:
 
 def apply_overrides(defn: ExperimentDefinition, overrides: Mapping[str, Any],
                     default_endpoint_id: str | None) -> dict[str, Any]:
-    """One resolved config from single values keyed like parameter_space (stage keys beat bare keys)."""
+    """One resolved config from single values keyed like parameter_space (stage keys beat bare keys).
+
+    A linked choice (`stages.<name>` alone) takes one partial stage object and sets its fields together;
+    its `params` are merged over the stage's. A `stages.<name>.<field>` key still beats it.
+    """
     stages = _base_stages(defn)
     variables: dict[str, Any] = {}
     parsed: list[tuple[SpaceKey, Any]] = []
@@ -72,10 +86,11 @@ def apply_overrides(defn: ExperimentDefinition, overrides: Mapping[str, Any],
         target = parse_space_key(key, defn.pipeline_stages)
         if isinstance(target, str):
             raise SpaceError(target)
-        if isinstance(value, dict) and target.kind != "var":
+        if isinstance(value, dict) and target.kind not in ("var", "linked"):
             raise SpaceError(f"`{key}` needs a single value, not an object")
         parsed.append((target, value))
-    for target, value in sorted(parsed, key=lambda p: p[0].stage is not None):
+    # bare keys first, then a stage's linked choice, then its single fields: the most specific key wins
+    for target, value in sorted(parsed, key=lambda p: (p[0].stage is not None, p[0].kind != "linked")):
         if target.kind == "var":
             variables[target.name] = value
         else:

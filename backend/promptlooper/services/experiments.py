@@ -46,8 +46,15 @@ async def _check_endpoints(session: AsyncSession, defn: ExperimentDefinition) ->
                 }
             )
     for key, values in defn.parameter_space.items():
-        if key.split(".")[-1] == "endpoint_id" and isinstance(values, list):
+        if not isinstance(values, list):
+            continue
+        if key.split(".")[-1] == "endpoint_id" or (key.startswith("stages.") and key.count(".") == 1):
+            linked = key.count(".") == 1 and key.startswith("stages.")
             for value in values:
+                if linked:  # a linked choice's values are partial stage objects
+                    if not isinstance(value, dict) or value.get("endpoint_id") is None:
+                        continue
+                    value = value["endpoint_id"]
                 if not await _endpoint_exists(session, str(value)):
                     errors.append(
                         {

@@ -118,7 +118,7 @@ def test_swept_templates_are_checked_for_the_stages_they_apply_to():
     ]))
 
 
-@pytest.mark.parametrize("key", ["stages.nope.model", "stages.7.temperature", "stages.extract", "vars.a.b",
+@pytest.mark.parametrize("key", ["stages.nope.model", "stages.7.temperature", "stages.nope", "stages.extract.model.x", "vars.a.b",
                                  "Temperature", "messages", "foo.bar", "stages.extract.Bad-Name"])
 def test_unresolvable_space_keys(key):
     errs = errors_of(doc(parameter_space={key: [1]}))
@@ -190,3 +190,37 @@ def test_all_problems_reported_at_once():
     with pytest.raises(DefinitionError) as info:
         validate_definition(ExperimentDefinition.model_validate(bad), KNOWN)
     assert "parameter_space" in str(info.value)
+
+
+def test_linked_choice_values_are_validated_with_locs():
+    from promptlooper.engine.definition import DefinitionError as _DefinitionError
+
+    doc = {"name": "x", "sample_data": [{"id": "s1", "input": "a"}],
+           "pipeline_stages": [{"name": "answer", "prompt_template": "{{ input }}"}],
+           "parameter_space": {"stages.answer": [
+               {"model": "m1", "params": {"temperature": 0.1}},
+               {"model": "m2", "colour": "red", "params": {"messages": []}},
+               {"model": "m3", "prompt_template": "{{ nope }}"},
+               "m4"]}}
+    with pytest.raises(_DefinitionError) as info:
+        validate_definition(ExperimentDefinition.model_validate(doc), {"keyword"})
+    locs = {tuple(e["loc"]) for e in info.value.errors}
+    assert ("parameter_space", "stages.answer", 1, "colour") in locs
+    assert ("parameter_space", "stages.answer", 1, "params", "messages") in locs
+    assert ("parameter_space", "stages.answer", 2, "prompt_template") in locs
+    assert ("parameter_space", "stages.answer", 3) in locs
+    assert ("pipeline_stages", 0, "model") in locs, "`m4` sets no model, so the stage has none"
+    doc["parameter_space"] = {"stages.answer": [{"model": "m1"}, {"model": "m2", "params": {"top_p": 0.5}}]}
+    validate_definition(ExperimentDefinition.model_validate(doc), {"keyword"})
+
+
+def test_scorer_samples_must_exist():
+    from promptlooper.engine.definition import DefinitionError as _DefinitionError
+
+    doc = {"name": "x", "sample_data": [{"id": "s1", "input": "a"}],
+           "pipeline_stages": [{"name": "answer", "model": "m", "prompt_template": "{{ input }}"}],
+           "scoring_config": [{"scorer": "keyword", "samples": ["s1", "s9"], "threshold": 1.0,
+                               "config": {"keywords": ["a"]}}]}
+    with pytest.raises(_DefinitionError) as info:
+        validate_definition(ExperimentDefinition.model_validate(doc), {"keyword"})
+    assert [e["loc"] for e in info.value.errors] == [["scoring_config", 0, "samples", 1]]

@@ -195,3 +195,39 @@ def test_weighted_score_edge_cases():
     assert weighted_score({}, entries) is None
     assert weighted_score({"a": 1.0}, []) is None
     assert weighted_score({"a": 1.0}, [ScorerEntry(scorer="a", weight=0)]) is None
+
+
+async def test_keyword_negate():
+    assert (await kw("nothing here", keywords=["x", "y"], mode="any", negate=True)).value == 1.0
+    assert (await kw("x here", keywords=["x", "y"], mode="any", negate=True)).value == 0.0
+    result = await kw("x here", keywords=["x", "y"], negate=True)  # mode all: the fraction missing
+    assert result.value == 0.5 and result.metadata["negate"] is True
+
+
+async def test_format_anywhere_and_negate():
+    from promptlooper.engine.scorers.format import FormatConfig, FormatScorer
+
+    async def fmt(output: str, **config) -> float:
+        return (await FormatScorer().score("in", output, CTX, FormatConfig.model_validate(config))).value
+
+    assert await fmt('The answer is {"a": [1, 2]} as asked.', type="json", anywhere=True) == 1.0
+    assert await fmt('The answer is {"a": [1, 2]} as asked.', type="json") == 0.0
+    assert await fmt("no json {here", type="json", anywhere=True) == 0.0
+    schema = {"type": "object", "required": ["a"]}
+    assert await fmt('x {"b": 1} y', type="json_schema", schema=schema, anywhere=True) == 0.0
+    assert await fmt('x {"a": 1} y', type="json_schema", schema=schema, anywhere=True) == 1.0
+    assert await fmt("abc123", type="regex", pattern=r"\d+", negate=True) == 0.0
+    assert await fmt("abc", type="regex", pattern=r"\d+", negate=True) == 1.0
+
+
+async def test_score_outputs_restricts_an_entry_to_its_samples():
+    reg = ScorerRegistry(load_plugins=False)
+    reg.register(KeywordScorer())
+    samples = [SampleDef(id="a", input="x"), SampleDef(id="b", input="y"), SampleDef(id="c", input="z")]
+    entries = [ScorerEntry(scorer="keyword", name="paris", samples=["a"], config={"keywords": ["paris"]}),
+               ScorerEntry(scorer="keyword", name="both", samples=["a", "c"], config={"keywords": ["x"]}),
+               ScorerEntry(scorer="missing", samples=["b"])]
+    scores = await score_outputs(entries, samples, {"a": "paris x", "b": "paris", "c": "nothing"}, registry=reg)
+    assert scores["paris"].value == 1.0 and scores["paris"].metadata["per_sample"] == {"a": 1.0}
+    assert scores["both"].value == 0.5 and set(scores["both"].metadata["per_sample"]) == {"a", "c"}
+    assert scores["missing"].metadata["per_sample"] == {"b": 0.0}

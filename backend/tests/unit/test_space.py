@@ -147,3 +147,29 @@ def test_log_sampling_favours_small_values():
     configs = sample_random(defn({"top_p": {"min": 0.0001, "max": 1.0, "log": True}}), None, 200, seed=3)
     small = sum(1 for c in configs if c["stages"][0]["params"]["top_p"] < 0.01)
     assert small > len(configs) / 3  # uniform would put ~1% there
+
+
+def test_linked_choice_sets_fields_together_and_counts_as_one_dimension():
+    linked = [{"model": "m1", "params": {"temperature": 0.1}},
+              {"model": "m2", "endpoint_id": "ep-9", "params": {"temperature": 0.9, "seed": 3}},
+              {"model": "m3", "prompt_template": "Q: {{ input }}"}]
+    d = defn({"stages.extract": linked, "stages.summarize.prompt_template": ["A {{ previous }}", "B {{ previous }}"]})
+    assert count_grid(d) == 6  # 3 linked values x 2 templates, never 3 models x 3 temperatures x ...
+    configs = expand_grid(d, "ep-default")
+    assert len(configs) == 6
+    extracts = [c["stages"][0] for c in configs[::2]]
+    assert [(s["model"], s["endpoint_id"], s["params"].get("temperature")) for s in extracts] == [
+        ("m1", "ep-default", 0.1), ("m2", "ep-9", 0.9), ("m3", "ep-default", 0.2)]
+    assert extracts[1]["params"] == {"temperature": 0.9, "max_tokens": 64, "seed": 3}  # merged over the stage's
+    assert extracts[2]["prompt_template"] == "Q: {{ input }}"
+    drawn = sample_random(d, None, max_runs=6, seed=1)
+    assert {c["stages"][0]["model"] for c in drawn} == {"m1", "m2", "m3"} and len(drawn) == 6
+
+
+def test_a_stage_field_key_beats_the_linked_choice():
+    d = defn()
+    config = apply_overrides(d, {"stages.extract.temperature": 0.5, "stages.extract": {"params": {"temperature": 0.1}},
+                                 "temperature": 0.3}, None)
+    assert config["stages"][0]["params"]["temperature"] == 0.5
+    with pytest.raises(SpaceError):
+        apply_overrides(d, {"stages.extract": "m2"}, None)

@@ -78,6 +78,8 @@ async def score_outputs(scoring_config: list[ScorerEntry], samples: list[SampleD
                         registry: ScorerRegistry | None = None) -> dict[str, ScoreOutcome]:
     """Score every sample's final output with every computed scorer, concurrently; keyed by the entry's name.
 
+    An entry with `samples` scores only those samples; its run score is the mean over them.
+
     Entries of manual scorers (`human_rating`) are left out of the answer: people enter those values.
     """
     from . import REGISTRY
@@ -91,10 +93,14 @@ async def score_outputs(scoring_config: list[ScorerEntry], samples: list[SampleD
     for entry in scoring_config:
         prepared = _prepare(entry, registry)
         if isinstance(prepared, str):
-            results[entry.key] = _zero_for_all(samples, prepared)
+            results[entry.key] = _zero_for_all(
+                [s for s in samples if entry.samples is None or s.id in entry.samples], prepared)
             continue
         scorer, parsed = prepared
+        wanted = None if entry.samples is None else set(entry.samples)
         for sample in samples:
+            if wanted is not None and sample.id not in wanted:
+                continue  # the entry applies to some samples only (an imported per-test assertion)
             coro = _score_one(scorer, parsed, sample, outputs.get(sample.id), contexts[sample.id])
             jobs.append((entry.key, sample, coro))
     values = await asyncio.gather(*(job[2] for job in jobs))

@@ -50,6 +50,11 @@ class FormatConfig(ScorerConfig):
                        description="Regex flags as letters: i ignore case, m multiline, s dot-all, x verbose.")
     allow_code_fence: bool = Field(
         default=True, description="json/json_schema: accept JSON wrapped in one ``` code fence (as models often do).")
+    anywhere: bool = Field(
+        default=False, description="json/json_schema: accept the first JSON object or array found anywhere in the "
+                                   "output (text around it allowed), not only a whole-output document.")
+    negate: bool = Field(default=False, description="Score 1 when the output does NOT have the format (and 0 when "
+                                                    "it does).")
     min_features: int = Field(
         default=1, ge=1, le=len(MARKDOWN_FEATURES),
         description="markdown: how many kinds of construct (heading, list, emphasis, code, link, blockquote, "
@@ -80,7 +85,22 @@ class FormatConfig(ScorerConfig):
         return self
 
 
-def _parse_json(output: str, allow_fence: bool) -> tuple[Any, dict[str, Any]] | ScoreResult:
+def _find_json(output: str) -> tuple[Any, dict[str, Any]] | ScoreResult:
+    """The first JSON object or array that parses, starting at any `{` or `[` of the output."""
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(output):
+        if char in "{[":
+            try:
+                document, end = decoder.raw_decode(output, index)
+            except ValueError:
+                continue
+            return document, {"found_at": index, "length": end - index}
+    return ScoreResult(0.0, {"reason": "no JSON object or array in the output"})
+
+
+def _parse_json(output: str, allow_fence: bool, anywhere: bool = False) -> tuple[Any, dict[str, Any]] | ScoreResult:
+    if anywhere:
+        return _find_json(output)
     text, meta = output, {}
     fenced = _FENCE.match(output) if allow_fence else None
     if fenced:
@@ -120,6 +140,12 @@ class FormatScorer:
     async def score(self, input: str, output: str, context: ScoreContext, config: BaseModel) -> ScoreResult:
         """Score one output."""
         assert isinstance(config, FormatConfig)
+        result = self._check(output, config)
+        if config.negate:
+            return ScoreResult(1.0 - result.value, {**result.metadata, "negate": True})
+        return result
+
+    def _check(self, output: str, config: FormatConfig) -> ScoreResult:
         if config.type == "regex":
             assert config.pattern is not None
             match = re.search(config.pattern, output, regex_flags(config.flags))
@@ -131,7 +157,7 @@ class FormatScorer:
             ok = len(found) >= config.min_features
             why = "uses markdown" if ok else f"{len(found)} kind(s) of markdown construct, {config.min_features} needed"
             return ScoreResult(1.0 if ok else 0.0, {"reason": why, "features": found})
-        parsed = _parse_json(output, config.allow_code_fence)
+        parsed = _parse_json(output, config.allow_code_fence, config.anywhere)
         if isinstance(parsed, ScoreResult):
             return parsed
         document, meta = parsed

@@ -1,4 +1,4 @@
-"""`keyword`: the fraction of keywords found (mode all) or whether any is found (mode any)."""
+"""`keyword`: the fraction of keywords found (mode all) or whether any is found (mode any); `negate` inverts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class KeywordConfig(ScorerConfig):
     keywords: list[str] = Field(min_length=1)
     mode: Literal["all", "any"] = "all"
     case_sensitive: bool = False
+    negate: bool = Field(default=False, description="Score 1 minus the match: `any` + negate is 1 when no keyword "
+                                                    "is found, `all` + negate the fraction of keywords missing.")
 
     @field_validator("keywords")
     @classmethod
@@ -42,4 +44,7 @@ class KeywordScorer:
             value = 1.0 if found else 0.0
         else:
             value = len(found) / len(config.keywords)
-        return ScoreResult(value, {"found": found, "missing": missing, "mode": config.mode})
+        meta: dict[str, object] = {"found": found, "missing": missing, "mode": config.mode}
+        if config.negate:
+            value, meta["negate"] = 1.0 - value, True
+        return ScoreResult(value, meta)
