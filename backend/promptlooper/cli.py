@@ -1,10 +1,11 @@
-"""The `promptlooper` command: serve, worker, migrate, run, mcp, openapi."""
+"""The `promptlooper` command: serve, worker, migrate, run, import, mcp, openapi."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from promptlooper.config import ConfigError, Settings
@@ -47,14 +48,41 @@ def _migrate(_: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from promptlooper.cli_run import EXIT_ERROR, CliError, run_command
+    from promptlooper.cli_run import EXIT_ERROR, CliError, RunOptions, run_command
 
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    options = RunOptions(sweep=args.sweep, server=args.server, api_key=args.api_key, fail_under=args.fail_under,
+                         output=path(args.output), junit=path(args.junit), markdown=path(args.markdown),
+                         threshold=args.threshold, max_runs=args.max_runs, concurrency=args.concurrency,
+                         early_stopping=args.early_stopping, verbose=args.verbose)
     try:
-        return run_command(Path(args.file), args.sweep, args.server, args.api_key, args.fail_under,
-                           Path(args.output) if args.output else None, args.max_runs, args.concurrency)
+        return run_command(Path(args.file), options)
     except (CliError, ConfigError) as exc:
         print(f"promptlooper run: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from promptlooper.importers import ImportFailed, render_yaml
+    from promptlooper.importers.promptfoo import convert
+
+    try:
+        imported = convert(Path(args.file))
+    except ImportFailed as exc:
+        print(f"promptlooper import: {exc}", file=sys.stderr)
+        return 2
+    text = render_yaml(imported)
+    print(imported.report(), file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output}; run it with `promptlooper run {args.output}`.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -110,14 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_migrate)
     run = sub.add_parser("run", help="create/update an experiment from YAML, sweep it, gate on the best score")
     run.add_argument("file", help="experiment document (YAML or JSON)")
-    run.add_argument("--sweep", choices=["grid", "random"], default="grid")
+    run.add_argument("--sweep", choices=["grid", "random", "guided"], default="grid",
+                     help="grid: every configuration; random: --max-runs drawn ones (guided: not yet available)")
+    run.add_argument("--max-runs", type=int, help="cap the number of runs (random needs it)")
+    run.add_argument("--early-stopping", action="store_true", help="(not yet available)")
     run.add_argument("--server", help="URL of a running PromptLooper (default: an embedded server)")
     run.add_argument("--api-key", help="admin API key for --server")
     run.add_argument("--fail-under", type=float, help="exit 1 when the best weighted score is below this")
     run.add_argument("--output", help="write results JSON here")
-    run.add_argument("--max-runs", type=int, help="cap the number of runs")
+    run.add_argument("--junit", help="write JUnit XML here: one test case per sample per scorer of the best run")
+    run.add_argument("--markdown", help="write a markdown summary here (e.g. for a pull-request comment)")
+    run.add_argument("--threshold", type=float, default=0.5,
+                     help="a JUnit case fails under this value, unless its scorer sets `threshold` (default 0.5)")
     run.add_argument("--concurrency", type=int, help="LLM calls in flight")
+    run.add_argument("-v", "--verbose", action="store_true", help="show library INFO logs (or LOG_LEVEL=debug)")
     run.set_defaults(func=_run)
+    imp = sub.add_parser("import", help="convert another tool's config into a PromptLooper experiment (YAML)")
+    imp.add_argument("tool", choices=["promptfoo"], help="the tool the config comes from")
+    imp.add_argument("file", help="the config file, e.g. promptfooconfig.yaml")
+    imp.add_argument("-o", "--output", help="write the experiment here (default: stdout)")
+    imp.add_argument("-v", "--verbose", action="store_true", help="show library INFO logs")
+    imp.set_defaults(func=_import)
     mcp = sub.add_parser("mcp", help="serve MCP: --stdio for agents that spawn it, else HTTP on MCP_PORT")
     mcp.add_argument("--stdio", action="store_true",
                      help="speak MCP on stdin/stdout (key: PROMPTLOOPER_API_KEY or API_KEY)")
@@ -139,9 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    configure_logging(args.command, bool(getattr(args, "verbose", False)))
     return int(args.func(args))
+
+
+QUIET_COMMANDS = ("run", "import")
+LIBRARY_LOGGERS = ("alembic", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "promptlooper")
+
+
+def configure_logging(command: str, verbose: bool) -> None:
+    """INFO logs for servers and workers; `run` and `import` show warnings only, unless --verbose or
+    LOG_LEVEL=debug, so the progress bar and the table are all a terminal shows."""
+    quiet = command in QUIET_COMMANDS and not verbose and os.environ.get("LOG_LEVEL", "").lower() != "debug"
+    level = logging.WARNING if quiet else logging.INFO
+    if os.environ.get("LOG_LEVEL", "").lower() == "debug":
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if quiet:
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":
