@@ -248,7 +248,8 @@ def run_command(path: Path, options: RunOptions, out: TextIO = sys.stderr, stdou
     doc = load_document(path, report=out)
     err = Console(file=out, stderr=out is sys.stderr, highlight=False)
     started_at = time.monotonic()
-    with embedded_server(options.verbose) if not options.server else _given(options.server, options.api_key or "") as (url, key):
+    server = _given(options.server, options.api_key or "") if options.server else embedded_server(options.verbose)
+    with server as (url, key):
         api = Api(url, key)
         experiment_id = sync_experiment(api, doc)
         body: dict[str, Any] = {"type": options.sweep}

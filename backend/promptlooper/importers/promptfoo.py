@@ -823,8 +823,8 @@ def convert_document(raw: dict[str, Any], path: Path) -> Imported:
     taken: set[str] = set()
     samples: list[dict[str, Any]] = []
     for index, test in enumerate(tests):
-        variables = {k: v for k, v in test.vars.items() if k != input_var}
-        for name in sorted(used - set(test.vars) - ({input_var} if input_var else set())):
+        variables = dict(test.vars)  # all of them: python assertions read context["vars"]
+        for name in sorted(used - set(test.vars)):
             variables[name] = ""  # promptfoo renders an undefined var as empty text
         first = next((test.vars[n] for n in sorted(used) if n in test.vars), "")
         text = test.vars[input_var] if input_var else first if isinstance(first, str) else json.dumps(first)
