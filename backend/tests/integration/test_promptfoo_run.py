@@ -146,7 +146,9 @@ def test_an_imported_config_runs_exactly_its_configurations_and_scores_what_it_a
         assert sum(stats["per_model"].get(m, 0) for m in ("m1", "m2", "m3")) == 27
         assert stats["per_model"]["judge"] == 9 * 2 * 3  # 9 runs x 2 samples x 3 model-graded assertions
         headers = bearer(key)
-        experiment = httpx.get(server.url + "/api/v1/experiments", headers=headers).json()["items"][0]
+        listed = httpx.get(server.url + "/api/v1/experiments", headers=headers).json()["items"]
+        assert len(listed) == 1
+        experiment = httpx.get(server.url + f"/api/v1/experiments/{listed[0]['id']}", headers=headers).json()
         runs = httpx.get(server.url + f"/api/v1/experiments/{experiment['id']}/runs",
                          params={"limit": 100}, headers=headers).json()["items"]
         assert len(runs) == 9 and all(r["status"] == "completed" for r in runs)
