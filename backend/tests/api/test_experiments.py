@@ -149,3 +149,38 @@ def test_guest_and_anonymous_cannot_write(admin: TestClient, anon: TestClient) -
     assert anon.post("/api/v1/experiments", json=document(project_id)).status_code == 401
     assert anon.get("/api/v1/experiments").status_code == 401
     assert admin.get("/api/v1/experiments", params={"status": "bogus"}).status_code == 422
+
+
+def test_linked_choice_is_one_dimension_and_validated_with_locs(admin: TestClient) -> None:
+    pid = project(admin)
+    linked = [{"model": "m1", "params": {"temperature": 0.1}}, {"model": "m2", "params": {"max_tokens": 8}},
+              {"model": "m3", "system_prompt": "Be brief about {{ vars.topic }}."}]
+    doc = document(pid, parameter_space={"stages.extract": linked,
+                                         "stages.summarize.prompt_template": ["A {{ previous }}", "B {{ previous }}"]})
+    created = admin.post("/api/v1/experiments", json=doc)
+    assert created.status_code == 201, created.text
+    assert created.json()["grid_size"] == 6  # 3 linked values x 2 templates
+    bad = document(pid, name="bad", parameter_space={"stages.extract": [
+        {"model": "m1", "colour": "red"}, {"model": "m2", "params": {"stream": True}}, {"model": "m3",
+                                                                                        "prompt_template": 5}]})
+    response = admin.post("/api/v1/experiments", json=bad)
+    assert response.status_code == 422
+    assert {tuple(loc) for loc in locs(response)} >= {
+        ("body", "parameter_space", "stages.extract", 0, "colour"),
+        ("body", "parameter_space", "stages.extract", 1, "params", "stream"),
+        ("body", "parameter_space", "stages.extract", 2, "prompt_template")}
+    unknown = document(pid, name="unknown", parameter_space={"stages.extract": [{"endpoint_id": str(uuid.uuid4())}]})
+    response = admin.post("/api/v1/experiments", json=unknown)
+    assert response.status_code == 422 and response.json()["detail"][0]["type"] == "unknown_endpoint"
+
+
+def test_scorer_samples_and_threshold_are_kept(admin: TestClient) -> None:
+    scoring = [{"scorer": "keyword", "name": "only s1", "samples": ["s1"], "threshold": 1.0,
+                "config": {"keywords": ["alpha"]}}]
+    created = admin.post("/api/v1/experiments", json=document(project(admin), scoring_config=scoring))
+    assert created.status_code == 201, created.text
+    entry = created.json()["scoring_config"][0]
+    assert entry["samples"] == ["s1"] and entry["threshold"] == 1.0
+    bad = admin.put(f"/api/v1/experiments/{created.json()['id']}",
+                    json={"scoring_config": [{**scoring[0], "samples": ["s9"]}]})
+    assert bad.status_code == 422 and ["body", "scoring_config", 0, "samples", 0] in locs(bad)
