@@ -21,7 +21,7 @@ def short_model(model: Any, width: int = MODEL_WIDTH) -> str:
     """A model id fit for a table cell: a file path (llama.cpp reports one) becomes its file name
     without the weights extension; anything still longer than `width` keeps its start and end."""
     text = str(model)
-    if "/" in text and (text.startswith(("/", "~", ".")) or _WEIGHTS_SUFFIX.search(text) or "\\" in text):
+    if "\\" in text or ("/" in text and (text.startswith(("/", "~", ".")) or _WEIGHTS_SUFFIX.search(text))):
         text = re.split(r"[\\/]", text)[-1]
     text = _WEIGHTS_SUFFIX.sub("", text)
     if len(text) <= width:
