@@ -257,6 +257,8 @@ class _Converter:
 
     def prompts(self, raw: Any) -> list[tuple[str, Any]]:
         """(label, body) of every prompt; body is a string or a chat-message list."""
+        if isinstance(raw, dict) and not ({"raw", "id"} & set(raw)):  # {"file://a.txt": "label", ...}
+            raw = [{"id": key, "label": label} for key, label in raw.items()]
         items = raw if isinstance(raw, list) else [raw]
         out: list[tuple[str, Any]] = []
         for index, item in enumerate(items):
@@ -582,6 +584,9 @@ class _Converter:
         negate = kind.startswith("not-")
         base = kind.removeprefix("not-")
         value = _fill(item.get("value"), test.vars)
+        if isinstance(value, str) and value.startswith("file://") and base not in ("python", *JSON_TYPES):
+            value = self.read_data(self.files(value, where)[0])  # promptfoo reads the value from the file
+            value = value.strip() if isinstance(value, str) else value
         entry: dict[str, Any] | None = None
         threshold = item.get("threshold")
         if base in KEYWORD_TYPES:

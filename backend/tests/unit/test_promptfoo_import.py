@@ -254,3 +254,17 @@ def test_detection_and_errors(tmp_path: Path):
         convert(write(tmp_path, {"prompts": ["file://missing/*.txt"], "providers": ["openai:gpt-4"]}))
     with pytest.raises(ImportFailed, match="not a promptfoo config"):
         convert(write(tmp_path, {"name": "x"}))
+
+
+def test_prompt_mapping_form_and_assertion_values_from_files(tmp_path: Path):
+    path = write(tmp_path, {
+        "prompts": {"file://p.txt": "from a map"},
+        "providers": "openai:chat:m1",
+        "tests": [{"vars": {"q": "x"}, "assert": [{"type": "llm-rubric", "value": "file://rubric.txt"},
+                                                 {"type": "contains-any", "value": "file://words.json"}]}],
+    }, {"p.txt": "P {{q}}", "rubric.txt": "is kind\n", "words.json": json.dumps(["a", "b"])})
+    imported = convert(path)
+    assert "1. from a map" in imported.labels[0]
+    rubric, words = imported.document["scoring_config"]
+    assert "is kind" in rubric["config"]["prompt"] and rubric["name"] == "llm-rubric: is kind"
+    assert words["config"]["keywords"] == ["a", "b"]
