@@ -197,7 +197,8 @@ def embedded_server(verbose: bool = False) -> Iterator[tuple[str, str]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="info" if verbose else "warning"))
+                                           log_level="info" if verbose else "warning",
+                                           log_config=None))  # its logs go where cli.main sends them: stderr
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -210,6 +210,7 @@ def test_the_cli_is_quiet_by_default_and_gates_ci(tmp_path: Path) -> None:
         assert "❌ failed" in summary and "1/2 sample checks passed" in summary
         loud = _cli(tmp_path, "run", str(path), "--verbose")
         assert loud.returncode == 0 and re.search(r"\bINFO\b", loud.stderr), "--verbose shows library logs"
+        assert not re.search(r"\bINFO\b", loud.stdout) and "Leaderboard" in loud.stdout, "logs never mix into stdout"
         debug = _cli(tmp_path, "run", str(path), env={"LOG_LEVEL": "debug"})
         assert re.search(r"\b(INFO|DEBUG)\b", debug.stderr)
 
