@@ -342,6 +342,8 @@ def _check_scorers(defn: ExperimentDefinition, known: Collection[str],
         if entry.key in keys:
             out.add([*loc, "name"], f"Two scorers are named `{entry.key}`; give one a distinct `name`.")
         keys.add(entry.key)
+        if entry.threshold is not None and not 0 <= entry.threshold <= 1:
+            out.add([*loc, "threshold"], f"A scorer threshold is a score, between 0 and 1, not {entry.threshold}.")
         if entry.samples is not None:
             if not entry.samples:
                 out.add([*loc, "samples"], "`samples` lists the sample ids a scorer applies to; leave it out for all.")

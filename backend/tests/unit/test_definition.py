@@ -220,7 +220,9 @@ def test_scorer_samples_must_exist():
     doc = {"name": "x", "sample_data": [{"id": "s1", "input": "a"}],
            "pipeline_stages": [{"name": "answer", "model": "m", "prompt_template": "{{ input }}"}],
            "scoring_config": [{"scorer": "keyword", "samples": ["s1", "s9"], "threshold": 1.0,
-                               "config": {"keywords": ["a"]}}]}
+                               "config": {"keywords": ["a"]}},
+                              {"scorer": "keyword", "name": "k2", "threshold": 1.5, "config": {"keywords": ["a"]}}]}
     with pytest.raises(_DefinitionError) as info:
         validate_definition(ExperimentDefinition.model_validate(doc), {"keyword"})
-    assert [e["loc"] for e in info.value.errors] == [["scoring_config", 0, "samples", 1]]
+    assert [e["loc"] for e in info.value.errors] == [["scoring_config", 0, "samples", 1],
+                                                     ["scoring_config", 1, "threshold"]]
