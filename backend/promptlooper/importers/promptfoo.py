@@ -634,8 +634,11 @@ class _Converter:
         if entry is None:
             return None
         entry["weight"] = float(item.get("weight", 1.0))
-        if threshold is not None:
+        if isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1:
             entry["threshold"] = float(threshold)
+        elif threshold is not None:
+            self.left_out.append(f"{where} ({kind}): its threshold {threshold!r} is not a score between 0 and 1; "
+                                 "the assertion is imported without it")
         entry["name"] = str(item.get("metric") or (f"{kind}: {_short(value)}" if value is not None else kind))
         return entry
 

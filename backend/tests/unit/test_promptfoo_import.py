@@ -188,6 +188,7 @@ def test_every_assertion_type_maps_or_is_reported(tmp_path: Path):
         {"type": "latency", "threshold": 100}, {"type": "cost", "threshold": 0.01},
         {"type": "not-similar", "value": "x"}, {"type": "levenshtein", "value": "x"},
         {"type": "contains", "value": "x", "transform": "output.trim()"},
+        {"type": "icontains", "value": "kept", "threshold": 5},
     ]
     path = write(tmp_path, {
         "prompts": ["Q {{q}}"],
@@ -197,7 +198,9 @@ def test_every_assertion_type_maps_or_is_reported(tmp_path: Path):
     }, {"check.py": "def get_assert(output, context):\n    return len(output) > 0\n"})
     imported = convert(path)
     entries = imported.document["scoring_config"]
-    assert len(entries) == 23
+    assert len(entries) == 24
+    assert entries[23]["config"]["keywords"] == ["kept"] and "threshold" not in entries[23]
+    assert any(item.startswith("tests[0].assert[29] (icontains): its threshold 5") for item in imported.left_out)
     kinds = [(e["scorer"], e["config"].get("type"), e["config"].get("negate", False)) for e in entries]
     assert kinds[:4] == [("keyword", None, False), ("keyword", None, True), ("keyword", None, False),
                          ("keyword", None, True)]
