@@ -237,8 +237,6 @@ def _check(options: RunOptions) -> None:
                        "work (CONTRACT.md, \"Tuning\"); use --sweep grid or --sweep random --max-runs N")
     if options.sweep not in ("grid", "random"):
         raise CliError(f"--sweep {options.sweep}: use grid or random")
-    if options.sweep == "random" and not options.max_runs:
-        raise CliError("--sweep random needs --max-runs N (how many configurations to draw)")
     if options.server and not options.api_key:
         raise CliError("--server needs --api-key (an admin API key pl_...)")
 
