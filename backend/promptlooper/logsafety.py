@@ -32,7 +32,11 @@ def _clean(value: Any) -> Any:
         return redact(value)
     if isinstance(value, bytes | bytearray):
         return redact(value.decode("utf-8", "replace"))
-    return value
+    if value is None or isinstance(value, int | float | tuple | list | dict):
+        return value
+    text = str(value)  # e.g. httpx logs httpx.URL objects
+    cleaned = redact(text)
+    return cleaned if cleaned != text else value
 
 
 class RedactFilter(logging.Filter):

@@ -69,7 +69,7 @@ def check_url(url: str) -> None:
     host = httpx.URL(url).host
     reason = blocked_reason(host)
     if reason:
-        raise BlockedTarget(f"refused: {reason}; requests to link-local and metadata targets are never sent")
+        raise BlockedTarget(f"not allowed: {reason}; requests to link-local and metadata targets are never sent")
 
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -99,7 +99,7 @@ async def resolve_allowed(host: str, port: int, resolver: Resolver = system_reso
         else:
             return addresses[0]
     if reason:
-        raise httpcore.ConnectError(f"refused: {reason}")
+        raise httpcore.ConnectError(f"blocked by the SSRF guard: {reason}")
     return host
 
 

@@ -17,6 +17,7 @@ from promptlooper.engine.adapters import AdapterError, OpenAICompatAdapter
 from promptlooper.engine.adapters.base import EndpointStatusError
 from promptlooper.engine.adapters.openai_compat import status_sentence
 from promptlooper.errors import Conflict
+from promptlooper.logsafety import redact
 from promptlooper.models import AppSetting, Experiment, LLMEndpoint
 from promptlooper.schemas import EndpointCreate, EndpointOut, EndpointTestOut, EndpointUpdate, Page, refuse_unsafe_url
 from promptlooper.services.common import get_or_404, paginate
@@ -27,7 +28,7 @@ def endpoint_out(endpoint: LLMEndpoint) -> EndpointOut:
     return EndpointOut(
         id=endpoint.id,
         label=endpoint.label,
-        url=endpoint.url,
+        url=redact(endpoint.url),  # an endpoint saved before URL credentials were refused never shows them
         has_api_key=bool(endpoint.api_key_encrypted),
         max_concurrency=endpoint.max_concurrency,
         pricing=endpoint.pricing,
