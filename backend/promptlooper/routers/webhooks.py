@@ -7,14 +7,14 @@ import uuid
 from fastapi import APIRouter, Response
 
 from promptlooper.deps import AdminUser, CtxDep, SessionDep, WriterUser
-from promptlooper.routers.common import WRITE, WRITE_ONE, Limit, Offset
+from promptlooper.routers.common import WRITE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import Page, WebhookCreate, WebhookOut
 from promptlooper.services import webhooks as service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-@router.get("", response_model=Page[WebhookOut], responses=WRITE)
+@router.get("", response_model=Page[WebhookOut], responses=errors(401, 403, 422))
 async def list_webhooks(_: AdminUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Page[WebhookOut]:
     """Configured webhooks, for admins only (URLs often hold tokens; header values are never shown)."""
     return await service.list_webhooks(session, limit, offset)
