@@ -251,6 +251,10 @@ def fast(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+# The revocation tests also run in production mode (Redis events, workers in other processes): the
+# re-check reads the database, so a key revoked or a setting changed by any process closes the socket.
+
+
 def _publish(client: TestClient) -> None:
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     client.portal.call(lambda: ctx.runtime.publish("sweep.progress", completed=1, total=2))  # type: ignore[union-attr]
@@ -273,6 +277,7 @@ def test_websocket_authenticates_by_subprotocol_and_still_by_query(fast: TestCli
         assert old.receive_json()["type"] == "sweep.progress"
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite", "postgres", "production"], indirect=True)
 def test_websocket_closes_4401_when_its_api_key_is_revoked(fast: TestClient) -> None:
     created = fast.post("/api/v1/admin/api-keys", json={"name": "live"}).json()
     anon = TestClient(fast.app)
@@ -288,6 +293,7 @@ def test_websocket_closes_4401_when_its_api_key_is_revoked(fast: TestClient) -> 
     assert closed.value.code == 4401
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite", "postgres", "production"], indirect=True)
 def test_anonymous_websocket_closes_4403_when_guest_access_is_turned_off(fast: TestClient) -> None:
     assert fast.put("/api/v1/admin/settings", json={"allow_guest_access": True}).status_code == 200
     anon = TestClient(fast.app)
