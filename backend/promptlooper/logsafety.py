@@ -1,8 +1,9 @@
 """No credential in any log line: query-string tokens and URL user:password are redacted.
 
-`RedactFilter` rewrites a record's message and arguments before any handler formats it. It is
-installed on the loggers that print URLs: uvicorn's access and error logs (WebSocket lines are
-logged by `uvicorn.error`), httpx/httpcore (`HTTP Request: POST <url>`) and PromptLooper's own.
+`RedactFilter` rewrites a record's message and arguments before any handler formats it. It runs in
+the log record factory (every record of the process) and on the loggers that print URLs: uvicorn's
+access and error logs (WebSocket lines are logged by `uvicorn.error`), httpx/httpcore
+(`HTTP Request: POST <url>`) and PromptLooper's own.
 """
 
 from __future__ import annotations
@@ -54,14 +55,30 @@ class RedactFilter(logging.Filter):
 
 
 _FILTER = RedactFilter()
+_installed_factory: list[Any] = []
+
+
+def _redacting_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = previous(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    return factory
 
 
 def install_log_redaction() -> None:
-    """Put the filter on every logger that prints URLs and on the root handlers (idempotent).
+    """Redact every log record of this process (idempotent).
 
-    A logger's filter only sees records logged on that very logger; handler filters see everything
-    that reaches the handler, so both are used.
+    The record factory covers every logger and handler, including ones configured later (uvicorn's
+    dictConfig, Celery taking over the root logger); the filters on the loggers that print URLs and
+    on their handlers are a second line for records made by a replaced factory.
     """
+    current = logging.getLogRecordFactory()
+    if current not in _installed_factory:
+        factory = _redacting_factory(current)
+        _installed_factory.append(factory)
+        logging.setLogRecordFactory(factory)
     for name in LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

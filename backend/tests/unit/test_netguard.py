@@ -141,3 +141,11 @@ def test_uvicorn_access_and_websocket_lines_are_redacted() -> None:
     assert len(collect.lines) == 3
     assert "SECRETKEY" not in text and "SECRET.JWT" not in text and "PASSWORD" not in text
     assert text.count("token=***") == 2 and "http://***@127.0.0.1/v1/x" in text
+
+
+def test_any_logger_is_redacted_through_the_record_factory() -> None:
+    install_log_redaction()
+    install_log_redaction()  # idempotent: one wrapper, not two
+    record = logging.getLogger("some.library.nobody.configured").makeRecord(
+        "x", logging.INFO, __file__, 1, "calling %s", ("https://api.example/v1?api_key=sk-LEAK",), None)
+    assert record.getMessage() == "calling https://api.example/v1?api_key=***"
