@@ -119,6 +119,24 @@ def _preload() -> None:
             continue
 
 
+def _isolate_network() -> None:
+    """As root, move into a new, empty network namespace (no interface up: no socket reaches anything).
+
+    Needs CAP_SYS_ADMIN (a default Docker container lacks it): without it the audit hook alone refuses
+    sockets. ctypes is dropped from sys.modules afterwards, and its use is refused by the hook anyway.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(0x40000000)  # CLONE_NEWNET
+    except Exception:  # no ctypes, no libc symbol: stay with the audit hook
+        pass
+    finally:
+        for name in [m for m in sys.modules if m == "ctypes" or m.startswith(("ctypes.", "_ctypes"))]:
+            del sys.modules[name]
+
+
 def _drop_privileges(user: dict[str, int] | None) -> None:
     """As root, become the unprivileged user the server chose (no groups); refuse to go on as root."""
     if os.geteuid() != 0:
@@ -167,6 +185,7 @@ def main() -> None:
     readable = (*(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)), sandbox)
     if payload.get("user"):
         _preload()
+        _isolate_network()
     _drop_privileges(payload.get("user"))  # after the limits: an unprivileged user cannot raise them back
     sys.addaudithook(_hook(sandbox, readable))
     captured = io.StringIO()
