@@ -254,6 +254,12 @@ async def test_a_forked_setsid_grandchild_cannot_outlive_the_scorer():
     assert time.monotonic() - started < 5
 
 
+def _can_unshare_network() -> bool:
+    import subprocess
+
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root (CAP_SYS_ADMIN)")
 async def test_as_root_the_child_gets_its_own_empty_network_namespace():
     code = "import os\ndef score(i, o, c):\n    return os.stat('/proc/self/ns/net').st_ino\n"
@@ -261,7 +267,5 @@ async def test_as_root_the_child_gets_its_own_empty_network_namespace():
     own = os.stat("/proc/self/ns/net").st_ino
     if result.metadata.get("raw") is None:  # no /proc here: nothing to compare
         pytest.skip(f"cannot stat the namespace: {result.metadata}")
-    import subprocess
-
-    can_unshare = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+    can_unshare = _can_unshare_network()
     assert (int(result.metadata["raw"]) != own) is can_unshare

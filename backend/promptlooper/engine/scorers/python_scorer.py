@@ -10,7 +10,7 @@ whose state lives in closure cells (user code cannot switch it off) refusing fil
 dir (the standard library stays readable for imports), processes, sockets and ctypes. Setting limits
 in the child rather than a `preexec_fn` keeps the app's threads safe.
 This is defence in depth for admins' own code, not a sandbox for hostile code: it shares the kernel,
-the network namespace (the audit hook is what refuses sockets) and world-readable files.
+world-readable files and, without CAP_SYS_ADMIN, the network namespace (as root it gets an empty one).
 """
 
 from __future__ import annotations
