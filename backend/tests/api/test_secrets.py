@@ -307,3 +307,12 @@ def test_anonymous_websocket_closes_4403_when_guest_access_is_turned_off(fast: T
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 4403
+
+
+def test_default_endpoint_url_with_credentials_refuses_to_start(settings: Settings) -> None:
+    from promptlooper.config import ConfigError
+
+    bad = settings.model_copy(update={"default_endpoint_url": "http://llm:hunter2@127.0.0.1:8000/v1"})
+    with pytest.raises(ConfigError, match="must not contain credentials") as refused, TestClient(create_app(bad)):
+        pass
+    assert "hunter2" not in str(refused.value)
