@@ -11,14 +11,19 @@ import sys
 from promptlooper.config import ConfigError, Settings
 
 
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """Settings with --host/--port applied, so the API and the MCP server bind the same address."""
+    overrides = {name: value for name, value in (("host", args.host), ("port", args.port)) if value}
+    return Settings(**overrides)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from promptlooper.main import create_app
 
-    settings = Settings()
-    host = args.host or settings.host
-    port = args.port or settings.port
+    settings = serve_settings(args)
+    host, port = settings.host, settings.port
     try:
         app = create_app(settings)
     except ConfigError as exc:
@@ -198,6 +203,9 @@ def configure_logging(command: str, verbose: bool) -> None:
     if os.environ.get("LOG_LEVEL", "").lower() == "debug":
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from promptlooper.logsafety import install_log_redaction
+
+    install_log_redaction()
     if quiet:
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)

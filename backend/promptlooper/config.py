@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     # Operations
     auto_migrate: bool = True
     log_level: str = "INFO"
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed to call the API from a browser; "*" allows any, without credentials',
+    )
+    ws_recheck_s: float = Field(
+        default=5.0, gt=0, description="How often an open WebSocket re-checks its token, key or guest access"
+    )
 
     @property
     def production(self) -> bool:

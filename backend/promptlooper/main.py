@@ -20,6 +20,7 @@ from promptlooper.context import AppContext
 from promptlooper.dashboard import mount_dashboard
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
+from promptlooper.logsafety import install_log_redaction
 from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
 from promptlooper.routers import (
     admin,
@@ -33,6 +34,7 @@ from promptlooper.routers import (
     scorers,
     sweeps,
     webhooks,
+    ws,
 )
 from promptlooper.routers.common import errors
 from promptlooper.schemas import HealthOut, LoginIn
@@ -40,7 +42,6 @@ from promptlooper.services import admin as admin_service
 from promptlooper.services.endpoints import ensure_default_endpoint
 from promptlooper.services.production import start_api_runtime, stop_runtime
 from promptlooper.services.sweeps import resume_interrupted
-from promptlooper.websocket.manager import router as ws_router
 
 log = logging.getLogger("promptlooper")
 
@@ -106,9 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI application for these settings (default: from the environment)."""
     settings = settings or Settings()
     _ = settings.secrets  # fail fast on bad or missing production secrets
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # again: uvicorn configures its loggers after create_app
         ctx = AppContext.build(settings)
         app.state.ctx = ctx
         mcp_http: MCPHttpHandle | None = None
@@ -137,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(ws_router)
+    app.include_router(ws.router)
 
     @app.get("/health", response_model=HealthOut, tags=["health"], responses=errors(503))
     async def health() -> Any:
@@ -147,7 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+        # "*" means any site may call the API: then never with credentials (cookies, HTTP auth), or any
+        # page a user visits could act as that user. Bearer headers still work, they are not credentials here.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_credentials="*" not in settings.cors_origins,
                            allow_methods=["*"], allow_headers=["*"])
     _install_openapi(app)
     mount_dashboard(app, settings.dashboard_dir)  # last: it answers every path nothing else claims

@@ -276,7 +276,18 @@ def _http_url(value: str) -> str:
         raise ValueError(f"not a usable URL: {exc}") from exc
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an http:// or https:// URL with a host")
+    refuse_unsafe_url(url)
     return value
+
+
+def refuse_unsafe_url(url: Any) -> None:
+    """Refuse credentials in the URL (they would be shown and logged) and link-local/metadata targets."""
+    from promptlooper.netguard import check_url
+
+    if url.userinfo:
+        raise ValueError("must not contain credentials (user:password@): put an API key in the `api_key` "
+                         "field or a header, where it is stored encrypted and never shown")
+    check_url(str(url))
 
 
 HttpUrlStr = Annotated[

@@ -83,7 +83,7 @@ async def create_experiment(
         project_id=project_id, name=name, description=description, sample_data=sample_data,
         pipeline_stages=pipeline_stages, scoring_config=scoring_config, parameter_space=parameter_space))
     async with unit_of_work(ctx, write=True) as work:
-        return dump(await experiment_service.create_experiment(work.session, body))
+        return dump(await experiment_service.create_experiment(work.session, body, work.app))
 
 
 async def configure_endpoint(

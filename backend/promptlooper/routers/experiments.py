@@ -31,9 +31,9 @@ async def list_experiments(
 
 
 @router.post("", status_code=201, response_model=ExperimentOut, responses=WRITE_ONE)
-async def create_experiment(body: ExperimentCreate, _: WriterUser, session: SessionDep) -> ExperimentOut:
+async def create_experiment(body: ExperimentCreate, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Create an experiment from the document of CONTRACT.md; every template name is checked now."""
-    return await service.create_experiment(session, body)
+    return await service.create_experiment(session, body, ctx)
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut, responses=READ_ONE)

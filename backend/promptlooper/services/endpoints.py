@@ -6,15 +6,20 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptlooper.config import ConfigError
 from promptlooper.context import AppContext
 from promptlooper.engine.adapters import AdapterError, OpenAICompatAdapter
+from promptlooper.engine.adapters.base import EndpointStatusError
+from promptlooper.engine.adapters.openai_compat import status_sentence
 from promptlooper.errors import Conflict
+from promptlooper.logsafety import redact
 from promptlooper.models import AppSetting, Experiment, LLMEndpoint
-from promptlooper.schemas import EndpointCreate, EndpointOut, EndpointTestOut, EndpointUpdate, Page
+from promptlooper.schemas import EndpointCreate, EndpointOut, EndpointTestOut, EndpointUpdate, Page, refuse_unsafe_url
 from promptlooper.services.common import get_or_404, paginate
 
 
@@ -23,7 +28,7 @@ def endpoint_out(endpoint: LLMEndpoint) -> EndpointOut:
     return EndpointOut(
         id=endpoint.id,
         label=endpoint.label,
-        url=endpoint.url,
+        url=redact(endpoint.url),  # an endpoint saved before URL credentials were refused never shows them
         has_api_key=bool(endpoint.api_key_encrypted),
         max_concurrency=endpoint.max_concurrency,
         pricing=endpoint.pricing,
@@ -140,11 +145,15 @@ async def test_endpoint(session: AsyncSession, ctx: AppContext, endpoint_id: uui
     started = time.perf_counter()
     try:
         models = await adapter.list_models()
+    except EndpointStatusError as exc:  # never echo the body: the URL may be any server, not an LLM
+        return EndpointTestOut(ok=False, error=f"{status_sentence(exc.status or 0)} to GET /models (an "
+                               "OpenAI-compatible server answers 200 with a model list).")
     except AdapterError as exc:
         return EndpointTestOut(ok=False, error=exc.message)
     finally:
         await adapter.aclose()
-    return EndpointTestOut(ok=True, models=models, latency_ms=int((time.perf_counter() - started) * 1000))
+    return EndpointTestOut(ok=True, models=[m[:200] for m in models[:1000]],
+                           latency_ms=int((time.perf_counter() - started) * 1000))
 
 
 async def ensure_default_endpoint(session: AsyncSession, ctx: AppContext) -> None:
@@ -153,6 +162,10 @@ async def ensure_default_endpoint(session: AsyncSession, ctx: AppContext) -> Non
     if not url:
         return
     url = _normalise_url(url)
+    try:
+        refuse_unsafe_url(httpx.URL(url))
+    except ValueError as exc:
+        raise ConfigError(f"DEFAULT_ENDPOINT_URL {exc}") from None
     endpoint = await session.scalar(select(LLMEndpoint).where(LLMEndpoint.url == url))
     if endpoint is None:
         key = ctx.settings.default_endpoint_key

@@ -25,6 +25,7 @@ from promptlooper.schemas import (
     Page,
 )
 from promptlooper.services.common import get_or_404, paginate
+from promptlooper.services.secrets import mask_scoring_config, seal_scoring_config
 
 DOCUMENT_FIELDS = ("name", "description", "sample_data", "pipeline_stages", "scoring_config", "parameter_space")
 
@@ -92,21 +93,26 @@ def _document(defn: ExperimentDefinition) -> dict[str, Any]:
     return defn.model_dump(mode="json", include=set(DOCUMENT_FIELDS))
 
 
-async def create_experiment(session: AsyncSession, body: ExperimentCreate) -> ExperimentOut:
-    """Validate and store a new experiment."""
+async def create_experiment(session: AsyncSession, body: ExperimentCreate, ctx: AppContext) -> ExperimentOut:
+    """Validate and store a new experiment (secret scorer headers encrypted)."""
     await get_or_404(session, Project, body.project_id, "Project")
     defn = ExperimentDefinition.model_validate(body.model_dump(exclude={"project_id"}))
     await validate_document(session, defn)
-    experiment = Experiment(project_id=body.project_id, **_document(defn))
+    document = _document(defn)
+    document["scoring_config"] = seal_scoring_config(ctx, document["scoring_config"])
+    experiment = Experiment(project_id=body.project_id, **document)
     session.add(experiment)
     await session.flush()
     return await experiment_out(session, experiment)
 
 
 async def update_experiment(
-    session: AsyncSession, experiment_id: uuid.UUID, body: ExperimentUpdate, ctx: AppContext | None = None
+    session: AsyncSession, experiment_id: uuid.UUID, body: ExperimentUpdate, ctx: AppContext
 ) -> ExperimentOut:
-    """Merge a partial update into the document, validate the whole and store it."""
+    """Merge a partial update into the document, validate the whole and store it.
+
+    Secret scorer header values sent back masked ("***"), or not sent, keep their stored values.
+    """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     merged = {f: getattr(experiment, f) for f in DOCUMENT_FIELDS} | {
         k: v for k, v in body.model_dump(exclude_unset=True).items() if not (k == "name" and v is None)
@@ -118,12 +124,14 @@ async def update_experiment(
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from exc
     await validate_document(session, defn)
-    scoring_changed = _document(defn)["scoring_config"] != experiment.scoring_config
-    for key, value in _document(defn).items():
+    document = _document(defn)
+    document["scoring_config"] = seal_scoring_config(ctx, document["scoring_config"], experiment.scoring_config)
+    scoring_changed = document["scoring_config"] != experiment.scoring_config
+    for key, value in document.items():
         setattr(experiment, key, value)
     experiment.updated_at = datetime.now(UTC)
     await session.flush()
-    if scoring_changed and ctx is not None:
+    if scoring_changed:
         schedule_rescore(session, ctx, experiment.id)
     return await experiment_out(session, experiment)
 
@@ -168,7 +176,8 @@ async def experiment_out(session: AsyncSession, experiment: Experiment) -> Exper
     except Exception:
         grid = None
     return ExperimentOut.model_validate(experiment).model_copy(
-        update={"run_count": count, "best_score": best, "grid_size": grid}
+        update={"run_count": count, "best_score": best, "grid_size": grid,
+                "scoring_config": mask_scoring_config(experiment.scoring_config)}
     )
 
 

@@ -140,8 +140,9 @@ async def start_rescore(session: AsyncSession, ctx: AppContext, experiment_id: u
 def scorer_extras(ctx: AppContext) -> dict[str, Any]:
     """What scorers receive in `ScoreContext.extras`."""
     from promptlooper.engine.scorers.services import SERVICES_KEY
+    from promptlooper.services.secrets import reveal_extras
 
-    return {SERVICES_KEY: AppScorerServices(ctx)}
+    return {SERVICES_KEY: AppScorerServices(ctx)} | reveal_extras(ctx)
 
 
 def _ranks(values: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -1,4 +1,4 @@
-"""Outgoing webhook configurations."""
+"""Outgoing webhook configurations (admin-only: URLs and headers often hold tokens)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promptlooper.context import AppContext
 from promptlooper.models import WebhookConfig
 from promptlooper.schemas import Page, WebhookCreate, WebhookOut
 from promptlooper.services.common import get_or_404, paginate
+from promptlooper.services.secrets import seal_headers
 
 
 def webhook_out(hook: WebhookConfig) -> WebhookOut:
@@ -24,9 +26,10 @@ def webhook_out(hook: WebhookConfig) -> WebhookOut:
     )
 
 
-async def create_webhook(session: AsyncSession, body: WebhookCreate) -> WebhookOut:
-    """Add a webhook."""
-    hook = WebhookConfig(event_type=body.event_type, url=body.url, headers=body.headers, is_active=body.is_active)
+async def create_webhook(session: AsyncSession, ctx: AppContext, body: WebhookCreate) -> WebhookOut:
+    """Add a webhook; its header values are stored encrypted (they usually hold credentials)."""
+    hook = WebhookConfig(event_type=body.event_type, url=body.url, headers=seal_headers(ctx, body.headers),
+                         is_active=body.is_active)
     session.add(hook)
     await session.flush()
     return webhook_out(hook)

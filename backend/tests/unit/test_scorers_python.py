@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 import time
 
 import pytest
@@ -149,7 +152,120 @@ def test_config_validation():
 
 async def test_the_standard_library_is_readable_but_installed_packages_are_not():
     stdlib = "import os\ndef score(i, o, c):\n    return 1 if 'def makedirs' in open(os.__file__).read() else 0\n"
-    assert (await run(stdlib)).value == 1.0
+    result = await run(stdlib)
+    # The audit hook lets the standard library be read; as root the child is `nobody`, and an interpreter
+    # installed under /root (pyenv) is then closed by the file system itself, not by the hook.
+    assert result.value == 1.0 or (os.geteuid() == 0 and "[Errno 13]" in reason(result)), result.metadata
     assert (await run("import statistics, difflib\ndef score(i, o, c):\n    return statistics.mean([0, 1])\n")).value == 0.5
     packages = "import os\ndef score(i, o, c):\n    return len(os.listdir(os.path.join(os.path.dirname(os.__file__), 'site-packages')))\n"
     assert "os.listdir" in reason(await run(packages))
+
+
+# ---- the guard holds against the scorer's own code (issue 11 §2) ------------------------------
+
+DISARM = ("import sys\n"
+          "main = sys.modules['__main__']\n"
+          "main._DENIED_EVENTS = frozenset()\n"
+          "main._DENIED_MODULES = frozenset()\n"
+          "main._READ_EVENTS = frozenset()\n"
+          "main._INSTALLED = frozenset()\n"
+          "main._inside = lambda path, roots: True\n")
+
+
+async def test_disarming_the_guard_from_user_code_changes_nothing(tmp_path):
+    secret = tmp_path / ".jwt_secret"
+    secret.write_text("super-secret-signing-key")
+    secret.chmod(0o600)
+    read = DISARM + f"def score(i, o, c):\n    return len(open({str(secret)!r}).read())\n"
+    assert "is not allowed" in reason(await run(read))
+    forked = DISARM + "import os\ndef score(i, o, c):\n    os.fork()\n    return 1\n"
+    assert "os.fork" in reason(await run(forked))
+    imported = DISARM + "def score(i, o, c):\n    import socket\n    return 1\n"
+    assert "importing socket" in reason(await run(imported))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop applies when the server runs as root")
+async def test_as_root_the_child_is_nobody_and_cannot_read_data_dir_secrets(tmp_path):
+    from promptlooper.config import Settings
+    from promptlooper.engine.scorers.python_scorer import unprivileged_ids
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    _ = settings.secrets  # writes DATA_DIR/.jwt_secret (0600) like a real server
+    secret = tmp_path / ".jwt_secret"
+    assert secret.exists()
+    whoami = "import os\ndef score(i, o, c):\n    return 1 if (os.getuid(), os.geteuid(), os.getgroups()) == " \
+             f"({unprivileged_ids()[0]}, {unprivileged_ids()[0]}, []) else 0\n"
+    assert (await run(whoami)).value == 1.0
+    # Even with the audit hook out of the way (os.open of an fd number is not a path check), the kernel refuses.
+    raw = DISARM + f"import os\ndef score(i, o, c):\n    return len(open({str(secret)!r}).read())\n"
+    text = reason(await run(raw))
+    assert "not allowed" in text or "Errno 13" in text
+
+
+async def test_no_loopback_connection_even_after_disarming(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    code = DISARM + ("def score(i, o, c):\n"
+                     "    import socket\n"
+                     f"    socket.create_connection(('127.0.0.1', {port}), timeout=1).sendall(b'x')\n"
+                     "    return 1\n")
+    try:
+        assert "not allowed" in reason(await run(code))
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_a_forked_setsid_grandchild_cannot_outlive_the_scorer():
+    # The fork is refused by the hook and (not as root, or as `nobody`) by RLIMIT_NPROC=0; if one ever
+    # succeeded, its pid comes back as the raw score and must be gone.
+    code = DISARM + ("import os, time\n"
+                     "def score(i, o, c):\n"
+                     "    pid = os.fork()\n"
+                     "    if pid == 0:\n"
+                     "        os.setsid()\n"
+                     "        time.sleep(30)\n"
+                     "        os._exit(0)\n"
+                     "    return pid\n")
+    result = await run(code, timeout_s=2)
+    if result.value == 0.0:
+        assert "os.fork" in str(result.metadata["reason"])
+    else:
+        pid = int(result.metadata["raw"])
+        await asyncio.sleep(0.5)
+        assert not _alive(pid), f"grandchild {pid} outlived the scorer"
+    sleeper = DISARM + ("import os, time\n"
+                        "def score(i, o, c):\n"
+                        "    time.sleep(30)\n")
+    started = time.monotonic()
+    assert "timed out" in reason(await run(sleeper, timeout_s=1))
+    assert time.monotonic() - started < 5
+
+
+def _can_unshare_network() -> bool:
+    import subprocess
+
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace needs root (CAP_SYS_ADMIN)")
+async def test_as_root_the_child_gets_its_own_empty_network_namespace():
+    code = "import os\ndef score(i, o, c):\n    return os.stat('/proc/self/ns/net').st_ino\n"
+    result = await run(code)
+    own = os.stat("/proc/self/ns/net").st_ino
+    if result.metadata.get("raw") is None:  # no /proc here: nothing to compare
+        pytest.skip(f"cannot stat the namespace: {result.metadata}")
+    can_unshare = _can_unshare_network()
+    assert (int(result.metadata["raw"]) != own) is can_unshare

@@ -825,13 +825,13 @@ export interface paths {
         };
         /**
          * List Webhooks
-         * @description Configured webhooks (header values hidden).
+         * @description Configured webhooks, for admins only (URLs often hold tokens; header values are never shown).
          */
         get: operations["list_webhooks"];
         put?: never;
         /**
          * Create Webhook
-         * @description Add a webhook for one event type.
+         * @description Add a webhook for one event type (header values are write-only, stored encrypted).
          */
         post: operations["create_webhook"];
         delete?: never;
@@ -5179,6 +5179,15 @@ export interface operations {
             };
             /** @description No or bad credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

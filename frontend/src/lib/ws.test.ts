@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { LiveEvent } from "./liveReducer";
-import { backoffMs, openFeed, socketUrl, type FeedStatus } from "./ws";
+import { backoffMs, openFeed, socketProtocols, socketUrl, type FeedStatus } from "./ws";
 
 /** A WebSocket stand-in the test drives by hand. */
 class FakeSocket {
@@ -12,7 +12,10 @@ class FakeSocket {
   onclose: ((event: { code: number }) => void) | null = null;
   onerror: (() => void) | null = null;
   closed = false;
-  constructor(public url: string) {
+  constructor(
+    public url: string,
+    public protocols?: string | string[],
+  ) {
     FakeSocket.instances.push(this);
   }
   open() {
@@ -61,9 +64,11 @@ describe("openFeed", () => {
     return { handle, received, statuses };
   }
 
-  it("connects with the token and delivers events", () => {
+  it("connects with the token in the subprotocols, never in the URL, and delivers events", () => {
     const { handle, received, statuses } = feed({ after: 5 });
-    expect(last().url).toBe("ws://test/ws/experiments/e1?token=tok&after=5");
+    expect(last().url).toBe("ws://test/ws/experiments/e1?after=5");
+    expect(last().url).not.toContain("tok");
+    expect(last().protocols).toEqual(["promptlooper.bearer", "tok"]);
     last().open();
     last().send([event(6), event(7)]);
     expect(received.map((e) => e.seq)).toEqual([6, 7]);
@@ -128,6 +133,16 @@ describe("openFeed", () => {
     expect(FakeSocket.instances).toHaveLength(1);
   });
 
+  it("stops when guest access is turned off (4403) and opens an anonymous socket without protocols", () => {
+    const { statuses } = feed({ token: null });
+    expect(last().protocols).toBeUndefined();
+    last().open();
+    last().fail(4403);
+    expect(statuses.at(-1)).toBe("unauthorized");
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(1);
+  });
+
   it("batches events before delivering them", () => {
     const batches: number[] = [];
     openFeed({
@@ -149,6 +164,11 @@ describe("helpers", () => {
   it("builds socket URLs without empty parameters", () => {
     expect(socketUrl("/ws/dashboard", { token: null, after: 0 }, "wss://host")).toBe("wss://host/ws/dashboard?after=0");
     expect(socketUrl("/ws/dashboard", { token: undefined }, "wss://host")).toBe("wss://host/ws/dashboard");
+  });
+  it("puts the token in the subprotocols only", () => {
+    expect(socketProtocols("abc.def")).toEqual(["promptlooper.bearer", "abc.def"]);
+    expect(socketProtocols(null)).toEqual([]);
+    expect(socketProtocols("")).toEqual([]);
   });
   it("backs off exponentially up to the cap", () => {
     const mid = () => 0.5;

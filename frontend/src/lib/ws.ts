@@ -2,6 +2,10 @@
 // backoff and resumes after the last `seq` it saw; when the socket cannot be held (proxies that drop
 // upgrades, flaky networks) it falls back to polling GET /experiments/{id}/events?after=<seq> and
 // keeps trying the socket now and then.
+//
+// The token never goes into the URL (URLs end up in access logs and proxy logs): it is offered as the
+// second of the subprotocols ["promptlooper.bearer", <token>] (the Sec-WebSocket-Protocol header), and
+// the server answers with "promptlooper.bearer".
 
 import type { LiveEvent } from "./liveReducer";
 
@@ -55,6 +59,14 @@ const defaultTimers: TimerApi = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** The subprotocol that carries the bearer token (the server echoes it when it accepts). */
+export const BEARER_SUBPROTOCOL = "promptlooper.bearer";
+
+/** Subprotocols for a token: `["promptlooper.bearer", token]`, or none for an anonymous (guest) socket. */
+export function socketProtocols(token: string | null | undefined): string[] {
+  return token ? [BEARER_SUBPROTOCOL, token] : [];
+}
 
 export function socketUrl(path: string, params: Record<string, string | number | null | undefined>, baseUrl?: string): string {
   const base =
@@ -143,7 +155,9 @@ export function openFeed(options: FeedOptions): Feed {
     let opened = false;
     let ws: WebSocket;
     try {
-      ws = new WS(socketUrl(path, { token: token ?? undefined, after: lastSeq || undefined }, options.baseUrl));
+      const url = socketUrl(path, { after: lastSeq || undefined }, options.baseUrl);
+      const protocols = socketProtocols(token);
+      ws = protocols.length ? new WS(url, protocols) : new WS(url);
     } catch {
       onSocketFailure(false);
       return;
@@ -169,7 +183,8 @@ export function openFeed(options: FeedOptions): Feed {
       if (socket !== ws) return;
       socket = null;
       if (closed) return;
-      if (event.code === 4401) {
+      // 4401: the token or key is not (or no longer) valid; 4403: guest access was turned off.
+      if (event.code === 4401 || event.code === 4403) {
         setStatus("unauthorized");
         return;
       }

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from promptlooper.netguard import guarded_transport
+
 from .base import (
     AdapterError,
     CallGate,
@@ -69,18 +71,22 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
-def status_error(response: httpx.Response) -> AdapterError:
-    """The AdapterError for an HTTP error answer (429 and 5xx are retryable)."""
-    code = response.status_code
+def status_sentence(code: int) -> str:
+    """`Endpoint answered 401 Unauthorized: <hint>`, from the status alone (nothing the server wrote)."""
     try:
         phrase = HTTPStatus(code).phrase
     except ValueError:
         phrase = "Error"
     message = f"Endpoint answered {code} {phrase}"
     hint = _STATUS_HINTS.get(code)
+    return f"{message}: {hint}" if hint else message
+
+
+def status_error(response: httpx.Response) -> AdapterError:
+    """The AdapterError for an HTTP error answer (429 and 5xx are retryable)."""
+    code = response.status_code
+    message = status_sentence(code)
     detail = _error_detail(response)
-    if hint:
-        message += f": {hint}"
     if detail:
         message += f" ({detail})"
     retryable = code == 429 or code >= 500
@@ -164,10 +170,12 @@ class OpenAICompatAdapter:
         self.gate: CallGate = gate or LocalGate(self.max_concurrency)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_client = client is None
+        limits = httpx.Limits(max_connections=self.max_concurrency,
+                              max_keepalive_connections=self.max_concurrency, keepalive_expiry=30)
+        # The SSRF guard: link-local and cloud-metadata addresses are refused after DNS, on every hop.
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=None),
-            limits=httpx.Limits(max_connections=self.max_concurrency,
-                                max_keepalive_connections=self.max_concurrency, keepalive_expiry=30),
+            limits=limits, transport=guarded_transport(limits=limits),
         )
 
     def _unreachable(self, exc: httpx.HTTPError) -> AdapterError:

@@ -3,10 +3,14 @@
 Each call starts `sys.executable -I -S -B -c <_python_child.py>` in a fresh temp dir with an empty
 environment and its own session; code and inputs go over stdin as JSON, the answer comes back as the
 last JSON line of stdout. The wall-clock limit kills the process group. Inside, the child lowers its own
-rlimits (address space, CPU seconds, 16 open files, no file writes, no processes) and installs an audit
-hook refusing files outside its temp dir (the standard library stays readable for imports), processes,
-sockets and ctypes. Setting limits in the child rather than a `preexec_fn` keeps the app's threads safe.
-This is defence in depth for admins' own code, not a sandbox for hostile code.
+rlimits (address space, CPU seconds, 16 open files, no file writes, no processes), then, when the
+server runs as root, becomes `nobody` with no supplementary groups (so it cannot read DATA_DIR's 0600
+secrets, and RLIMIT_NPROC=0 stops fork: no grandchild can outlive the kill), then installs an audit hook
+whose state lives in closure cells (user code cannot switch it off) refusing files outside its temp
+dir (the standard library stays readable for imports), processes, sockets and ctypes. Setting limits
+in the child rather than a `preexec_fn` keeps the app's threads safe.
+This is defence in depth for admins' own code, not a sandbox for hostile code: it shares the kernel,
+world-readable files and, without CAP_SYS_ADMIN, the network namespace (as root it gets an empty one).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import ast
 import asyncio
 import json
 import os
+import pwd
 import shutil
 import signal
 import sys
@@ -99,6 +104,27 @@ async def _read_tail(stream: asyncio.StreamReader | None, cap: int) -> bytes:
     return bytes(kept)
 
 
+UNPRIVILEGED_USER = "nobody"
+
+
+@cache
+def unprivileged_ids() -> tuple[int, int]:
+    """(uid, gid) the child runs as when the server runs as root: `nobody`, else 65534."""
+    try:
+        entry = pwd.getpwnam(UNPRIVILEGED_USER)
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def child_user() -> dict[str, int] | None:
+    """The user the child must become: None unless the server runs as root."""
+    if os.geteuid() != 0:
+        return None
+    uid, gid = unprivileged_ids()
+    return {"uid": uid, "gid": gid}
+
+
 def _kill(process: asyncio.subprocess.Process) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)  # its own session: the group is the child and nothing else
@@ -107,7 +133,14 @@ def _kill(process: asyncio.subprocess.Process) -> None:
 
 
 async def run_child(payload: dict[str, Any], timeout_s: float, cwd: str) -> ChildOutcome:
-    """Run the child bootstrap with the payload on stdin; kill it at the wall-clock limit."""
+    """Run the child bootstrap with the payload on stdin; kill it at the wall-clock limit.
+
+    As root, the child drops to an unprivileged user (`payload["user"]`, set here) before any user
+    code runs, and owns only its temp dir.
+    """
+    payload = payload | {"user": child_user()}
+    if payload["user"] is not None:
+        os.chown(cwd, payload["user"]["uid"], payload["user"]["gid"])
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-I", "-S", "-B", "-X", "utf8", "-c", child_source(), cwd=cwd, env={},
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

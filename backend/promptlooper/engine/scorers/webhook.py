@@ -8,9 +8,32 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
+from promptlooper.netguard import check_url, guarded_transport
+
 from .base import ScoreContext, ScorerConfig, ScoreResult
 
 _BACKOFF_S = 0.2
+ENCRYPTED_PREFIX = "fernet:"
+"""Header values stored by the app are `fernet:<token>`; the scorer reveals them only to send them."""
+REVEAL_KEY = "reveal_secret"
+"""`ScoreContext.extras[REVEAL_KEY]`: the app's `(stored value) -> clear text` for encrypted header values."""
+
+
+class _Unrevealable(Exception):
+    """An encrypted header value that this process cannot decrypt."""
+
+
+def _clear_headers(headers: dict[str, str], extras: dict[str, Any]) -> dict[str, str]:
+    reveal = extras.get(REVEAL_KEY)
+    clear: dict[str, str] = {}
+    for name, value in headers.items():
+        if value.startswith(ENCRYPTED_PREFIX):
+            revealed = reveal(value) if callable(reveal) else None
+            if revealed is None:
+                raise _Unrevealable(name)
+            value = str(revealed)
+        clear[name] = value
+    return clear
 
 
 class WebhookConfig(ScorerConfig):
@@ -30,6 +53,10 @@ class WebhookConfig(ScorerConfig):
             raise ValueError(f"not a valid URL: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("the url must be an http:// or https:// URL with a host")
+        if parsed.userinfo:
+            raise ValueError("the url must not contain credentials (user:password@): send them in `headers`, "
+                             "which are stored encrypted and never shown")
+        check_url(str(parsed))
         return url.strip()
 
 
@@ -52,9 +79,10 @@ def _read_score(response: httpx.Response) -> ScoreResult:
     return ScoreResult(float(raw), meta)
 
 
-async def _attempt(client: httpx.AsyncClient, config: WebhookConfig, payload: dict[str, Any]) -> ScoreResult:
+async def _attempt(client: httpx.AsyncClient, config: WebhookConfig, payload: dict[str, Any],
+                   headers: dict[str, str]) -> ScoreResult:
     try:
-        response = await client.post(config.url, json=payload, headers=config.headers)
+        response = await client.post(config.url, json=payload, headers=headers)
     except httpx.TimeoutException as exc:
         raise _Retryable(f"timed out after {config.timeout_s:g}s") from exc
     except httpx.TransportError as exc:
@@ -81,13 +109,20 @@ class WebhookScorer:
         assert isinstance(config, WebhookConfig)
         payload = {"input": input, "output": output, "reference": context.reference,
                    "context": {"sample_id": context.sample.id, "vars": context.vars, "run_config": context.run_config}}
+        try:
+            headers = _clear_headers(config.headers, context.extras)
+        except _Unrevealable as exc:
+            return ScoreResult(0.0, {"reason": f"the webhook's `{exc}` header cannot be decrypted here "
+                                               "(was ENCRYPTION_KEY changed?)"})
         last = ""
-        async with httpx.AsyncClient(timeout=config.timeout_s, follow_redirects=False) as client:
+        # The SSRF guard refuses link-local and metadata targets after DNS resolution.
+        async with httpx.AsyncClient(timeout=config.timeout_s, follow_redirects=False,
+                                     transport=guarded_transport()) as client:
             for attempt in range(config.retries + 1):
                 if attempt:
                     await asyncio.sleep(_BACKOFF_S * 2 ** (attempt - 1))
                 try:
-                    result = await _attempt(client, config, payload)
+                    result = await _attempt(client, config, payload, headers)
                 except _Retryable as exc:
                     last = str(exc)
                     continue
