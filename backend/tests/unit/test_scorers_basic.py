@@ -195,3 +195,10 @@ def test_weighted_score_edge_cases():
     assert weighted_score({}, entries) is None
     assert weighted_score({"a": 1.0}, []) is None
     assert weighted_score({"a": 1.0}, [ScorerEntry(scorer="a", weight=0)]) is None
+
+
+async def test_length_metadata_labels_bounds_and_partial_scores_apart():
+    result = await LengthScorer().score("in", "w " * 45, CTX, LengthConfig(max_words=30, min_chars=10))
+    assert result.metadata["bounds"] == {"max_words": 30, "min_chars": 10}, "bounds are the configured limits"
+    assert result.metadata["partial"] == {"max_words": 0.5, "min_chars": 1.0}
+    assert result.value == 0.5
