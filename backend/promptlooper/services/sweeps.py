@@ -18,7 +18,7 @@ from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
 from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, Sweep
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services.common import get_or_404
-from promptlooper.services.experiments import definition_of, experiment_out, validate_document
+from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
 MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
@@ -90,6 +90,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         raise Conflict(
             "A sweep of this experiment is already running or paused; stop it first.", code="sweep_already_running"
         )
+    await check_runnable(session, definition_of(experiment))  # the default endpoint may be gone since
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)
