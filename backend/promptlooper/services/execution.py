@@ -228,6 +228,7 @@ async def run_once(
         llm_calls_paid=run.llm_calls_paid,
         duration_ms=outcome.duration_ms,
         config=config,
+        config_hash=run.config_hash,
     )
     return run, outcome
 

@@ -172,11 +172,11 @@ function ActiveSweep({ experiment, progress }: { experiment: ExperimentSummary; 
         <StatusBadge status={experiment.status} />
       </div>
       <div className="mt-2 h-2 overflow-hidden rounded-full bg-raised" role="progressbar" aria-label={`${experiment.name} progress`} aria-valuemin={0} aria-valuemax={progress?.total ?? 0} aria-valuenow={progress?.completed ?? 0}>
-        <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+        <div className={`h-full rounded-full transition-[width] duration-500 ${progress?.failed ? "bg-warn" : "bg-accent"}`} style={{ width: `${ratio * 100}%` }} />
       </div>
       <p className="num mt-1 text-xs text-muted">
         {progress
-          ? `${formatInt(progress.completed)} of ${formatInt(progress.total)} runs · ${formatCost(progress.cost)}${progress.failed ? ` · ${formatInt(progress.failed)} failed` : ""} · ${formatRelative(progress.ts)}`
+          ? `${formatInt(progress.completed)} of ${formatInt(progress.total)} runs · ${formatCost(progress.cost)} spent${progress.failed ? ` · ${formatInt(progress.failed)} failed` : ""} · ${formatRelative(progress.ts)}`
           : `${formatInt(experiment.run_count)} runs · best ${formatScore(experiment.best_score)} · waiting for progress…`}
       </p>
     </li>
