@@ -87,7 +87,9 @@ export default function DashboardPage() {
                     <StatItem label="Projects" value={stats.data ? formatInt(stats.data.projects) : null} />
                     <StatItem label="Experiments" value={stats.data ? formatInt(stats.data.experiments) : null} />
                     <StatItem label="Runs" value={stats.data ? formatInt(stats.data.runs) : null} />
-                    <StatItem label="LLM calls" value={stats.data ? formatInt(stats.data.llm_calls) : null} />
+                    <StatItem label="LLM calls paid" value={stats.data ? formatInt(stats.data.llm_calls) : null} />
+                    <StatItem label="Spent" value={stats.data ? formatCost(stats.data.cost_spent) : null} />
+                    <StatItem label="Saved by cache" value={stats.data ? formatCost(stats.data.cost_saved) : null} />
                     {stats.data &&
                       Object.entries(stats.data.runs_by_status).map(([status, count]) => <StatItem key={status} label={`Runs ${status}`} value={formatInt(count)} />)}
                     {stats.data &&
