@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +19,7 @@ SAMPLED_CONFIGS = 50  # configs rendered for the token estimate; the rest are ex
 # Scorers that make one model call per scored output (a judge's chat call, one batched embed call).
 CALLING_SCORERS = frozenset({"llm_judge", "embedding_similarity"})
 MAX_CACHE_LOOKUPS = 1000  # stage calls whose cache key an estimate looks up; the rest are extrapolated
+YIELD_EVERY = 20  # keys computed between two yields to the event loop (about 4 ms of work)
 
 
 @dataclass(frozen=True)
@@ -135,19 +137,22 @@ async def count_cached(configs: Sequence[Mapping[str, Any]], samples: Sequence[S
     if not stage_count or not samples:
         return 0, 0
     chains: list[tuple[Mapping[str, Any], int, SampleDef, dict[str, str], list[str | None]]] = []
-    budget = max(1, limit // stage_count)
-    for config in _sampled(configs):
-        for repeat in range(repeats):
-            for sample in samples:
-                if len(chains) >= budget:
-                    break
-                chains.append((config, repeat, sample, {}, [None]))
+    sampled = _sampled(configs)
+    per_config = repeats * len(samples)
+    total = len(sampled) * per_config
+    step = -(-total // max(1, limit // stage_count))  # spread the checked calls over every config
+    for index in range(0, total, step):
+        config_index, rest = divmod(index, per_config)
+        repeat, sample_index = divmod(rest, len(samples))
+        chains.append((sampled[config_index], repeat, samples[sample_index], {}, [None]))
     checked = len(chains) * stage_count
     cached = 0
     alive = list(range(len(chains)))
     for index in range(stage_count):
         keys: dict[int, str] = {}
-        for chain_index in alive:
+        for done, chain_index in enumerate(alive):
+            if done and done % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # rendering and hashing is CPU work: let the event loop breathe
             config, repeat, sample, outputs, previous = chains[chain_index]
             stage = config["stages"][index]
             base_url = base_urls.get(str(stage.get("endpoint_id")))
