@@ -478,7 +478,9 @@ export function describeEvent(event: LiveEvent): { summary: string; tone: Timeli
     case "experiment.completed":
       return d.stopped
         ? { summary: "Stopped", tone: "warn" }
-        : { summary: `Completed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "good" };
+        : num(d.failed) > 0
+          ? { summary: `Completed, ${num(d.failed)} failed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "warn" }
+          : { summary: `Completed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "good" };
     case "budget.exhausted":
       return {
         summary: `Budget exhausted after ${num(d.token_count)} tokens${typeof d.cost === "number" ? ` / $${d.cost.toFixed(4)}` : ""}`,

@@ -42,6 +42,9 @@ describe("LiveStats", () => {
     expect(screen.getByTestId("progress-ok")).toHaveStyle({ width: "0%" });
     expect(screen.getByTestId("progress-failed")).toHaveClass("bg-warn");
     expect(screen.getByTestId("progress-failed")).toHaveStyle({ width: "100%" });
+    const done = state.timeline.find((t) => t.type === "experiment.completed");
+    expect(done?.summary).toBe("Completed, 3 failed");
+    expect(done?.tone).toBe("warn");
   });
 
   it("keeps a clean sweep's plain 'completed' badge", () => {
