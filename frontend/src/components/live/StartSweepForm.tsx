@@ -1,3 +1,4 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 
 import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/client";
@@ -75,6 +76,11 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
     };
   }, [experiment, type, maxRuns, repeats, seed, needsCap]);
   const estimate = useSweepEstimate(useDebounced(estimateBody, 400), { enabled: touched || autoEstimate });
+  // What is already cached changes as runs finish: estimate again when the experiment's runs change.
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    void queryClient.invalidateQueries({ queryKey: ["sweeps", "estimate"] });
+  }, [queryClient, experiment.status, experiment.run_count]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
