@@ -184,6 +184,12 @@ class Run(Base):
     cost_estimate: Mapped[float] = mapped_column(Float, default=0.0)
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
+    # What was paid for: only the calls actually made (tokens_in/out and cost_estimate above count
+    # every answer of the run, cache hits included, so that configurations compare).
+    tokens_in_spent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_out_spent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_spent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    llm_calls_paid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     weighted_score: Mapped[float | None] = mapped_column(Float, default=None)
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -377,8 +377,12 @@ class StatsOut(BaseModel):
     experiments: int
     runs: int
     runs_by_status: dict[str, int]
-    llm_calls: int
+    llm_calls: int = Field(description="chat calls sent upstream (paid); cache hits are counted apart in `cache`")
     cache: dict[str, float | int]
+    tokens_spent: int = 0
+    cost_spent: float = 0.0
+    tokens_saved: int = 0
+    cost_saved: float = 0.0
 
 
 class AuthStatusOut(BaseModel):
@@ -446,6 +450,11 @@ class SweepEstimateOut(BaseModel):
     tokens_out: int
     cost: float
     priced: bool = Field(description="every call's model has a price on its endpoint")
+    llm_calls: int = Field(default=0, description="chat calls of the pipeline stages (`calls` adds scorer calls)")
+    scorer_calls: int = Field(default=0, description="llm_judge and embedding scorer calls (one per scored sample)")
+    cached_calls: int = Field(default=0, description="stage calls already in the response cache (bounded look-up)")
+    cache_checked: int = Field(default=0, description="stage calls whose cache key was looked up")
+    cost_usd_uncached: float = Field(default=0.0, description="the cost of the calls not already cached")
 
 
 class SweepOut(BaseModel):
@@ -503,8 +512,12 @@ class RunOut(OutModel):
     tokens_in: int
     tokens_out: int
     cost_estimate: float
-    llm_calls: int
+    llm_calls: int = Field(description="chat calls made or answered from the cache")
     cache_hits: int
+    tokens_in_spent: int = Field(default=0, description="input tokens of the calls actually made (not cache hits)")
+    tokens_out_spent: int = Field(default=0, description="output tokens of the calls actually made")
+    cost_spent: float = Field(default=0.0, description="what the calls actually made cost (a cache hit costs 0)")
+    llm_calls_paid: int = Field(default=0, description="chat calls sent upstream (llm_calls minus cache hits)")
     scores: dict[str, float] = {}
     weighted_score: float | None
     rejected: bool
@@ -560,6 +573,13 @@ class LeaderboardEntry(BaseModel):
     cost_estimate: float
     duration_ms: int | None
     status: str
+    runs: int = Field(default=1, description="runs of this configuration in the experiment (rejected ones excluded)")
+    tokens_in_spent: int = Field(default=0, description="input tokens paid for, over every run of the configuration")
+    tokens_out_spent: int = Field(default=0, description="output tokens paid for, over every run of the configuration")
+    cost_spent: float = Field(default=0.0, description="cost paid, over every run of the configuration")
+    cost_saved: float = Field(default=0.0, description="what cache hits saved, over every run of the configuration")
+    llm_calls_paid: int = Field(default=0, description="calls sent upstream, over every run of the configuration")
+    cache_hits: int = Field(default=0, description="calls answered from the cache, over every run")
 
 
 class Leaderboard(BaseModel):

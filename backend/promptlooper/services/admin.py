@@ -29,13 +29,22 @@ async def stats(session: AsyncSession) -> StatsOut:
             )
         )
     ).one()
+    paid_calls, tokens_spent, cost_spent = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Run.llm_calls_paid), 0),
+                func.coalesce(func.sum(Run.tokens_in_spent + Run.tokens_out_spent), 0),
+                func.coalesce(func.sum(Run.cost_spent), 0.0),
+            )
+        )
+    ).one()
     return StatsOut(
         users=await _count(session, User),
         projects=await _count(session, Project),
         experiments=await _count(session, Experiment),
         runs=sum(by_status.values()),
         runs_by_status={str(k): int(v) for k, v in by_status.items()},
-        llm_calls=int(calls),
+        llm_calls=int(paid_calls),
         cache={
             "entries": await _count(session, ResponseCache),
             "hits": int(hits),
@@ -44,6 +53,10 @@ async def stats(session: AsyncSession) -> StatsOut:
             "tokens_saved": int(tokens_saved),
             "cost_saved": float(cost_saved),
         },
+        tokens_spent=int(tokens_spent),
+        cost_spent=round(float(cost_spent), 6),
+        tokens_saved=int(tokens_saved),
+        cost_saved=round(float(cost_saved), 6),
     )
 
 

@@ -286,7 +286,7 @@ def _progress_data(progress: SweepProgress, started: datetime) -> dict[str, Any]
 def _over_budget(plan: SweepPlan, progress: SweepProgress) -> bool:
     return bool(
         (plan.budget_tokens and progress.paid_tokens >= plan.budget_tokens)
-        or (plan.budget_cost and progress.cost >= plan.budget_cost)
+        or (plan.budget_cost and progress.cost_spent >= plan.budget_cost)
     )
 
 
@@ -300,7 +300,7 @@ async def _pause_for_budget(ctx: AppContext, rt: Runtime, plan: SweepPlan, progr
             return  # another worker got there first, or the user paused or stopped it
         await session.execute(update(Experiment).where(Experiment.id == plan.experiment_id).values(status="paused"))
     rt.publish("budget.exhausted", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id,
-               token_count=progress.paid_tokens, cost=round(progress.cost, 6),
+               token_count=progress.paid_tokens, cost=round(progress.cost_spent, 6),
                max_tokens=plan.budget_tokens or None, max_cost_usd=plan.budget_cost or None)
     rt.publish("experiment.paused", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, reason="budget", **data)
 

@@ -66,7 +66,23 @@ async def create_endpoint(session: AsyncSession, ctx: AppContext, body: Endpoint
     )
     session.add(endpoint)
     await session.flush()
+    await _default_if_none(session, endpoint)
     return endpoint_out(endpoint)
+
+
+async def _default_if_none(session: AsyncSession, endpoint: LLMEndpoint) -> None:
+    """The first endpoint added while no default is set becomes the default."""
+    setting = await session.get(AppSetting, "default_endpoint_id")
+    current = None if setting is None else setting.value
+    if current:
+        try:
+            if await session.get(LLMEndpoint, uuid.UUID(str(current))) is not None:
+                return
+        except ValueError:
+            pass
+    from promptlooper.services.settings import set_value
+
+    await set_value(session, "default_endpoint_id", str(endpoint.id))
 
 
 async def list_endpoints(session: AsyncSession, limit: int, offset: int) -> Page[EndpointOut]:

@@ -40,6 +40,11 @@ class SweepProgress:
     tokens_out: int = 0
     cost: float = 0.0
     paid_tokens: int = 0
+    tokens_in_spent: int = 0
+    tokens_out_spent: int = 0
+    cost_spent: float = 0.0
+    llm_calls_paid: int = 0
+    cache_hits: int = 0
     started_at: float = field(default_factory=time.monotonic)
     done_since_start: int = 0
 
@@ -66,7 +71,26 @@ class SweepProgress:
             "tokens_out": self.tokens_out,
             "cost_estimate": round(self.cost, 6),
             "eta_s": self.eta_s(),
+            # what was paid for, and what the cache saved (the totals above count every answer)
+            "tokens_in_spent": self.tokens_in_spent,
+            "tokens_out_spent": self.tokens_out_spent,
+            "cost_spent": round(self.cost_spent, 6),
+            "tokens_saved": max(self.tokens_in + self.tokens_out - self.tokens_in_spent - self.tokens_out_spent, 0),
+            "cost_saved": round(max(self.cost - self.cost_spent, 0.0), 6),
+            "llm_calls": self.llm_calls_paid,
+            "cache_hits": self.cache_hits,
         }
+
+    def add_run(self, run: Run) -> None:
+        """Count a finished run's totals (what its answers contain and what was paid)."""
+        self.tokens_in += run.tokens_in
+        self.tokens_out += run.tokens_out
+        self.cost += run.cost_estimate
+        self.tokens_in_spent += run.tokens_in_spent or 0
+        self.tokens_out_spent += run.tokens_out_spent or 0
+        self.cost_spent += run.cost_spent or 0.0
+        self.llm_calls_paid += run.llm_calls_paid or 0
+        self.cache_hits += run.cache_hits or 0
 
 
 async def resolve_handles(
@@ -122,6 +146,9 @@ async def persist_outcome(
     run.duration_ms = outcome.duration_ms
     run.tokens_in, run.tokens_out, run.cost_estimate = outcome.tokens_in, outcome.tokens_out, outcome.cost
     run.llm_calls, run.cache_hits = outcome.llm_calls, outcome.cache_hits
+    run.tokens_in_spent, run.tokens_out_spent = outcome.spent_tokens_in, outcome.spent_tokens_out
+    run.cost_spent = outcome.spent_cost
+    run.llm_calls_paid = sum(1 for s in outcome.stage_results if s.called and not s.cached)
     run.weighted_score = weighted
     run.error = outcome.error
 
@@ -195,8 +222,13 @@ async def run_once(
         cost_estimate=outcome.cost,
         llm_calls=outcome.llm_calls,
         cache_hits=outcome.cache_hits,
+        tokens_in_spent=run.tokens_in_spent,
+        tokens_out_spent=run.tokens_out_spent,
+        cost_spent=run.cost_spent,
+        llm_calls_paid=run.llm_calls_paid,
         duration_ms=outcome.duration_ms,
         config=config,
+        config_hash=run.config_hash,
     )
     return run, outcome
 
@@ -211,6 +243,11 @@ async def progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress
                     func.coalesce(func.sum(Run.tokens_in), 0),
                     func.coalesce(func.sum(Run.tokens_out), 0),
                     func.coalesce(func.sum(Run.cost_estimate), 0.0),
+                    func.coalesce(func.sum(Run.tokens_in_spent), 0),
+                    func.coalesce(func.sum(Run.tokens_out_spent), 0),
+                    func.coalesce(func.sum(Run.cost_spent), 0.0),
+                    func.coalesce(func.sum(Run.llm_calls_paid), 0),
+                    func.coalesce(func.sum(Run.cache_hits), 0),
                 )
                 .where(Run.sweep_id == sweep.id)
                 .group_by(Run.status)
@@ -219,12 +256,17 @@ async def progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress
         .all()
     )
     progress = SweepProgress(total=sum(int(r[1]) for r in rows))
-    for status, count, t_in, t_out, cost in rows:
+    for status, count, t_in, t_out, cost, s_in, s_out, s_cost, paid_calls, hits in rows:
         if status in DONE_STATUSES:
             setattr(progress, status, getattr(progress, status) + int(count))
             progress.tokens_in += int(t_in)
             progress.tokens_out += int(t_out)
             progress.cost += float(cost)
+            progress.tokens_in_spent += int(s_in)
+            progress.tokens_out_spent += int(s_out)
+            progress.cost_spent += float(s_cost)
+            progress.llm_calls_paid += int(paid_calls)
+            progress.cache_hits += int(hits)
     paid = await session.scalar(
         select(func.coalesce(func.sum(StageResult.tokens_in + StageResult.tokens_out), 0))
         .join(Run, Run.id == StageResult.run_id)
@@ -285,7 +327,7 @@ def _over_budget(plan: _SweepPlan) -> bool:
     progress = plan.progress
     return bool(
         (plan.budget_tokens and progress.paid_tokens >= plan.budget_tokens)
-        or (plan.budget_cost and progress.cost >= plan.budget_cost)
+        or (plan.budget_cost and progress.cost_spent >= plan.budget_cost)
     )
 
 
@@ -359,9 +401,7 @@ async def _run_and_account(
         progress.cached += 1
     else:
         progress.completed += 1
-    progress.tokens_in += run.tokens_in
-    progress.tokens_out += run.tokens_out
-    progress.cost += run.cost_estimate
+    progress.add_run(run)
     progress.paid_tokens += paid
     rt.publish("sweep.progress", experiment_id=plan.experiment_id, sweep_id=sweep_id, **progress.as_data())
     best = state["best"]
@@ -407,7 +447,7 @@ async def _budget_exhausted(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, p
         experiment_id=plan.experiment_id,
         sweep_id=sweep_id,
         token_count=plan.progress.paid_tokens,
-        cost=round(plan.progress.cost, 6),
+        cost=round(plan.progress.cost_spent, 6),
         max_tokens=plan.budget_tokens or None,
         max_cost_usd=plan.budget_cost or None,
     )

@@ -13,10 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine import scorers
-from promptlooper.engine.definition import DefinitionError, ExperimentDefinition, validate_definition
+from promptlooper.engine.definition import (
+    DefinitionError,
+    ExperimentDefinition,
+    parse_space_key,
+    validate_definition,
+)
 from promptlooper.engine.space import count_grid
 from promptlooper.errors import Conflict, InvalidDefinition
-from promptlooper.models import Experiment, LLMEndpoint, Project, Run
+from promptlooper.models import AppSetting, Experiment, LLMEndpoint, Project, Run
 from promptlooper.schemas import (
     ExperimentCreate,
     ExperimentOut,
@@ -35,8 +40,52 @@ def definition_of(experiment: Experiment) -> ExperimentDefinition:
     return ExperimentDefinition.model_validate({f: getattr(experiment, f) for f in DOCUMENT_FIELDS})
 
 
+async def _default_endpoint(session: AsyncSession) -> str | None:
+    setting = await session.get(AppSetting, "default_endpoint_id")
+    value = None if setting is None else setting.value
+    return str(value) if value and await _endpoint_exists(session, str(value)) else None
+
+
+def _space_sets_endpoint(defn: ExperimentDefinition) -> set[int | None]:
+    """Stages (None: every stage) whose endpoint the parameter space sets on every config."""
+    covered: set[int | None] = set()
+    for key, values in defn.parameter_space.items():
+        target = parse_space_key(key, defn.pipeline_stages)
+        if isinstance(target, str) or target.kind != "field" or target.name != "endpoint_id":
+            continue
+        if isinstance(values, list) and values and all(values):
+            covered.add(target.stage)
+    return covered
+
+
+async def _stages_without_endpoint(session: AsyncSession, defn: ExperimentDefinition) -> list[dict[str, Any]]:
+    """A stage that names no endpoint runs on the default one; without a default it could never run."""
+    if await _default_endpoint(session) is not None:
+        return []
+    covered = _space_sets_endpoint(defn)
+    if None in covered:
+        return []
+    return [
+        {
+            "loc": ["body", "pipeline_stages", index, "endpoint_id"],
+            "msg": "This stage names no endpoint and no default endpoint is set: choose an endpoint "
+            "(or set a default one in the admin settings).",
+            "type": "missing_endpoint",
+        }
+        for index, stage in enumerate(defn.pipeline_stages)
+        if stage.endpoint_id is None and index not in covered
+    ]
+
+
+async def check_runnable(session: AsyncSession, defn: ExperimentDefinition) -> None:
+    """Refuse (422 on the stage) a document with a stage that has no endpoint to run on."""
+    errors = await _stages_without_endpoint(session, defn)
+    if errors:
+        raise InvalidDefinition(errors)
+
+
 async def _check_endpoints(session: AsyncSession, defn: ExperimentDefinition) -> None:
-    errors: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = await _stages_without_endpoint(session, defn)
     for index, stage in enumerate(defn.pipeline_stages):
         if stage.endpoint_id is not None and not await _endpoint_exists(session, stage.endpoint_id):
             errors.append(

@@ -182,20 +182,32 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
     )
     totals = (
         await session.execute(
-            select(func.sum(Run.tokens_in), func.sum(Run.tokens_out), func.sum(Run.cost_estimate)).where(
-                Run.experiment_id == experiment_id
-            )
+            select(
+                func.coalesce(func.sum(Run.tokens_in), 0),
+                func.coalesce(func.sum(Run.tokens_out), 0),
+                func.coalesce(func.sum(Run.cost_estimate), 0.0),
+                func.coalesce(func.sum(Run.tokens_in_spent), 0),
+                func.coalesce(func.sum(Run.tokens_out_spent), 0),
+                func.coalesce(func.sum(Run.cost_spent), 0.0),
+                func.coalesce(func.sum(Run.llm_calls_paid), 0),
+                func.coalesce(func.sum(Run.cache_hits), 0),
+            ).where(Run.experiment_id == experiment_id)
         )
     ).one()
+    t_in, t_out, worth, s_in, s_out, spent, paid_calls, hits = totals
     data = await best_json(session, experiment_id)
-    names = sorted({n for entry in board.items for n in entry.scores})
+    names = sorted({n for entry in board.items for n in entry.scores} | _human_scorers(experiment))
+    variants = _variant_fields([entry.config for entry in board.items])
     lines = [
         f"# Experiment report: {experiment.name}",
         "",
         experiment.description or "",
         "",
         f"- Runs: {sum(counts.values())} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
-        f"- Tokens: {int(totals[0] or 0)} in, {int(totals[1] or 0)} out; estimated cost ${float(totals[2] or 0):.4f}",
+        f"- Tokens paid for: {int(s_in)} in, {int(s_out)} out (every answer together: {int(t_in)} in, "
+        f"{int(t_out)} out)",
+        f"- Cost: spent ${float(spent):.4f}; saved by the cache ${max(float(worth) - float(spent), 0.0):.4f}",
+        f"- Calls: {int(paid_calls)} LLM calls paid, {int(hits)} answered from the cache",
         f"- Samples: {len(experiment.sample_data)}; stages: {len(experiment.pipeline_stages)}",
         "",
         "## Best configuration",
@@ -208,17 +220,68 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
         "",
         "## Leaderboard",
         "",
-        "| rank | weighted | " + " | ".join(names) + " | model | params |",
-        "|---|---|" + "---|" * len(names) + "---|---|",
+        "| rank | weighted | " + " | ".join(names) + " | model | params | "
+        + "".join(f"{label} | " for label, _ in variants) + "runs |",
+        "|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(variants) + "---|",
     ]
     for entry in board.items:
         stage = entry.config.get("stages", [{}])[-1]
-        cells = [f"{entry.scores.get(n, float('nan')):.3f}" for n in names]
-        weighted = "-" if entry.weighted_score is None else f"{entry.weighted_score:.4f}"
+        cells = [_score_cell(n, entry.scores.get(n)) for n in names]
+        weighted = "—" if entry.weighted_score is None else f"{entry.weighted_score:.4f}"
+        swept = [_cell(pick(entry.config)) for _, pick in variants]
         lines.append(
             f"| {entry.rank} | {weighted} | "
             + " | ".join(cells)
-            + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |"
+            + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` | "
+            + "".join(f"{cell} | " for cell in swept)
+            + f"{entry.runs} |"
         )
     lines += ["", f"_Generated {data['exported_at']} by PromptLooper._", ""]
     return "\n".join(lines)
+
+
+def _human_scorers(experiment: Experiment) -> set[str]:
+    """Human ratings are stored as `human_rating` whatever the entry's name: a column even when none is in."""
+    rated = any(e.get("scorer") == "human_rating" for e in experiment.scoring_config or [])
+    return {"human_rating"} if rated else set()
+
+
+def _score_cell(name: str, value: float | None) -> str:
+    if value is None:
+        return "not rated" if name == "human_rating" else "—"
+    return f"{value:.3f}"
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    """A table cell: one line, pipes escaped, long text shortened."""
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = " ".join(text.split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("|", "\\|")
+
+
+def _variant_fields(configs: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The prompt parts (system prompt, template per stage, vars) that differ between the rows."""
+    if len(configs) < 2:
+        return []
+    out: list[tuple[str, Any]] = []
+    stage_names = [str(s.get("name", i)) for i, s in enumerate(configs[0].get("stages", []))]
+    for index, stage_name in enumerate(stage_names):
+        for field in ("system_prompt", "prompt_template"):
+            def pick(config: dict[str, Any], index: int = index, field: str = field) -> Any:
+                stages = config.get("stages", [])
+                return stages[index].get(field) if index < len(stages) else None
+
+            if len({json.dumps(pick(c)) for c in configs}) > 1:
+                label = field if len(stage_names) == 1 else f"{stage_name}.{field}"
+                out.append((label, pick))
+
+    def variables(config: dict[str, Any]) -> Any:
+        return config.get("vars") or None
+
+    if len({json.dumps(variables(c), sort_keys=True) for c in configs}) > 1:
+        out.append(("vars", variables))
+    return out

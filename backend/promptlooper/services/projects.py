@@ -66,7 +66,10 @@ async def update_project(session: AsyncSession, project_id: uuid.UUID, body: Pro
         setattr(project, key, value)
     project.updated_at = datetime.now(UTC)
     await session.flush()
-    return ProjectOut.model_validate(project)
+    count = await session.scalar(
+        select(func.count()).select_from(Experiment).where(Experiment.project_id == project.id)
+    )
+    return ProjectOut.model_validate(project).model_copy(update={"experiment_count": int(count or 0)})
 
 
 async def delete_project(session: AsyncSession, project_id: uuid.UUID) -> None:

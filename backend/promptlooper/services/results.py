@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -124,10 +124,52 @@ async def run_detail(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
     )
 
 
+def rejected_configs(experiment_id: uuid.UUID) -> Select[Any]:
+    """The config hashes of an experiment somebody rejected (any run of it)."""
+    return select(Run.config_hash).where(Run.experiment_id == experiment_id, Run.rejected.is_(True)).distinct()
+
+
+async def _config_totals(
+    session: AsyncSession, experiment_id: uuid.UUID, hashes: list[str]
+) -> dict[str, tuple[int, int, int, float, float, int, int]]:
+    """Per config: finished runs, tokens and cost paid, cost saved, paid calls and cache hits."""
+    if not hashes:
+        return {}
+    rows = (
+        await session.execute(
+            select(
+                Run.config_hash,
+                func.count(),
+                func.coalesce(func.sum(Run.tokens_in_spent), 0),
+                func.coalesce(func.sum(Run.tokens_out_spent), 0),
+                func.coalesce(func.sum(Run.cost_spent), 0.0),
+                func.coalesce(func.sum(Run.cost_estimate - Run.cost_spent), 0.0),
+                func.coalesce(func.sum(Run.llm_calls_paid), 0),
+                func.coalesce(func.sum(Run.cache_hits), 0),
+            )
+            .where(Run.experiment_id == experiment_id, Run.config_hash.in_(hashes), Run.status.in_(FINAL_OK))
+            .group_by(Run.config_hash)
+        )
+    ).all()
+    return {
+        str(h): (int(n), int(t_in), int(t_out), float(spent), max(float(saved), 0.0), int(calls), int(hits))
+        for h, n, t_in, t_out, spent, saved, calls, hits in rows
+    }
+
+
 async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str) -> Leaderboard:
-    """Top configurations: one entry per config (its best run), rejected runs left out."""
+    """Top configurations: one entry per `config_hash` across the experiment, shown by its best run.
+
+    A rejected configuration (any of its runs rejected) is left out entirely; `runs` counts the
+    configuration's finished runs, and the spent/saved figures add up all of them.
+    """
     await get_or_404(session, Experiment, experiment_id, "Experiment")
-    base = select(Run).where(Run.experiment_id == experiment_id, Run.rejected.is_(False), Run.status.in_(FINAL_OK))
+    base = select(Run).where(
+        Run.experiment_id == experiment_id,
+        Run.rejected.is_(False),
+        Run.status.in_(FINAL_OK),
+        Run.config_hash.not_in(rejected_configs(experiment_id)),
+    )
     ordered = _sorted(base, sort if sort.startswith(("-", "+")) else "-" + sort)  # best first unless "+"
     entries: list[LeaderboardEntry] = []
     seen: set[str] = set()
@@ -159,20 +201,36 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
             )
             if len(entries) >= limit:
                 break
+    totals = await _config_totals(session, experiment_id, [e.config_hash for e in entries])
+    for entry in entries:
+        n, t_in, t_out, spent, saved, calls, hits = totals.get(entry.config_hash, (1, 0, 0, 0.0, 0.0, 0, 0))
+        entry.runs, entry.tokens_in_spent, entry.tokens_out_spent = n, t_in, t_out
+        entry.cost_spent, entry.cost_saved = round(spent, 6), round(saved, 6)
+        entry.llm_calls_paid, entry.cache_hits = calls, hits
     return Leaderboard(items=entries)
 
 
 async def set_rejected(session: AsyncSession, run_id: uuid.UUID, rejected: bool) -> RunOut:
-    """Exclude a run from the leaderboard, or take it back."""
+    """Exclude a configuration from the leaderboard and exports, or take it back.
+
+    Every run of the experiment with the run's `config_hash` is flagged (or cleared): a cached twin
+    from another sweep is the same configuration.
+    """
     run = await get_or_404(session, Run, run_id, "Run")
-    run.rejected = rejected
-    await session.flush()
+    await session.execute(
+        update(Run)
+        .where(Run.experiment_id == run.experiment_id, Run.config_hash == run.config_hash)
+        .values(rejected=rejected)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(run)
     scores = (await scores_by_run(session, [run_id])).get(run_id, {})
     return RunOut.model_validate(run).model_copy(update={"scores": scores})
 
 
 async def add_human_score(session: AsyncSession, principal: Principal, run_id: uuid.UUID, body: ScoreIn) -> RunDetail:
-    """Store a human rating (several average) and recompute the run's weighted score."""
+    """Store the caller's human rating of a run (it replaces their earlier one; several users' ratings
+    average) and recompute the run's weighted score."""
     from promptlooper.services.scoring import recompute_weighted
 
     run = await get_or_404(session, Run, run_id, "Run")
@@ -183,6 +241,12 @@ async def add_human_score(session: AsyncSession, principal: Principal, run_id: u
         value, kind = (body.rating - 1) / 4, {"rating": body.rating}
     else:
         value, kind = (1.0 if body.thumbs == "up" else 0.0), {"thumbs": body.thumbs}
+    mine = Score.user_id == principal.user_id if principal.user_id is not None else Score.user_id.is_(None)
+    await session.execute(
+        delete(Score)
+        .where(Score.run_id == run.id, Score.scorer_name == "human_rating", mine)
+        .execution_options(synchronize_session=False)
+    )
     session.add(
         Score(
             run_id=run.id,

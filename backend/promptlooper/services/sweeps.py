@@ -12,16 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
-from promptlooper.engine.estimate import estimate_sweep
+from promptlooper.engine.estimate import count_cached, estimate_sweep, with_cache
 from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
 from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
-from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
+from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, Sweep
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services.common import get_or_404
-from promptlooper.services.experiments import definition_of, experiment_out, validate_document
+from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
 MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
+CACHE_LOOKUP_BATCH = 500  # cache keys per `IN` query when an estimate checks what is already cached
 
 
 def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
@@ -56,9 +57,24 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = sweep_configs(defn, body.type, body.max_runs, body.seed, default_endpoint)
-    pricing = {str(e.id): dict(e.pricing or {}) for e in await session.scalars(select(LLMEndpoint))}
-    result = estimate_sweep(configs, defn.sample_data, body.repeats, pricing)
-    return SweepEstimateOut(**dataclasses.asdict(result))
+    endpoints = list(await session.scalars(select(LLMEndpoint)))
+    pricing = {str(e.id): dict(e.pricing or {}) for e in endpoints}
+    result = estimate_sweep(configs, defn.sample_data, body.repeats, pricing,
+                            scorers=[entry.scorer for entry in defn.scoring_config])
+
+    async def lookup(keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), CACHE_LOOKUP_BATCH):
+            rows = await session.execute(
+                select(ResponseCache.config_hash, ResponseCache.response).where(
+                    ResponseCache.config_hash.in_(keys[start:start + CACHE_LOOKUP_BATCH]))
+            )
+            found.update({str(k): str(v) for k, v in rows.all()})
+        return found
+
+    checked, cached = await count_cached(configs, defn.sample_data, body.repeats,
+                                         {str(e.id): e.url for e in endpoints}, lookup)
+    return SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
 
 
 async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
@@ -74,6 +90,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         raise Conflict(
             "A sweep of this experiment is already running or paused; stop it first.", code="sweep_already_running"
         )
+    await check_runnable(session, definition_of(experiment))  # the default endpoint may be gone since
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)

@@ -38,6 +38,8 @@ def document(project_id: str, **changes: Any) -> dict[str, Any]:
 
 
 def project(admin: TestClient) -> str:
+    """A project, with an endpoint (the first becomes the default, which the stages run on)."""
+    admin.post("/api/v1/endpoints", json={"label": "default", "url": "http://127.0.0.1:9/v1"})
     return str(admin.post("/api/v1/projects", json={"name": "p"}).json()["id"])
 
 

@@ -51,7 +51,8 @@ def test_leaderboard_rejection_and_human_scores(admin: TestClient, anon: TestCli
         rated = admin.post(f"/api/v1/runs/{top}/score", json={"rating": 5, "comment": "great"})
         assert rated.status_code == 200
         admin.post(f"/api/v1/runs/{top}/score", json={"thumbs": "down"})
-        assert admin.get(f"/api/v1/runs/{top}").json()["scores"]["human_rating"] == 0.5
+        assert admin.get(f"/api/v1/runs/{top}").json()["scores"]["human_rating"] == 0.0, "one rating per user"
+        admin.post(f"/api/v1/runs/{top}/score", json={"rating": 5, "comment": "great"})
         assert admin.post(f"/api/v1/runs/{top}/score", json={"rating": 9}).status_code == 422
         admin.put("/api/v1/admin/settings", json={"allow_guest_access": True})
         assert anon.get(f"/api/v1/runs/{top}").status_code == 200, "guests may read"

@@ -231,3 +231,10 @@ async def test_score_outputs_restricts_an_entry_to_its_samples():
     assert scores["paris"].value == 1.0 and scores["paris"].metadata["per_sample"] == {"a": 1.0}
     assert scores["both"].value == 0.5 and set(scores["both"].metadata["per_sample"]) == {"a", "c"}
     assert scores["missing"].metadata["per_sample"] == {"b": 0.0}
+
+
+async def test_length_metadata_labels_bounds_and_partial_scores_apart():
+    result = await LengthScorer().score("in", "w " * 45, CTX, LengthConfig(max_words=30, min_chars=10))
+    assert result.metadata["bounds"] == {"max_words": 30, "min_chars": 10}, "bounds are the configured limits"
+    assert result.metadata["partial"] == {"max_words": 0.5, "min_chars": 1.0}
+    assert result.value == 0.5

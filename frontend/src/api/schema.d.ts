@@ -1328,6 +1328,12 @@ export interface components {
          * @description One ranked configuration.
          */
         LeaderboardEntry: {
+            /**
+             * Cache Hits
+             * @description calls answered from the cache, over every run
+             * @default 0
+             */
+            cache_hits: number;
             /** Config */
             config: {
                 [key: string]: unknown;
@@ -1336,8 +1342,26 @@ export interface components {
             config_hash: string;
             /** Cost Estimate */
             cost_estimate: number;
+            /**
+             * Cost Saved
+             * @description what cache hits saved, over every run of the configuration
+             * @default 0
+             */
+            cost_saved: number;
+            /**
+             * Cost Spent
+             * @description cost paid, over every run of the configuration
+             * @default 0
+             */
+            cost_spent: number;
             /** Duration Ms */
             duration_ms: number | null;
+            /**
+             * Llm Calls Paid
+             * @description calls sent upstream, over every run of the configuration
+             * @default 0
+             */
+            llm_calls_paid: number;
             /** Rank */
             rank: number;
             /**
@@ -1345,6 +1369,12 @@ export interface components {
              * Format: uuid
              */
             run_id: string;
+            /**
+             * Runs
+             * @description runs of this configuration in the experiment (rejected ones excluded)
+             * @default 1
+             */
+            runs: number;
             /** Scores */
             scores: {
                 [key: string]: number;
@@ -1353,8 +1383,20 @@ export interface components {
             status: string;
             /** Tokens In */
             tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @description input tokens paid for, over every run of the configuration
+             * @default 0
+             */
+            tokens_in_spent: number;
             /** Tokens Out */
             tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @description output tokens paid for, over every run of the configuration
+             * @default 0
+             */
+            tokens_out_spent: number;
             /** Weighted Score */
             weighted_score: number | null;
         };
@@ -1615,6 +1657,12 @@ export interface components {
             config_hash: string;
             /** Cost Estimate */
             cost_estimate: number;
+            /**
+             * Cost Spent
+             * @description what the calls actually made cost (a cache hit costs 0)
+             * @default 0
+             */
+            cost_spent: number;
             /** Duration Ms */
             duration_ms: number | null;
             /** Error */
@@ -1629,8 +1677,17 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Llm Calls */
+            /**
+             * Llm Calls
+             * @description chat calls made or answered from the cache
+             */
             llm_calls: number;
+            /**
+             * Llm Calls Paid
+             * @description chat calls sent upstream (llm_calls minus cache hits)
+             * @default 0
+             */
+            llm_calls_paid: number;
             /** Rejected */
             rejected: boolean;
             /**
@@ -1663,8 +1720,20 @@ export interface components {
             sweep_id: string | null;
             /** Tokens In */
             tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @description input tokens of the calls actually made (not cache hits)
+             * @default 0
+             */
+            tokens_in_spent: number;
             /** Tokens Out */
             tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @description output tokens of the calls actually made
+             * @default 0
+             */
+            tokens_out_spent: number;
             /** Weighted Score */
             weighted_score: number | null;
         };
@@ -1685,6 +1754,12 @@ export interface components {
             config_hash: string;
             /** Cost Estimate */
             cost_estimate: number;
+            /**
+             * Cost Spent
+             * @description what the calls actually made cost (a cache hit costs 0)
+             * @default 0
+             */
+            cost_spent: number;
             /** Duration Ms */
             duration_ms: number | null;
             /** Error */
@@ -1699,8 +1774,17 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Llm Calls */
+            /**
+             * Llm Calls
+             * @description chat calls made or answered from the cache
+             */
             llm_calls: number;
+            /**
+             * Llm Calls Paid
+             * @description chat calls sent upstream (llm_calls minus cache hits)
+             * @default 0
+             */
+            llm_calls_paid: number;
             /** Rejected */
             rejected: boolean;
             /**
@@ -1723,8 +1807,20 @@ export interface components {
             sweep_id: string | null;
             /** Tokens In */
             tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @description input tokens of the calls actually made (not cache hits)
+             * @default 0
+             */
+            tokens_in_spent: number;
             /** Tokens Out */
             tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @description output tokens of the calls actually made
+             * @default 0
+             */
+            tokens_out_spent: number;
             /** Weighted Score */
             weighted_score: number | null;
         };
@@ -1919,9 +2015,22 @@ export interface components {
             cache: {
                 [key: string]: number;
             };
+            /**
+             * Cost Saved
+             * @default 0
+             */
+            cost_saved: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
             /** Experiments */
             experiments: number;
-            /** Llm Calls */
+            /**
+             * Llm Calls
+             * @description chat calls sent upstream (paid); cache hits are counted apart in `cache`
+             */
             llm_calls: number;
             /** Projects */
             projects: number;
@@ -1931,6 +2040,16 @@ export interface components {
             runs_by_status: {
                 [key: string]: number;
             };
+            /**
+             * Tokens Saved
+             * @default 0
+             */
+            tokens_saved: number;
+            /**
+             * Tokens Spent
+             * @default 0
+             */
+            tokens_spent: number;
             /** Users */
             users: number;
         };
@@ -1991,10 +2110,34 @@ export interface components {
          * @description Runs and calls exactly; tokens are upper estimates (outputs assume max_tokens or 256) at 4 chars a token.
          */
         SweepEstimateOut: {
+            /**
+             * Cache Checked
+             * @description stage calls whose cache key was looked up
+             * @default 0
+             */
+            cache_checked: number;
+            /**
+             * Cached Calls
+             * @description stage calls already in the response cache (bounded look-up)
+             * @default 0
+             */
+            cached_calls: number;
             /** Calls */
             calls: number;
             /** Cost */
             cost: number;
+            /**
+             * Cost Usd Uncached
+             * @description the cost of the calls not already cached
+             * @default 0
+             */
+            cost_usd_uncached: number;
+            /**
+             * Llm Calls
+             * @description chat calls of the pipeline stages (`calls` adds scorer calls)
+             * @default 0
+             */
+            llm_calls: number;
             /**
              * Priced
              * @description every call's model has a price on its endpoint
@@ -2004,6 +2147,12 @@ export interface components {
             runs: number;
             /** Samples */
             samples: number;
+            /**
+             * Scorer Calls
+             * @description llm_judge and embedding scorer calls (one per scored sample)
+             * @default 0
+             */
+            scorer_calls: number;
             /** Stages */
             stages: number;
             /** Tokens In */

@@ -53,7 +53,16 @@ export interface LiveProgress {
   cached: number;
   tokensIn: number;
   tokensOut: number;
+  /** What the answers contain (cache hits included), so configurations compare. */
   cost: number;
+  /** What was paid for and what the cache saved; null until the server reports them. */
+  tokensSpent: number | null;
+  tokensSaved: number | null;
+  costSpent: number | null;
+  costSaved: number | null;
+  /** LLM calls sent upstream (paid) and calls answered from the cache, over the sweep. */
+  callsPaid: number | null;
+  cacheHits: number | null;
   etaS: number | null;
   /** When etaS was reported (ISO), so the view can count down between updates. */
   etaTs: string | null;
@@ -140,6 +149,12 @@ export function emptyProgress(): LiveProgress {
     tokensIn: 0,
     tokensOut: 0,
     cost: 0,
+    tokensSpent: null,
+    tokensSaved: null,
+    costSpent: null,
+    costSaved: null,
+    callsPaid: null,
+    cacheHits: null,
     etaS: null,
     etaTs: null,
     progressSeq: -1,
@@ -283,6 +298,12 @@ function applyProgress(state: LiveState, event: LiveEvent, seq: number | null): 
       tokensIn: num(d.tokens_in, p.tokensIn),
       tokensOut: num(d.tokens_out, p.tokensOut),
       cost: num(d.cost_estimate, p.cost),
+      tokensSpent: "tokens_in_spent" in d ? num(d.tokens_in_spent) + num(d.tokens_out_spent) : p.tokensSpent,
+      tokensSaved: numOrNull(d.tokens_saved) ?? p.tokensSaved,
+      costSpent: numOrNull(d.cost_spent) ?? p.costSpent,
+      costSaved: numOrNull(d.cost_saved) ?? p.costSaved,
+      callsPaid: numOrNull(d.llm_calls) ?? p.callsPaid,
+      cacheHits: numOrNull(d.cache_hits) ?? p.cacheHits,
       etaS: numOrNull(d.eta_s),
       etaTs: event.ts,
       progressSeq: order,
@@ -457,7 +478,9 @@ export function describeEvent(event: LiveEvent): { summary: string; tone: Timeli
     case "experiment.completed":
       return d.stopped
         ? { summary: "Stopped", tone: "warn" }
-        : { summary: `Completed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "good" };
+        : num(d.failed) > 0
+          ? { summary: `Completed, ${num(d.failed)} failed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "warn" }
+          : { summary: `Completed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "good" };
     case "budget.exhausted":
       return {
         summary: `Budget exhausted after ${num(d.token_count)} tokens${typeof d.cost === "number" ? ` / $${d.cost.toFixed(4)}` : ""}`,
@@ -495,6 +518,8 @@ function capitalize(text: string): string {
 /** Cache hit rate of the current sweep: per LLM call when every finished run was seen, else per run. */
 export function cacheHitRate(state: LiveState): number | null {
   const p = state.progress;
+  // The server's counts over the whole sweep, when it reports them (paid calls and hits apart).
+  if (p.callsPaid !== null && p.cacheHits !== null && p.callsPaid + p.cacheHits > 0) return p.cacheHits / (p.callsPaid + p.cacheHits);
   if (state.callsSeen > 0 && state.runsSeen >= p.completed) return state.hitsSeen / state.callsSeen;
   if (p.completed > 0) return p.cached / p.completed;
   if (state.callsSeen > 0) return state.hitsSeen / state.callsSeen;

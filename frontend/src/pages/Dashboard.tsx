@@ -87,7 +87,9 @@ export default function DashboardPage() {
                     <StatItem label="Projects" value={stats.data ? formatInt(stats.data.projects) : null} />
                     <StatItem label="Experiments" value={stats.data ? formatInt(stats.data.experiments) : null} />
                     <StatItem label="Runs" value={stats.data ? formatInt(stats.data.runs) : null} />
-                    <StatItem label="LLM calls" value={stats.data ? formatInt(stats.data.llm_calls) : null} />
+                    <StatItem label="LLM calls paid" value={stats.data ? formatInt(stats.data.llm_calls) : null} />
+                    <StatItem label="Spent" value={stats.data ? formatCost(stats.data.cost_spent) : null} />
+                    <StatItem label="Saved by cache" value={stats.data ? formatCost(stats.data.cost_saved) : null} />
                     {stats.data &&
                       Object.entries(stats.data.runs_by_status).map(([status, count]) => <StatItem key={status} label={`Runs ${status}`} value={formatInt(count)} />)}
                     {stats.data &&
@@ -172,11 +174,11 @@ function ActiveSweep({ experiment, progress }: { experiment: ExperimentSummary; 
         <StatusBadge status={experiment.status} />
       </div>
       <div className="mt-2 h-2 overflow-hidden rounded-full bg-raised" role="progressbar" aria-label={`${experiment.name} progress`} aria-valuemin={0} aria-valuemax={progress?.total ?? 0} aria-valuenow={progress?.completed ?? 0}>
-        <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+        <div className={`h-full rounded-full transition-[width] duration-500 ${progress?.failed ? "bg-warn" : "bg-accent"}`} style={{ width: `${ratio * 100}%` }} />
       </div>
       <p className="num mt-1 text-xs text-muted">
         {progress
-          ? `${formatInt(progress.completed)} of ${formatInt(progress.total)} runs · ${formatCost(progress.cost)}${progress.failed ? ` · ${formatInt(progress.failed)} failed` : ""} · ${formatRelative(progress.ts)}`
+          ? `${formatInt(progress.completed)} of ${formatInt(progress.total)} runs · ${formatCost(progress.cost)} spent${progress.failed ? ` · ${formatInt(progress.failed)} failed` : ""} · ${formatRelative(progress.ts)}`
           : `${formatInt(experiment.run_count)} runs · best ${formatScore(experiment.best_score)} · waiting for progress…`}
       </p>
     </li>

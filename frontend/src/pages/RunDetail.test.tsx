@@ -50,9 +50,9 @@ const run = {
   score_details: [{ name: "keyword", value: 0.5, metadata: { per_sample: { s1: 0.5 }, details: { s1: { found: ["alpha"] } } }, comment: null, created_at: null }],
 };
 
-function api(scoreReply: (request: FakeRequest) => unknown) {
+function api(scoreReply: (request: FakeRequest) => unknown, runBody: unknown = run) {
   return fakeApi({
-    [`GET /api/v1/runs/${RUN}`]: run,
+    [`GET /api/v1/runs/${RUN}`]: runBody,
     [`POST /api/v1/runs/${RUN}/score`]: scoreReply,
     [`PUT /api/v1/runs/${RUN}`]: (request: FakeRequest) => ({ ...run, rejected: (request.body as { rejected: boolean }).rejected }),
     "GET /api/v1/experiments/:id": {
@@ -82,6 +82,14 @@ describe("Run detail", { timeout: 30_000 }, () => {
     expect(call).toHaveTextContent("cached");
     expect(await screen.findByTestId("run-score-keyword")).toHaveTextContent("2"); // weight from the experiment
     expect(screen.getByTestId("summary-cache")).toHaveTextContent("1 (50%)");
+  });
+
+  it("shows what a cached run paid (nothing) apart from what its answers cost", async () => {
+    api(() => run, { ...run, status: "cached", cache_hits: 2, cost_estimate: 0.07, cost_spent: 0, llm_calls_paid: 0, tokens_in_spent: 0, tokens_out_spent: 0 });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    expect(await screen.findByTestId("summary-spent")).toHaveTextContent("$0.00");
+    expect(screen.getByTestId("summary-cost")).toHaveTextContent("$0.07");
+    expect(screen.getByTestId("summary-calls")).toHaveTextContent("0");
   });
 
   it("rates with stars optimistically and keyboard-operably", async () => {

@@ -99,14 +99,16 @@ function Summary({ run, cacheRate }: { run: RunDetail; cacheRate: number | null 
     ["Weighted score", formatScore(run.weighted_score), "summary-score"],
     ["Tokens in / out", `${formatInt(run.tokens_in)} / ${formatInt(run.tokens_out)}`, "summary-tokens"],
     ["Cost", formatCost(run.cost_estimate), "summary-cost"],
+    // What was paid: a cache hit costs nothing (the cost above is what the answers are worth).
+    ["Spent", formatCost(run.cost_spent ?? run.cost_estimate), "summary-spent"],
     ["Duration", formatDurationMs(run.duration_ms), "summary-duration"],
-    ["LLM calls", formatInt(run.llm_calls), "summary-calls"],
+    ["LLM calls paid", formatInt(run.llm_calls_paid ?? run.llm_calls - run.cache_hits), "summary-calls"],
     ["Cache hits", `${formatInt(run.cache_hits)}${cacheRate !== null ? ` (${formatPercent(cacheRate)})` : ""}`, "summary-cache"],
   ];
   return (
     <Card>
       <CardBody>
-        <dl className="grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-6">
+        <dl className="grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-7">
           {items.map(([label, value, testId]) => (
             <div key={label}>
               <dt className="text-xs text-muted">{label}</dt>

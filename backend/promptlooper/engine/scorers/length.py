@@ -6,6 +6,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from .base import ScoreContext, ScorerConfig, ScoreResult
 
+BOUND_NAMES = ("min_words", "max_words", "min_chars", "max_chars")
+
 
 class LengthConfig(ScorerConfig):
     """Config of the length scorer: at least one bound."""
@@ -63,4 +65,7 @@ class LengthScorer:
             partial["min_chars"] = above_min(chars, config.min_chars)
         if config.max_chars is not None:
             partial["max_chars"] = below_max(chars, config.max_chars)
-        return ScoreResult(min(partial.values()), {"words": words, "chars": chars, "bounds": partial})
+        bounds = {k: v for k, v in config.model_dump().items() if k in BOUND_NAMES and v is not None}
+        # `bounds` are the configured limits; `partial` is each bound's score (the result is the lowest).
+        return ScoreResult(min(partial.values()), {"words": words, "chars": chars, "bounds": bounds,
+                                                   "partial": partial})

@@ -54,6 +54,10 @@ export function EstimatePanel({ doc, sweepType, maxRuns, onSweepType, onMaxRuns 
   const serverAnswer = server.data && !server.isError ? server.data : null;
   const useServer = !!serverAnswer && fresh;
   const shown = useServer ? serverAnswer : { ...local };
+  // The server counts scorer calls (llm_judge, embeddings) too, and what the cache already holds.
+  const scorerCalls = useServer ? (serverAnswer.scorer_calls ?? 0) : 0;
+  const stageCalls = useServer ? (serverAnswer.llm_calls ?? shown.calls - scorerCalls) : shown.calls;
+  const cachedCalls = useServer ? (serverAnswer.cached_calls ?? 0) : 0;
   const unavailable = server.isError && (isApiError(server.error, 404) || isApiError(server.error, 405) || !isApiError(server.error));
   const computing = settledKey !== bodyKey || server.isFetching;
   // The server's problems are about the document it was sent: hide them while a newer one is estimated,
@@ -98,7 +102,7 @@ export function EstimatePanel({ doc, sweepType, maxRuns, onSweepType, onMaxRuns 
         </div>
         <dl className="grid grid-cols-2 gap-x-3 gap-y-2" aria-live="polite" aria-busy={computing}>
           <Stat label="Runs" testId="estimate-runs" value={formatInt(shown.runs)} />
-          <Stat label="LLM calls" testId="estimate-calls" value={formatInt(shown.calls)} />
+          <Stat label={scorerCalls > 0 ? "Calls (with scorers)" : "LLM calls"} testId="estimate-calls" value={formatInt(shown.calls)} />
           <Stat label="Tokens in" testId="estimate-tokens-in" value={`~${formatTokens(shown.tokens_in)}`} />
           <Stat label="Tokens out (max)" testId="estimate-tokens-out" value={`~${formatTokens(shown.tokens_out)}`} />
           <Stat
@@ -107,11 +111,20 @@ export function EstimatePanel({ doc, sweepType, maxRuns, onSweepType, onMaxRuns 
             value={useServer ? formatCost(shown.cost) : "—"}
             wide
           />
+          {cachedCalls > 0 && (
+            <Stat
+              label={`Still to pay (${formatInt(cachedCalls)} calls already cached)`}
+              testId="estimate-uncached"
+              value={formatCost(serverAnswer?.cost_usd_uncached ?? shown.cost)}
+              wide
+            />
+          )}
         </dl>
         <p className="text-xs text-muted num" data-testid="estimate-formula">
           {formatInt(shown.runs)} run{shown.runs === 1 ? "" : "s"} × {formatInt(shown.samples)} sample
           {shown.samples === 1 ? "" : "s"} × {formatInt(shown.stages)} stage{shown.stages === 1 ? "" : "s"} ={" "}
-          {formatInt(shown.calls)} calls
+          {formatInt(stageCalls)} calls
+          {scorerCalls > 0 ? `, plus ${formatInt(scorerCalls)} scorer calls (llm_judge, embeddings)` : ""}
           {sweepType === "grid" && !useServer && local.combinations !== local.runs && local.problems.length === 0
             ? ` (the grid has ${formatInt(local.combinations)} combinations)`
             : ""}

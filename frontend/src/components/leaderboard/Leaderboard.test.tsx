@@ -28,6 +28,13 @@ function entry(runId: string, weighted: number, keyword: number, model = "m1", t
     cost_estimate: 0.002,
     duration_ms: 1200,
     status: "completed",
+    runs: 1,
+    tokens_in_spent: 100,
+    tokens_out_spent: 50,
+    cost_spent: 0.002,
+    cost_saved: 0,
+    llm_calls_paid: 1,
+    cache_hits: 0,
   };
 }
 
@@ -37,7 +44,7 @@ function live(runId: string, weighted: number, keyword = weighted, status = "com
     status,
     weighted_score: weighted,
     scores: { keyword, length: 1 },
-    config: config("m2", 0.9),
+    config: config(`m2-${runId}`, 0.9), // every live run its own configuration
     config_hash: null,
     tokens_in: 10,
     tokens_out: 5,
@@ -163,5 +170,23 @@ describe("mergeLeaderboard", () => {
       [2, "a", false],
       [3, "b", false],
     ]);
+  });
+
+  it("keeps one row per configuration: a live run of a listed configuration (its cached twin) is no new row", () => {
+    const board = [{ ...entry("a", 0.9, 0.1, "m2", 0.9), runs: 2 }, entry("b", 0.8, 0.2, "m1", 0.1)].map((e, i) => ({ ...e, rank: i + 1 }));
+    const twin = { ...live("a2", 0.9), config: config("m2", 0.9) };
+    const sameHash = { ...live("b2", 0.8), config: null, config_hash: "hash-b" };
+    const rows = mergeLeaderboard(board, [twin, sameHash], "weighted_score", 10);
+    expect(rows.map((r) => [r.run_id, r.runs, r.live])).toEqual([
+      ["a", 2, false],
+      ["b", 1, false],
+    ]);
+  });
+
+  it("merges live runs of one new configuration into one row (the best)", () => {
+    const first = { ...live("c1", 0.6), config: config("m3", 0.5) };
+    const second = { ...live("c2", 0.7), config: config("m3", 0.5) };
+    const rows = mergeLeaderboard(server, [first, second], "weighted_score", 10);
+    expect(rows.map((r) => r.run_id)).toEqual(["a", "b", "c2"]);
   });
 });

@@ -38,7 +38,7 @@ export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [
     <Card data-testid="leaderboard">
       <CardHeader
         title="Leaderboard"
-        description="Best runs first; rejected runs are left out."
+        description="One row per configuration, shown by its best run; rejected configurations are left out."
         actions={
           <>
             <label className="flex items-center gap-2 whitespace-nowrap text-sm text-muted">
@@ -121,6 +121,7 @@ export function LeaderboardTable({
           ))}
           <col className="w-24" />
           <col className="w-24" />
+          <col className="w-16" />
           <col className="w-24" />
           <col className="w-24" />
         </colgroup>
@@ -141,7 +142,8 @@ export function LeaderboardTable({
               </th>
             ))}
             <th scope="col" className="px-3 text-right font-medium">Tokens</th>
-            <th scope="col" className="px-3 text-right font-medium">Cost</th>
+            <th scope="col" className="px-3 text-right font-medium" title="What one run's answers cost (cache hits included), so configurations compare">Cost</th>
+            <th scope="col" className="px-3 text-right font-medium" title="Runs of this configuration in the experiment">Runs</th>
             <th scope="col" className="px-3 text-right font-medium">Time</th>
             <th scope="col" className="px-3 font-medium">
               <span className="sr-only">Details</span>
@@ -175,7 +177,15 @@ export function LeaderboardTable({
                 );
               })}
               <td className="num px-3 text-right">{formatTokens(row.tokens_in + row.tokens_out)}</td>
-              <td className="num px-3 text-right">{formatCost(row.cost_estimate)}</td>
+              <td
+                className="num px-3 text-right"
+                title={row.cost_spent === null ? undefined : `Spent ${formatCost(row.cost_spent)} · saved by the cache ${formatCost(row.cost_saved)} over ${row.runs} run${row.runs === 1 ? "" : "s"}`}
+              >
+                {formatCost(row.cost_estimate)}
+              </td>
+              <td className="num px-3 text-right" data-testid="leaderboard-runs">
+                {row.runs}
+              </td>
               <td className="num px-3 text-right">{formatDurationMs(row.duration_ms)}</td>
               <td className="px-3 text-right">
                 <Link to={`/runs/${row.run_id}`} className="text-accent hover:underline" aria-label={`Run ${shortId(row.run_id)} details`}>

@@ -13,8 +13,33 @@ export interface LeaderboardRow {
   cost_estimate: number;
   duration_ms: number | null;
   status: string;
+  /** Runs of this configuration in the experiment (the row shows its best). */
+  runs: number;
+  /** Paid and saved by the cache over those runs (null: not known yet). */
+  cost_spent: number | null;
+  cost_saved: number | null;
   /** Arrived over the live feed and not yet in the server's answer. */
   live: boolean;
+}
+
+/** JSON with sorted keys: the same configuration gives the same text whatever its key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+type Identified = { config: Record<string, unknown> | null; config_hash: string | null; run_id: string };
+
+/** The ways a row names its configuration: its hash and its config (key order aside). */
+function identities(row: Identified): string[] {
+  const out: string[] = [];
+  if (row.config_hash) out.push(`h:${row.config_hash}`);
+  if (row.config) out.push(`c:${canonical(row.config)}`);
+  return out.length ? out : [`r:${row.run_id}`];
 }
 
 /** The value a leaderboard is sorted by: `weighted_score` or a scorer's name. */
@@ -36,9 +61,12 @@ export function mergeLeaderboard(
   sort: string,
   limit: number,
 ): LeaderboardRow[] {
+  // The server answers one row per configuration; live runs join only as configurations it lacks.
   const rows = new Map<string, LeaderboardRow>();
+  const serverRuns = new Set(server.map((entry) => entry.run_id));
+  const known = new Map<string, string>(); // identity -> row key
   for (const entry of server) {
-    rows.set(entry.run_id, {
+    const row: LeaderboardRow = {
       rank: entry.rank,
       run_id: entry.run_id,
       config: entry.config ?? null,
@@ -50,8 +78,13 @@ export function mergeLeaderboard(
       cost_estimate: entry.cost_estimate,
       duration_ms: entry.duration_ms ?? null,
       status: entry.status,
+      runs: entry.runs ?? 1,
+      cost_spent: entry.cost_spent ?? null,
+      cost_saved: entry.cost_saved ?? null,
       live: false,
-    });
+    };
+    rows.set(`s:${entry.run_id}`, row);
+    for (const id of identities(row)) if (!known.has(id)) known.set(id, `s:${entry.run_id}`);
   }
   // Only runs that could enter the board: better than the server's worst when the board is full.
   const serverFull = server.length >= limit;
@@ -60,9 +93,16 @@ export function mergeLeaderboard(
     if (run.status !== "completed" && run.status !== "cached") continue;
     const value = sortValue(run, sort);
     if (value === null) continue;
-    // A run the server already lists keeps the server's values (they include re-scores and ratings).
-    if (rows.has(run.run_id) || value < worst) continue;
-    rows.set(run.run_id, {
+    // A run the server already lists keeps the server's values (they include re-scores and ratings),
+    // and so does its configuration: another run of it (e.g. its cached twin) is not a new row.
+    if (serverRuns.has(run.run_id) || value < worst) continue;
+    const ids = identities(run);
+    const existingKey = ids.map((id) => known.get(id)).find((k) => k !== undefined);
+    const existing = existingKey ? rows.get(existingKey) : undefined;
+    if (existing && (!existing.live || (sortValue(existing, sort) ?? -Infinity) >= value)) continue;
+    const key = existingKey ?? `l:${run.run_id}`;
+    for (const id of ids) known.set(id, key);
+    rows.set(key, {
       rank: 0,
       run_id: run.run_id,
       config: run.config,
@@ -74,6 +114,9 @@ export function mergeLeaderboard(
       cost_estimate: run.cost_estimate,
       duration_ms: run.duration_ms,
       status: run.status,
+      runs: 1,
+      cost_spent: null,
+      cost_saved: null,
       live: true,
     });
   }

@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import { formatCost, formatInt, formatPercent, formatScore, formatSeconds, formatTokens } from "../../lib/format";
 import { cacheHitRate, etaSeconds, type LiveState } from "../../lib/liveReducer";
 import type { FeedStatus } from "../../lib/ws";
-import { Card, cn, StatusBadge } from "../ui";
+import { Badge, Card, cn, StatusBadge } from "../ui";
 
 const FEED_LABELS: Record<FeedStatus, { label: string; tone: string }> = {
   connecting: { label: "Connecting…", tone: "bg-muted" },
@@ -52,12 +52,26 @@ export function LiveStats({ state, feedStatus, status }: { state: LiveState; fee
   const eta = etaSeconds(state, now);
   const hitRate = cacheHitRate(state);
   const shownStatus = state.status === "idle" || !state.status ? status : state.status;
+  // A finished sweep with failures is not a success: say so, in the warning colour.
+  const completedWithFailures = shownStatus === "completed" && p.failed > 0;
+  const okRatio = p.total > 0 ? Math.min(1, Math.max(0, p.completed - p.failed) / p.total) : 0;
+  const failedRatio = p.total > 0 ? Math.min(1 - okRatio, p.failed / p.total) : 0;
+  const tokensSpent = p.tokensSpent ?? p.tokensIn + p.tokensOut;
+  const costSpent = p.costSpent ?? p.cost;
 
   return (
     <Card className="p-4" data-testid="live-stats">
       <div className="flex flex-wrap items-center justify-between gap-3">
         <div className="flex items-center gap-3">
-          <StatusBadge status={shownStatus} />
+          {completedWithFailures ? (
+            <Badge tone="warn">
+              <span data-status="completed" data-testid="status-completed-failed">
+                completed, {formatInt(p.failed)} failed
+              </span>
+            </Badge>
+          ) : (
+            <StatusBadge status={shownStatus} />
+          )}
           {p.sweepType && <span className="text-sm text-muted">{p.sweepType} sweep</span>}
           {state.statusReason === "budget" && <span className="text-sm text-warn">paused by the budget</span>}
           {state.statusReason === "stopped" && <span className="text-sm text-warn">stopped</span>}
@@ -80,11 +94,18 @@ export function LiveStats({ state, feedStatus, status }: { state: LiveState; fee
           aria-valuenow={p.completed}
           aria-valuetext={`${p.completed} of ${p.total} runs`}
         >
-          <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+          {p.failed > 0 ? (
+            <div className="flex h-full w-full">
+              <div className="h-full bg-accent transition-[width] duration-500" style={{ width: `${okRatio * 100}%` }} data-testid="progress-ok" />
+              <div className="h-full bg-warn transition-[width] duration-500" style={{ width: `${failedRatio * 100}%` }} data-testid="progress-failed" />
+            </div>
+          ) : (
+            <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+          )}
         </div>
         <p className="num mt-1 h-4 text-xs text-muted">
           {[
-            p.failed > 0 && <span key="failed" className="text-bad">{formatInt(p.failed)} failed</span>,
+            p.failed > 0 && <span key="failed" className="text-warn">{formatInt(p.failed)} failed</span>,
             p.cached > 0 && <span key="cached">{formatInt(p.cached)} fully cached</span>,
             state.inFlight.length > 0 && <span key="flight">{formatInt(state.inFlight.length)} in flight</span>,
           ]
@@ -97,9 +118,22 @@ export function LiveStats({ state, feedStatus, status }: { state: LiveState; fee
             ))}
         </p>
       </div>
-      <dl className="mt-3 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-5">
-        <Stat label="Tokens" value={formatTokens(p.tokensIn + p.tokensOut)} testId="stat-tokens" hint={`${formatInt(p.tokensIn)} in · ${formatInt(p.tokensOut)} out`} />
-        <Stat label="Cost" value={formatCost(p.cost)} testId="stat-cost" hint="Estimated from the endpoints' pricing" />
+      <dl className="mt-3 grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-8">
+        <Stat
+          label="Tokens paid"
+          value={formatTokens(tokensSpent)}
+          testId="stat-tokens"
+          hint={`Tokens of the calls actually made. The answers hold ${formatInt(p.tokensIn)} in · ${formatInt(p.tokensOut)} out, cache hits included.`}
+        />
+        <Stat label="Spent" value={formatCost(costSpent)} testId="stat-cost" hint="What the calls actually made cost (from the endpoints' pricing); a cache hit costs nothing" />
+        <Stat
+          label="Saved by cache"
+          value={p.costSaved === null ? "—" : formatCost(p.costSaved)}
+          testId="stat-saved"
+          hint={p.tokensSaved === null ? "What cache hits saved" : `Cache hits saved ${formatInt(p.tokensSaved)} tokens`}
+        />
+        <Stat label="LLM calls" value={p.callsPaid === null ? "—" : formatInt(p.callsPaid)} testId="stat-calls" hint="Calls sent to the endpoints (paid); cache hits are counted apart" />
+        <Stat label="Cache hits" value={p.cacheHits === null ? "—" : formatInt(p.cacheHits)} testId="stat-hits" hint="Calls answered from the cache (free)" />
         <Stat label="Cache hit rate" value={formatPercent(hitRate)} testId="stat-cache" hint="Share of LLM calls answered from the cache" />
         <Stat label="ETA" value={eta === null ? (shownStatus === "completed" ? "done" : "—") : formatSeconds(eta)} testId="stat-eta" />
         <Stat label="Best score" value={formatScore(state.bestScore)} testId="stat-best" />

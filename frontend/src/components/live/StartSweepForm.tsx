@@ -1,17 +1,32 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 
-import type { Experiment, SweepEstimateIn } from "../../api/client";
+import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/client";
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
 import { formatCost, formatInt, formatTokens } from "../../lib/format";
 import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
 
-type SweepType = "grid" | "random" | "guided";
+// Only what the server runs: guided sweeps are refused until they exist (their own issue).
+type SweepType = "grid" | "random";
 
 const TYPE_HINTS: Record<SweepType, string> = {
   grid: "Every combination of the parameter space (ranges expand by their step).",
   random: "Random draws from the parameter space, up to the run cap.",
-  guided: "Starts random, then samples near the best runs so far.",
 };
+
+/** One line: runs, calls (stage and scorer), tokens, and the cost still to pay once the cache answered its part. */
+export function describeEstimate(e: SweepEstimate): string {
+  const llm = e.llm_calls ?? e.calls;
+  const scorer = e.scorer_calls ?? 0;
+  const cached = e.cached_calls ?? 0;
+  const calls = scorer > 0 ? `${formatInt(e.calls)} calls (${formatInt(llm)} LLM + ${formatInt(scorer)} scorer)` : `${formatInt(e.calls)} LLM calls`;
+  const parts = [`${formatInt(e.runs)} runs`, calls, `~${formatTokens(e.tokens_in + e.tokens_out)} tokens`];
+  if (cached > 0) parts.push(`${formatInt(cached)} already cached`);
+  if (!e.priced) parts.push("cost unknown (no pricing)");
+  else if (cached > 0) parts.push(`~${formatCost(e.cost_usd_uncached ?? e.cost)} to pay (of ~${formatCost(e.cost)})`);
+  else parts.push(`~${formatCost(e.cost)}`);
+  return parts.join(" · ");
+}
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -28,7 +43,7 @@ const optionalInt = (text: string): number | null => {
   return Number.isFinite(value) ? Math.trunc(value) : null;
 };
 
-/** Start a grid, random or guided sweep, with an estimate of what it will cost before it starts. */
+/** Start a grid or random sweep, with an estimate of what it will cost before it starts. */
 export function StartSweepForm({ experiment, disabled }: { experiment: Experiment; disabled?: boolean }) {
   const [type, setType] = useState<SweepType>("grid");
   const [maxRuns, setMaxRuns] = useState("");
@@ -46,7 +61,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
   const estimateBody = useMemo<SweepEstimateIn | null>(() => {
     if (needsCap && !optionalInt(maxRuns)) return null;
     return {
-      type: type === "guided" ? "random" : type,
+      type,
       max_runs: optionalInt(maxRuns),
       repeats: Math.max(1, optionalInt(repeats) ?? 1),
       seed: optionalInt(seed),
@@ -61,6 +76,11 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
     };
   }, [experiment, type, maxRuns, repeats, seed, needsCap]);
   const estimate = useSweepEstimate(useDebounced(estimateBody, 400), { enabled: touched || autoEstimate });
+  // What is already cached changes as runs finish: estimate again when the experiment's runs change.
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    void queryClient.invalidateQueries({ queryKey: ["sweeps", "estimate"] });
+  }, [queryClient, experiment.status, experiment.run_count]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -90,10 +110,9 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
             <Select value={type} onChange={(e) => setType(e.target.value as SweepType)} data-testid="sweep-type">
               <option value="grid">Grid (every combination)</option>
               <option value="random">Random</option>
-              <option value="guided">Guided</option>
             </Select>
           </Field>
-          <Field label="Max runs" hint={needsCap ? "Required for random and guided sweeps." : "Optional cap on the grid."}>
+          <Field label="Max runs" hint={needsCap ? "Required for random sweeps." : "Optional cap on the grid."}>
             <Input
               type="number"
               min={1}
@@ -116,7 +135,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
           <Field label="Token budget" hint="Pause after this many paid tokens (0 or empty: none).">
             <Input type="number" min={0} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
           </Field>
-          <Field label="Cost budget (USD)" hint="Pause after this estimated cost.">
+          <Field label="Cost budget (USD)" hint="Pause after this much is spent (cache hits cost nothing).">
             <Input type="number" min={0} step="0.01" value={maxCost} onChange={(e) => setMaxCost(e.target.value)} />
           </Field>
           <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
@@ -125,7 +144,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
             </Button>
             <p className="num min-h-5 text-sm text-muted" aria-live="polite" data-testid="sweep-estimate">
               {estimate.data
-                ? `${formatInt(estimate.data.runs)} runs · ${formatInt(estimate.data.calls)} LLM calls · ~${formatTokens(estimate.data.tokens_in + estimate.data.tokens_out)} tokens · ${estimate.data.priced ? `~${formatCost(estimate.data.cost)}` : "cost unknown (no pricing)"}`
+                ? describeEstimate(estimate.data)
                 : estimate.isFetching
                   ? "Estimating…"
                   : needsCap && !optionalInt(maxRuns)

@@ -45,7 +45,8 @@ export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): D
           completed: Number(d.completed ?? 0),
           total: Number(d.total),
           failed: Number(d.failed ?? 0),
-          cost: Number(d.cost_estimate ?? 0),
+          // What was paid (a cache hit costs nothing); older events only carry the answers' cost.
+          cost: Number(d.cost_spent ?? d.cost_estimate ?? 0),
           ts: event.ts,
         },
       };

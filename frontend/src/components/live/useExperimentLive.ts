@@ -18,6 +18,8 @@ const HISTORY_TYPES = [
   "budget.exhausted",
   "new_best_found",
   "rescore.completed",
+  // Failures stay in the activity feed after a reload (they are few: one per failed run at most).
+  "run.failed",
 ];
 const HISTORY_PAGES = 5;
 const PAGE = 1000;
