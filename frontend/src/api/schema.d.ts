@@ -1891,8 +1891,12 @@ export interface components {
             };
             /** Name */
             name?: string | null;
+            /** Samples */
+            samples?: string[] | null;
             /** Scorer */
             scorer: string;
+            /** Threshold */
+            threshold?: number | null;
             /**
              * Weight
              * @default 1
