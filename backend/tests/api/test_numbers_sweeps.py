@@ -38,7 +38,7 @@ def _runs(admin: TestClient, experiment_id: str, sweep_id: str) -> list[dict[str
 
 
 def _last_progress(admin: TestClient, experiment_id: str, sweep_id: str) -> dict[str, Any]:
-    found = [e for e in wait_event(admin, experiment_id, "experiment.completed")
+    found = [e for e in wait_event(admin, experiment_id, "experiment.completed", sweep_id=sweep_id)
              if e["type"] == "sweep.progress" and e["sweep_id"] == sweep_id]
     assert found, "the sweep published progress"
     return dict(max(found, key=lambda e: e["data"]["completed"])["data"])

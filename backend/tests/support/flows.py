@@ -61,12 +61,13 @@ def events(client: TestClient, experiment_id: str, after: int = 0) -> list[dict[
         after = page["next_after"]
 
 
-def wait_event(client: TestClient, experiment_id: str, event_type: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
-    """Poll the events until one of the given type is persisted; answer them all."""
+def wait_event(client: TestClient, experiment_id: str, event_type: str, timeout_s: float = 10.0,
+               sweep_id: str | None = None) -> list[dict[str, Any]]:
+    """Poll the events until one of the given type (of `sweep_id`, when given) is persisted; answer them all."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = events(client, experiment_id)
-        if any(e["type"] == event_type for e in found):
+        if any(e["type"] == event_type and sweep_id in (None, e.get("sweep_id")) for e in found):
             return found
         time.sleep(0.05)
     raise AssertionError(f"no {event_type} event within {timeout_s}s")
