@@ -7,6 +7,8 @@ import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
 import { StartSweepForm } from "../components/live/StartSweepForm";
 import { SteeringControls } from "../components/live/SteeringControls";
+import { ForkButton } from "../components/steering/ForkButton";
+import { ForkedFrom } from "../components/steering/ForkedFrom";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
@@ -73,13 +75,22 @@ export default function ExperimentPage() {
             {exp.description ? `${exp.description} · ` : ""}
             {formatInt(exp.run_count)} runs · best {formatScore(exp.best_score)} · {exp.sample_data.length} samples · {exp.pipeline_stages.length}{" "}
             {exp.pipeline_stages.length === 1 ? "stage" : "stages"}
+            {exp.forked_from && (
+              <>
+                {" · "}
+                <ForkedFrom origin={exp.forked_from} />
+              </>
+            )}
           </span>
         }
         actions={
           canWrite && (
-            <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
-              Edit
-            </ButtonLink>
+            <>
+              {exp.run_count > 0 && <ForkButton experimentId={exp.id} experimentName={exp.name} />}
+              <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
+                Edit
+              </ButtonLink>
+            </>
           )
         }
       />
