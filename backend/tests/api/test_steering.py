@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.environment import bearer
 from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from tests.support.llm_server import LLMServer
 
@@ -193,3 +194,21 @@ def test_project_notes_are_kept_and_read(admin: TestClient, anon: TestClient) ->
     assert admin.get(f"/api/v1/projects/{project_id}/exports").json() == {
         "items": [], "total": 0, "limit": 50, "offset": 0}
     assert anon.get(f"/api/v1/projects/{project_id}/configs").status_code == 401
+
+
+def test_read_only_users_read_memory_and_export_but_cannot_fork_or_approve(admin: TestClient, anon: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1, models=["m1"],
+                                        temperatures=[0.1])
+        project_id = admin.get(f"/api/v1/experiments/{experiment_id}").json()["project_id"]
+        [run] = sweep(admin, experiment_id)
+        assert admin.post("/api/v1/admin/users", json={"username": "viewer", "password": "viewer-password"}).status_code == 201
+        token = anon.post("/api/v1/auth/login", json={"username": "viewer", "password": "viewer-password"}).json()
+        viewer = bearer(token["access_token"])
+        fork = anon.post(f"/api/v1/experiments/{experiment_id}/fork", json={"name": "x"}, headers=viewer)
+        assert fork.status_code == 403 and fork.json()["code"] == "forbidden"
+        assert anon.post(f"/api/v1/runs/{run['id']}/approve", json={}, headers=viewer).status_code == 403
+        assert anon.get(f"/api/v1/experiments/{experiment_id}/export/yaml", headers=viewer).status_code == 200
+        assert anon.get(f"/api/v1/projects/{project_id}/configs", headers=viewer).json()["total"] == 0
+        [row] = anon.get(f"/api/v1/projects/{project_id}/exports", headers=viewer).json()["items"]
+        assert row | {"format": "yaml", "user": "viewer", "run_id": run["id"], "saved_config_id": None} == row
