@@ -38,14 +38,16 @@ STAGE_KEYS = ("name", "endpoint_id", "model", "system_prompt", "prompt_template"
 
 
 async def _best_run(session: AsyncSession, experiment_id: uuid.UUID, what: str) -> Run:
-    board = await leaderboard(session, experiment_id, 1, "weighted_score")
-    if not board.items:
-        raise NotFound(
-            f"This experiment has no completed runs to {what} yet; run a sweep first.", code="no_completed_runs"
-        )
-    run = await session.get(Run, board.items[0].run_id)
-    assert run is not None
-    return run
+    """The leaderboard's best run whose configuration is not rejected (a cached twin of a rejected run is)."""
+    board = await leaderboard(session, experiment_id, 100, "weighted_score")
+    for entry in board.items:
+        if not await config_rejected(session, experiment_id, entry.config_hash):
+            run = await session.get(Run, entry.run_id)
+            assert run is not None
+            return run
+    raise NotFound(
+        f"This experiment has no completed runs to {what} yet; run a sweep first.", code="no_completed_runs"
+    )
 
 
 async def _run_of(session: AsyncSession, experiment_id: uuid.UUID, run_id: uuid.UUID) -> Run:

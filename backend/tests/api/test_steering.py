@@ -212,3 +212,18 @@ def test_read_only_users_read_memory_and_export_but_cannot_fork_or_approve(admin
         assert anon.get(f"/api/v1/projects/{project_id}/configs", headers=viewer).json()["total"] == 0
         [row] = anon.get(f"/api/v1/projects/{project_id}/exports", headers=viewer).json()["items"]
         assert row | {"format": "yaml", "user": "viewer", "run_id": run["id"], "saved_config_id": None} == row
+
+
+def test_a_rejected_configuration_is_not_exported_through_its_cached_twin(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1, temperatures=[0.1])
+        first = sweep(admin, experiment_id)
+        sweep(admin, experiment_id)  # the same two configurations again, all cached
+        best = next(r for r in first if r["config"]["stages"][0]["model"] == "m2")
+        assert admin.put(f"/api/v1/runs/{best['id']}", json={"rejected": True}).status_code == 200
+        exported = admin.get(f"/api/v1/experiments/{experiment_id}/export/best").json()
+        assert exported["model"] == "m1" and exported["config_hash"] != best["config_hash"]
+        forked = admin.post(f"/api/v1/experiments/{experiment_id}/fork", json={"name": "f"}).json()
+        assert forked["pipeline_stages"][0]["model"] == "m1", "a fork's default run skips rejected configurations"
+        assert admin.put(f"/api/v1/runs/{best['id']}", json={"rejected": False}).status_code == 200
+        assert admin.get(f"/api/v1/experiments/{experiment_id}/export/best").json()["model"] == "m2"
