@@ -7,8 +7,8 @@ import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
 import { StartSweepForm } from "../components/live/StartSweepForm";
 import { SteeringControls } from "../components/live/SteeringControls";
-import { ForkButton } from "../components/steering/ForkButton";
 import { ForkedFrom } from "../components/steering/ForkedFrom";
+import { SteeringActions } from "../components/steering/SteeringActions";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
@@ -85,12 +85,9 @@ export default function ExperimentPage() {
         }
         actions={
           canWrite && (
-            <>
-              {exp.run_count > 0 && <ForkButton experimentId={exp.id} experimentName={exp.name} />}
-              <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
-                Edit
-              </ButtonLink>
-            </>
+            <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
+              Edit
+            </ButtonLink>
           )
         }
       />
@@ -108,6 +105,7 @@ export default function ExperimentPage() {
               <Card className="flex flex-col justify-center gap-2 p-4">
                 <h2 className="text-sm font-semibold">Steering</h2>
                 <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
+                {canWrite && <SteeringActions experiment={exp} />}
               </Card>
             </div>
             {!sweeping && canWrite && <StartSweepForm experiment={exp} />}

@@ -4,7 +4,19 @@ import { useApproveRun } from "../../api/queries/steering";
 import { Button, ErrorMessage, Field, Input, Modal, Textarea } from "../ui";
 
 /** Approve: save the run's configuration to the project; the experiment's exports then serve it. */
-export function ApproveButton({ runId, defaultName, disabled }: { runId: string; defaultName: string; disabled?: boolean }) {
+export function ApproveButton({
+  runId,
+  defaultName,
+  disabled,
+  label = "Approve",
+  size = "md",
+}: {
+  runId: string;
+  defaultName: string;
+  disabled?: boolean;
+  label?: string;
+  size?: "sm" | "md";
+}) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState(defaultName);
   const [note, setNote] = useState("");
@@ -19,9 +31,9 @@ export function ApproveButton({ runId, defaultName, disabled }: { runId: string;
     });
   return (
     <>
-      <Button variant={done ? "secondary" : "primary"} disabled={disabled} onClick={() => { setName(defaultName); setOpen(true); }} data-testid="run-approve"
+      <Button variant={done ? "secondary" : "primary"} size={size} disabled={disabled} onClick={() => { setName(defaultName); setOpen(true); }} data-testid="run-approve"
         title="Save this configuration to the project; exports of the experiment use it.">
-        {done ? "Approved ✓" : "Approve"}
+        {done ? "Approved ✓" : label}
       </Button>
       <Modal
         open={open}
