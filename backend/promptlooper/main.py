@@ -32,6 +32,7 @@ from promptlooper.routers import (
     projects,
     runs,
     scorers,
+    steering,
     sweeps,
     webhooks,
     ws,
@@ -137,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks):
+    for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
+                   steering):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws.router)

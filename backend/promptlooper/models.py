@@ -121,6 +121,9 @@ class Experiment(Base):
     scoring_config: Mapped[list[Any]] = mapped_column(default=list)
     parameter_space: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # Where a fork came from; plain ids (no foreign key): the origin may be deleted, the history stays.
+    forked_from_experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    forked_from_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     project: Mapped[Project] = relationship(back_populates="experiments")
@@ -280,3 +283,41 @@ class Event(Base):
     run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ts: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedConfig(Base):
+    """An approved configuration kept in its project's memory (it outlives the run and experiment)."""
+
+    __tablename__ = "saved_configs"
+    __table_args__ = (
+        Index("ix_saved_configs_project_approved", "project_id", "approved_at"),
+        Index("ix_saved_configs_experiment_approved", "experiment_id", "approved_at"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    approved_by: Mapped[str | None] = mapped_column(String(150), default=None)
+    approved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExportRecord(Base):
+    """One export served (any format, REST or MCP): what was exported, by whom, when."""
+
+    __tablename__ = "export_records"
+    __table_args__ = (Index("ix_export_records_project_created", "project_id", "created_at"),)
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    saved_config_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    format: Mapped[str] = mapped_column(String(20))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    user: Mapped[str | None] = mapped_column(String(150), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

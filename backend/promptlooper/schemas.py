@@ -236,6 +236,13 @@ class ExperimentUpdate(InModel):
     parameter_space: dict[str, Any] | None = None
 
 
+class ForkedFrom(OutModel):
+    """The experiment and run a fork started from."""
+
+    experiment_id: uuid.UUID
+    run_id: uuid.UUID | None
+
+
 class ExperimentOut(OutModel):
     """An experiment with its full document."""
 
@@ -253,6 +260,61 @@ class ExperimentOut(OutModel):
     run_count: int = 0
     best_score: float | None = None
     grid_size: int | None = None
+    forked_from: ForkedFrom | None = None
+
+
+class ForkCreate(InModel):
+    """Fork an experiment from one of its runs (default: the best) into a new draft experiment.
+
+    The new stages are the run's resolved stages; `parameter_space` replaces the (pinned) space and
+    `changes` sets any experiment-document field. `changes.pipeline_stages` items are merged into the
+    stage of the same name (a partial stage edits only what it gives); a new name adds a stage.
+    """
+
+    name: Name
+    run_id: uuid.UUID | None = None
+    parameter_space: dict[str, Any] | None = None
+    changes: ExperimentUpdate | None = None
+
+
+# ---- steering: saved configurations and export history -------------------------------------
+
+
+class ApproveIn(InModel):
+    """Approve a run: save its configuration to the project (name defaults to the experiment's)."""
+
+    name: Name | None = None
+    note: Annotated[str, Field(max_length=20000)] | None = None
+
+
+class SavedConfigOut(OutModel):
+    """An approved configuration in a project's memory."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    experiment_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    name: str
+    note: str | None
+    config: dict[str, Any]
+    config_hash: str
+    score: float | None
+    scores: dict[str, float] = {}
+    approved_by: str | None
+    approved_at: UTCTime
+
+
+class ExportRecordOut(OutModel):
+    """One export served: format, configuration, who and when."""
+
+    id: uuid.UUID
+    format: str
+    experiment_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    saved_config_id: uuid.UUID | None
+    config_hash: str
+    user: str | None
+    created_at: UTCTime
 
 
 # ---- endpoints ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // DATA_DIR, MCP off), then drives the real UI: first-boot setup, an endpoint tested in Admin, a
 // project and an experiment built in the builder (4 runs: model [m1, m2] x temperature [0.1, 0.9]),
 // a grid sweep watched live to 4 of 4 without a reload, the charts and runs tabs, Compare on the top
-// two, a run rated, the best config exported as .env, the dashboard, admin, log out and log in.
+// two, a run rated, the best config exported as .env, the dashboard, admin, log out and log in, then a
+// fork from the best run, an approval, and the project page's saved configurations, export history and notes.
 // Every page visited is screenshotted (full page) into e2e/screenshots/ (git-ignored). Any uncaught
 // page error fails the step it happened in. The REST API is only read, to check what the UI stored.
 //
@@ -527,6 +528,54 @@ function defineSuite() {
       await waitForPath(/^\/$/);
       await expectText(page.getByTestId("current-user"), /^admin$/);
       assert.ok(await page.evaluate(() => localStorage.getItem("promptlooper.token")), "a new token is stored");
+    });
+
+    step("Steering: fork from the best run, approve it; the project page shows it, the export history and notes", async () => {
+      const { page } = s;
+      await page.goto(`/experiments/${s.experimentId}`);
+      await page.getByTestId("fork-experiment").click();
+      await page.getByTestId("fork-dialog").waitFor();
+      await page.getByTestId("fork-name").fill("e2e fork");
+      await page.getByTestId("fork-confirm").click();
+      await waitForPath(new RegExp(`^/experiments/${UUID}/edit$`), "the fork to open in the builder");
+      const forkId = path().split("/")[2];
+      assert.notEqual(forkId, s.experimentId);
+      const fork = await s.api.get(`/experiments/${forkId}`);
+      const board = await s.api.get(`/experiments/${s.experimentId}/leaderboard?limit=1`);
+      assert.deepEqual(fork.forked_from, { experiment_id: s.experimentId, run_id: board.items[0].run_id });
+      assert.equal(fork.status, "draft");
+      assert.equal(fork.pipeline_stages[0].model, board.items[0].config.stages[0].model, "the fork starts from the best run");
+      await page.goto(`/experiments/${forkId}`);
+      await expectText(page.getByTestId("forked-from"), /Forked from experiment/);
+      await shot("experiment-forked");
+
+      await page.goto(`/runs/${s.ratedRunId}`);
+      await page.getByTestId("run-approve").click();
+      await page.getByTestId("approve-dialog").waitFor();
+      await page.getByTestId("approve-note").fill("the e2e winner");
+      await page.getByTestId("approve-confirm").click();
+      await expectText(page.getByTestId("run-approve"), /Approved/);
+      const saved = await s.api.get(`/projects/${s.projectId}/configs`);
+      assert.equal(saved.total, 1);
+      assert.equal(saved.items[0].run_id, s.ratedRunId);
+      assert.equal(saved.items[0].note, "the e2e winner");
+      const exported = await s.api.get(`/experiments/${s.experimentId}/export/best`);
+      assert.equal(exported.saved_config_id, saved.items[0].id, "exports serve the approved configuration");
+
+      await page.goto(`/projects/${s.projectId}`);
+      await expectText(page.getByTestId("saved-configs"), /the e2e winner/);
+      await expectText(page.getByTestId("saved-configs"), /admin/);
+      const history = page.getByTestId("export-history");
+      await expectText(history, /env/);
+      await expectText(history, /approved/);
+      await page.getByTestId("notes-edit").click();
+      await page.getByTestId("notes-text").fill("m2 at 0.9 wins");
+      await page.getByTestId("notes-save").click();
+      await expectText(page.getByTestId("notes-view"), /m2 at 0\.9 wins/);
+      assert.equal((await s.api.get(`/projects/${s.projectId}`)).notes, "m2 at 0.9 wins");
+      const rows = await s.api.get(`/projects/${s.projectId}/exports?limit=100`);
+      assert.ok(rows.items.some((r) => r.format === "env" && r.user === "admin"), "the .env export is in the history");
+      await shot("project-memory");
     });
 
     step("no page logged an uncaught JavaScript error", async () => {

@@ -40,6 +40,7 @@ EVENT_TYPES = frozenset(
         "human_needed",
         "rescore.progress",
         "rescore.completed",
+        "config.approved",
     }
 )
 

@@ -21,9 +21,10 @@ from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.deps import resolve_principal
 from promptlooper.errors import AppError
-from promptlooper.mcp.common import MCPState, ToolContext, principal_token, resource_text
+from promptlooper.mcp.common import MCPState, ToolContext, principal_of, principal_token, resource_text
 from promptlooper.mcp.tools import setup_tools
 from promptlooper.mcp.tools_runs import run_tools
+from promptlooper.mcp.tools_steering import steering_tools
 from promptlooper.services import exports as export_service
 
 log = logging.getLogger("promptlooper.mcp")
@@ -45,7 +46,10 @@ Typical flow:
 5. get_leaderboard -> best configurations; get_run_detail / compare_runs to read outputs.
 6. export_best_config(experiment_id, format="env"|"json"|"yaml"|"report").
 Steer with pause_sweep / resume_sweep / stop_sweep; rate outputs with add_human_score; ask a person with
-request_human_review. Resources: promptlooper://experiments/{id}/report (markdown) and .../best (JSON).
+request_human_review. fork_experiment starts a new experiment from a run (unchanged calls are cache hits);
+approve_run saves a configuration to the project (exports then serve it), reject_run excludes one;
+list_saved_configs, list_exports and set_project_notes are the project's memory.
+Resources: promptlooper://experiments/{id}/report (markdown) and .../best (JSON).
 Errors come back as tool errors with the same sentence the REST API gives; fix the input and retry.
 Guests (non-admin accounts) are read-only."""
 
@@ -82,7 +86,7 @@ def _register_resources(server: MCPServer[MCPState]) -> None:
                      description="Markdown report of an experiment: the winner, the leaderboard, counts and cost.")
     async def experiment_report(experiment_id: str, ctx: ToolContext) -> str:
         async def read(session: AsyncSession) -> str:
-            return await export_service.report_markdown(session, _uuid(experiment_id))
+            return await export_service.report_markdown(session, _uuid(experiment_id), principal=principal_of(ctx))
 
         return str(await resource_text(ctx, read))
 
@@ -91,7 +95,8 @@ def _register_resources(server: MCPServer[MCPState]) -> None:
                      description="The best configuration of an experiment as JSON (model, endpoint, params, prompts).")
     async def experiment_best(experiment_id: str, ctx: ToolContext) -> str:
         async def read(session: AsyncSession) -> str:
-            return json.dumps(await export_service.best_json(session, _uuid(experiment_id)), indent=2)
+            data = await export_service.best_json(session, _uuid(experiment_id), principal=principal_of(ctx))
+            return json.dumps(data, indent=2)
 
         return str(await resource_text(ctx, read))
 
@@ -119,7 +124,7 @@ def build_mcp_server(ctx_provider: CtxProvider, *, principal: Principal | None =
         description="Self-hosted LLM prompt-sweep workbench: experiments, sweeps, scores, leaderboards.",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[*setup_tools(), *run_tools()],
+        tools=[*setup_tools(), *run_tools(), *steering_tools()],
         lifespan=_lifespan(ctx_provider, principal),
         log_level="WARNING",
         **auth,

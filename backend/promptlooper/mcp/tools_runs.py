@@ -157,21 +157,26 @@ async def compare_runs(ctx: ToolContext, run_a: uuid.UUID, run_b: uuid.UUID) -> 
 
 
 async def export_best_config(ctx: ToolContext, experiment_id: uuid.UUID,
-                             format: Literal["json", "yaml", "env", "report"] = "json") -> str:
-    """Export the best configuration of an experiment, ready to drop into an application.
+                             format: Literal["json", "yaml", "env", "report"] = "json",
+                             run_id: uuid.UUID | None = None,
+                             saved_config_id: uuid.UUID | None = None) -> str:
+    """Export an experiment's configuration, ready to drop into an application.
 
     `format`: `env` (a .env snippet: `LLM_MODEL=`, `LLM_API_URL=`, `LLM_TEMPERATURE=` ...), `json` (model,
     endpoint URL, params, prompts, score, run_id), `yaml` (the spec's layout) or `report` (a markdown report).
+    Without `run_id`/`saved_config_id` it serves the experiment's latest approved configuration, else its
+    best run; a rejected configuration is never exported. Every export is recorded (`list_exports`).
     Returns the exported text. Fails with "no completed runs" until a run has finished.
     """
     async with unit_of_work(ctx) as work:
+        args = (work.session, experiment_id, run_id, saved_config_id, work.principal)
         if format == "json":
-            return json.dumps(await export_service.best_json(work.session, experiment_id), indent=2)
+            return json.dumps(await export_service.best_json(*args), indent=2)
         if format == "yaml":
-            return await export_service.best_yaml(work.session, experiment_id)
+            return await export_service.best_yaml(*args)
         if format == "env":
-            return await export_service.best_env(work.session, experiment_id)
-        return await export_service.report_markdown(work.session, experiment_id)
+            return await export_service.best_env(*args)
+        return await export_service.report_markdown(*args)
 
 
 async def _steer(ctx: ToolContext, experiment_id: uuid.UUID, action: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Exports of the best configuration."""
+"""Exports of an experiment's configuration: the asked run or saved one, else the approved, else the best."""
 
 from __future__ import annotations
 
@@ -9,31 +9,58 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from promptlooper.deps import CurrentUser, SessionDep
-from promptlooper.routers.common import READ_ONE
+from promptlooper.routers.common import READ_ONE, errors
 from promptlooper.services import exports as service
 
 router = APIRouter(prefix="/experiments/{experiment_id}/export", tags=["export"])
+EXPORT = READ_ONE | errors(400, 409)
 
 
-@router.get("/best", responses=READ_ONE)
-async def export_best(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    """The best run as JSON: model, endpoint URL, params, prompts, score, experiment, run_id."""
-    return await service.best_json(session, experiment_id)
+@router.get("/best", responses=EXPORT)
+async def export_best(
+    experiment_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The configuration as JSON: model, endpoint URL, params, prompts, score, experiment, run_id."""
+    return await service.best_json(session, experiment_id, run_id, saved_config_id, user)
 
 
-@router.get("/env", response_class=PlainTextResponse, responses=READ_ONE)
-async def export_env(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> str:
-    """The best run as a .env snippet."""
-    return await service.best_env(session, experiment_id)
+@router.get("/env", response_class=PlainTextResponse, responses=EXPORT)
+async def export_env(
+    experiment_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+) -> str:
+    """The configuration as a .env snippet."""
+    return await service.best_env(session, experiment_id, run_id, saved_config_id, user)
 
 
-@router.get("/yaml", response_class=PlainTextResponse, responses=READ_ONE)
-async def export_yaml(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> PlainTextResponse:
-    """The best run in the spec's YAML layout."""
-    return PlainTextResponse(await service.best_yaml(session, experiment_id), media_type="application/yaml")
+@router.get("/yaml", response_class=PlainTextResponse, responses=EXPORT)
+async def export_yaml(
+    experiment_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+) -> PlainTextResponse:
+    """The configuration in the spec's YAML layout."""
+    text = await service.best_yaml(session, experiment_id, run_id, saved_config_id, user)
+    return PlainTextResponse(text, media_type="application/yaml")
 
 
-@router.get("/report", response_class=PlainTextResponse, responses=READ_ONE)
-async def export_report(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> PlainTextResponse:
-    """A markdown report of the experiment."""
-    return PlainTextResponse(await service.report_markdown(session, experiment_id), media_type="text/markdown")
+@router.get("/report", response_class=PlainTextResponse, responses=EXPORT)
+async def export_report(
+    experiment_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+) -> PlainTextResponse:
+    """A markdown report of the experiment around the exported configuration."""
+    text = await service.report_markdown(session, experiment_id, run_id, saved_config_id, user)
+    return PlainTextResponse(text, media_type="text/markdown")

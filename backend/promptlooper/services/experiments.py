@@ -27,6 +27,7 @@ from promptlooper.schemas import (
     ExperimentOut,
     ExperimentSummary,
     ExperimentUpdate,
+    ForkedFrom,
     Page,
 )
 from promptlooper.services.common import get_or_404, paginate
@@ -224,8 +225,13 @@ async def experiment_out(session: AsyncSession, experiment: Experiment) -> Exper
         grid = count_grid(definition_of(experiment))
     except Exception:
         grid = None
+    forked = (
+        ForkedFrom(experiment_id=experiment.forked_from_experiment_id, run_id=experiment.forked_from_run_id)
+        if experiment.forked_from_experiment_id is not None
+        else None
+    )
     return ExperimentOut.model_validate(experiment).model_copy(
-        update={"run_count": count, "best_score": best, "grid_size": grid,
+        update={"run_count": count, "best_score": best, "grid_size": grid, "forked_from": forked,
                 "scoring_config": mask_scoring_config(experiment.scoring_config)}
     )
 

@@ -1,4 +1,8 @@
-"""Exports of the best configuration: JSON, .env, YAML and a markdown report."""
+"""Exports of a configuration: JSON, .env, YAML and a markdown report.
+
+Which configuration: the run or saved configuration asked for, else the experiment's latest
+approval, else its best run (`steering.export_target`); every export served is recorded.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,24 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promptlooper.errors import NotFound
+from promptlooper.auth import Principal
 from promptlooper.models import Experiment, LLMEndpoint, Run
-from promptlooper.services.common import get_or_404
-from promptlooper.services.results import leaderboard, scores_by_run
+from promptlooper.services.results import leaderboard
+from promptlooper.services.steering import ExportTarget, export_target, record_export
 
 
-async def _best(session: AsyncSession, experiment_id: uuid.UUID) -> tuple[Experiment, Run]:
-    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
-    board = await leaderboard(session, experiment_id, 1, "weighted_score")
-    if not board.items:
-        raise NotFound(
-            "This experiment has no completed runs to export yet; run a sweep first.", code="no_completed_runs"
-        )
-    run = await session.get(Run, board.items[0].run_id)
-    assert run is not None
-    return experiment, run
+async def _best(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    run_id: uuid.UUID | None,
+    saved_config_id: uuid.UUID | None,
+    format: str,
+    principal: Principal | None,
+) -> ExportTarget:
+    """The configuration to export (asked for, approved, else best; never a rejected one), recorded."""
+    target = await export_target(session, experiment_id, run_id, saved_config_id)
+    record_export(session, target, format, principal)
+    return target
 
 
 async def _endpoint_urls(session: AsyncSession, config: dict[str, Any]) -> dict[str, str]:
@@ -54,24 +60,36 @@ def _stage_block(stage: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
     return block
 
 
-async def best_json(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any]:
-    """The best run as the spec's JSON: model, endpoint, params, prompts, score and provenance."""
-    experiment, run = await _best(session, experiment_id)
-    urls = await _endpoint_urls(session, run.config)
-    stages = [_stage_block(s, urls) for s in run.config.get("stages", [])]
+async def best_json(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """The exported configuration as the spec's JSON: model, endpoint, params, prompts, score and provenance."""
+    return await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "json", principal))
+
+
+async def _json_of(session: AsyncSession, target: ExportTarget) -> dict[str, Any]:
+    config = target.config
+    urls = await _endpoint_urls(session, config)
+    stages = [_stage_block(s, urls) for s in config.get("stages", [])]
     out: dict[str, Any] = {k: v for k, v in stages[-1].items() if k != "name"} if stages else {}
     if len(stages) == 1:
         out = {k: v for k, v in stages[0].items() if k != "name"}
     out |= {
-        "score": run.weighted_score,
-        "scores": (await scores_by_run(session, [run.id])).get(run.id, {}),
-        "experiment": experiment.name,
-        "run_id": str(run.id),
-        "config_hash": run.config_hash,
+        "score": target.score,
+        "scores": target.scores,
+        "experiment": target.experiment.name,
+        "run_id": str(target.run_id) if target.run_id else None,
+        "config_hash": target.config_hash,
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     }
-    if run.config.get("vars"):
-        out["vars"] = run.config["vars"]
+    if target.saved_config_id is not None:
+        out["saved_config_id"] = str(target.saved_config_id)
+    if config.get("vars"):
+        out["vars"] = config["vars"]
     if len(stages) > 1:
         out["stages"] = stages
     return out
@@ -88,9 +106,15 @@ def _env_name(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
 
 
-async def best_env(session: AsyncSession, experiment_id: uuid.UUID) -> str:
-    """The best run as a .env snippet (LLM_MODEL=..., or LLM_<STAGE>_MODEL=... for several stages)."""
-    data = await best_json(session, experiment_id)
+async def best_env(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> str:
+    """The exported configuration as a .env snippet (LLM_MODEL=..., or LLM_<STAGE>_MODEL=... for several stages)."""
+    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "env", principal))
     stages = data.get("stages") or [data]
     lines: list[str] = []
     for stage in stages:
@@ -145,9 +169,15 @@ def _yaml_stage(stage: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID) -> str:
-    """The best run in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
-    data = await best_json(session, experiment_id)
+async def best_yaml(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> str:
+    """The exported configuration in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
+    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "yaml", principal))
     stages = data.get("stages")
     single = {
         k: v
@@ -168,9 +198,16 @@ async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
 
-async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> str:
-    """A markdown report: the winner, the leaderboard, per-status counts and cost."""
-    experiment, best = await _best(session, experiment_id)
+async def report_markdown(
+    session: AsyncSession,
+    experiment_id: uuid.UUID,
+    run_id: uuid.UUID | None = None,
+    saved_config_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> str:
+    """A markdown report: the exported configuration, the leaderboard, per-status counts and cost."""
+    best = await _best(session, experiment_id, run_id, saved_config_id, "report", principal)
+    experiment = best.experiment
     board = await leaderboard(session, experiment_id, 10, "weighted_score")
     counts = dict(
         (
@@ -195,7 +232,7 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
         )
     ).one()
     t_in, t_out, worth, s_in, s_out, spent, paid_calls, hits = totals
-    data = await best_json(session, experiment_id)
+    data = await _json_of(session, best)
     names = sorted({n for entry in board.items for n in entry.scores} | _human_scorers(experiment))
     variants = _variant_fields([entry.config for entry in board.items])
     lines = [
@@ -212,7 +249,8 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
         "",
         "## Best configuration",
         "",
-        f"Run `{best.id}` with weighted score **{best.weighted_score}**.",
+        f"Run `{best.run_id}` with weighted score **{best.score}**."
+        + (" (approved configuration)" if best.saved_config_id else ""),
         "",
         "```json",
         json.dumps({k: v for k, v in data.items() if k != "exported_at"}, indent=2),

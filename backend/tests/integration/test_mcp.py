@@ -32,7 +32,8 @@ TOOLS = {
     "create_project", "create_experiment", "configure_endpoint", "run_single", "run_sweep", "get_leaderboard",
     "get_run_detail", "export_best_config", "pause_sweep", "resume_sweep", "add_human_score",
     "get_experiment_status", "list_models", "list_projects", "list_experiments", "stop_sweep", "compare_runs",
-    "request_human_review",
+    "request_human_review", "fork_experiment", "approve_run", "reject_run", "list_saved_configs", "list_exports",
+    "set_project_notes",
 }
 UNDEFINED = "Template uses `nonexistent` is not defined: use input, reference, vars.<name>, previous or stages.<name>.output."
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -209,6 +210,40 @@ async def test_http_tools_and_example_flow(http_host: tuple[MCPHost, dict[str, s
         assert waited["status"]["status"] == "completed" and waited["timed_out"] is False
         assert waited["leaderboard"]["items"][0]["config"]["stages"][0]["model"] == "m2"
         assert seen and seen[-1] == (6, 6)
+        await _steering_and_memory(session, ids, llm)
+
+
+async def _steering_and_memory(session: ClientSession, ids: dict[str, str], llm: LLMServer) -> None:
+    experiment_id, project_id = ids["experiment_id"], ids["project_id"]
+    board = (await call(session, "get_leaderboard", experiment_id=experiment_id, limit=10))["items"]
+    best, worst = board[0], board[-1]
+    calls = llm.calls
+    fork = await call(session, "fork_experiment", experiment_id=experiment_id, name="forked",
+                      changes={"description": "same config, new home"})
+    assert fork["forked_from"] == {"experiment_id": experiment_id, "run_id": best["run_id"]}
+    assert fork["grid_size"] == 1 and fork["description"] == "same config, new home"
+    waited = await call(session, "run_sweep", experiment_id=fork["id"], wait=True)
+    assert waited["status"]["status"] == "completed" and llm.calls == calls, "an unchanged fork is all cache hits"
+    bad = await session.call_tool("fork_experiment", {"experiment_id": experiment_id})
+    assert bad.is_error and "name" in tool_text(bad)
+
+    saved = await call(session, "approve_run", run_id=worst["run_id"], name="kept", note="the cheap one")
+    assert saved["run_id"] == worst["run_id"] and saved["approved_by"] == "admin" and saved["name"] == "kept"
+    env = await call(session, "export_best_config", experiment_id=experiment_id, format="env")
+    assert "LLM_MODEL=m1" in env.splitlines(), "the approved configuration is exported"
+    configs = await call(session, "list_saved_configs", project_id=project_id)
+    assert configs["total"] == 1 and configs["items"][0]["id"] == saved["id"]
+    history = await call(session, "list_exports", project_id=project_id)
+    assert history["items"][0] | {"format": "env", "saved_config_id": saved["id"], "user": "admin"} == history["items"][0]
+    assert history["total"] >= 3  # the example's export, the best and report resources, this one
+
+    rejected = await call(session, "reject_run", run_id=worst["run_id"])
+    assert rejected["rejected"] is True
+    env = await call(session, "export_best_config", experiment_id=experiment_id, format="env")
+    assert "LLM_MODEL=m2" in env.splitlines(), "a rejected configuration is not exported"
+    assert (await call(session, "reject_run", run_id=worst["run_id"], rejected=False))["rejected"] is False
+    noted = await call(session, "set_project_notes", project_id=project_id, notes="m1 is good enough")
+    assert noted["notes"] == "m1 is good enough"
 
 
 async def _steer_rate_and_review(session: ClientSession, experiment_id: str) -> None:

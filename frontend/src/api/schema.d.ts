@@ -216,6 +216,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/configs/{saved_config_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Saved Config
+         * @description One saved configuration.
+         */
+        get: operations["get_saved_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/endpoints": {
         parameters: {
             query?: never;
@@ -429,7 +449,7 @@ export interface paths {
         };
         /**
          * Export Best
-         * @description The best run as JSON: model, endpoint URL, params, prompts, score, experiment, run_id.
+         * @description The configuration as JSON: model, endpoint URL, params, prompts, score, experiment, run_id.
          */
         get: operations["export_best"];
         put?: never;
@@ -449,7 +469,7 @@ export interface paths {
         };
         /**
          * Export Env
-         * @description The best run as a .env snippet.
+         * @description The configuration as a .env snippet.
          */
         get: operations["export_env"];
         put?: never;
@@ -469,7 +489,7 @@ export interface paths {
         };
         /**
          * Export Report
-         * @description A markdown report of the experiment.
+         * @description A markdown report of the experiment around the exported configuration.
          */
         get: operations["export_report"];
         put?: never;
@@ -489,11 +509,31 @@ export interface paths {
         };
         /**
          * Export Yaml
-         * @description The best run in the spec's YAML layout.
+         * @description The configuration in the spec's YAML layout.
          */
         get: operations["export_yaml"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{experiment_id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork Experiment
+         * @description A new draft experiment starting from a run's resolved configuration (default: the best run).
+         */
+        post: operations["fork_experiment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -712,6 +752,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/configs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Saved Configs
+         * @description The project's saved (approved) configurations, latest first; optionally of one experiment.
+         */
+        get: operations["list_saved_configs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Exports
+         * @description Every export served for the project's experiments, newest first.
+         */
+        get: operations["list_exports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -750,6 +830,26 @@ export interface paths {
          */
         put: operations["update_run"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Run
+         * @description Save a finished run's configuration to its project; exports of the experiment then serve it.
+         */
+        post: operations["approve_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -954,6 +1054,16 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+        };
+        /**
+         * ApproveIn
+         * @description Approve a run: save its configuration to the project (name defaults to the experiment's).
+         */
+        ApproveIn: {
+            /** Name */
+            name?: string | null;
+            /** Note */
+            note?: string | null;
         };
         /**
          * AuthStatusOut
@@ -1183,6 +1293,7 @@ export interface components {
             created_at: string;
             /** Description */
             description: string | null;
+            forked_from?: components["schemas"]["ForkedFrom"] | null;
             /** Grid Size */
             grid_size?: number | null;
             /**
@@ -1281,6 +1392,63 @@ export interface components {
             scoring_config?: {
                 [key: string]: unknown;
             }[] | null;
+        };
+        /**
+         * ExportRecordOut
+         * @description One export served: format, configuration, who and when.
+         */
+        ExportRecordOut: {
+            /** Config Hash */
+            config_hash: string;
+            /** Created At */
+            created_at: string;
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Format */
+            format: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Saved Config Id */
+            saved_config_id: string | null;
+            /** User */
+            user: string | null;
+        };
+        /**
+         * ForkCreate
+         * @description Fork an experiment from one of its runs (default: the best) into a new draft experiment.
+         *
+         *     The new stages are the run's resolved stages; `parameter_space` replaces the (pinned) space and
+         *     `changes` sets any experiment-document field. `changes.pipeline_stages` items are merged into the
+         *     stage of the same name (a partial stage edits only what it gives); a new name adds a stage.
+         */
+        ForkCreate: {
+            changes?: components["schemas"]["ExperimentUpdate"] | null;
+            /** Name */
+            name: string;
+            /** Parameter Space */
+            parameter_space?: {
+                [key: string]: unknown;
+            } | null;
+            /** Run Id */
+            run_id?: string | null;
+        };
+        /**
+         * ForkedFrom
+         * @description The experiment and run a fork started from.
+         */
+        ForkedFrom: {
+            /**
+             * Experiment Id
+             * Format: uuid
+             */
+            experiment_id: string;
+            /** Run Id */
+            run_id: string | null;
         };
         /**
          * HealthOut
@@ -1443,6 +1611,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** Page[ExportRecordOut] */
+        Page_ExportRecordOut_: {
+            /** Items */
+            items: components["schemas"]["ExportRecordOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** Page[ProjectOut] */
         Page_ProjectOut_: {
             /** Items */
@@ -1458,6 +1637,17 @@ export interface components {
         Page_RunOut_: {
             /** Items */
             items: components["schemas"]["RunOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[SavedConfigOut] */
+        Page_SavedConfigOut_: {
+            /** Items */
+            items: components["schemas"]["SavedConfigOut"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -1846,6 +2036,49 @@ export interface components {
             /** Vars */
             vars?: {
                 [key: string]: unknown;
+            };
+        };
+        /**
+         * SavedConfigOut
+         * @description An approved configuration in a project's memory.
+         */
+        SavedConfigOut: {
+            /** Approved At */
+            approved_at: string;
+            /** Approved By */
+            approved_by: string | null;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Config Hash */
+            config_hash: string;
+            /** Experiment Id */
+            experiment_id: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Project Id
+             * Format: uuid
+             */
+            project_id: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Score */
+            score: number | null;
+            /**
+             * Scores
+             * @default {}
+             */
+            scores: {
+                [key: string]: number;
             };
         };
         /**
@@ -2971,6 +3204,55 @@ export interface operations {
             };
         };
     };
+    get_saved_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                saved_config_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedConfigOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_endpoints: {
         parameters: {
             query?: {
@@ -3873,7 +4155,10 @@ export interface operations {
     };
     export_best: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                saved_config_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -3893,6 +4178,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description No or bad credentials */
             401: {
                 headers: {
@@ -3904,6 +4198,15 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3924,7 +4227,10 @@ export interface operations {
     };
     export_env: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                saved_config_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -3942,6 +4248,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description No or bad credentials */
             401: {
                 headers: {
@@ -3953,6 +4268,15 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3973,7 +4297,10 @@ export interface operations {
     };
     export_report: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                saved_config_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -3991,6 +4318,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description No or bad credentials */
             401: {
                 headers: {
@@ -4002,6 +4338,15 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4022,7 +4367,10 @@ export interface operations {
     };
     export_yaml: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                saved_config_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -4038,6 +4386,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description No or bad credentials */
@@ -4058,6 +4415,15 @@ export interface operations {
                     "text/plain": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Invalid input (detail lists the fields) */
             422: {
                 headers: {
@@ -4065,6 +4431,77 @@ export interface operations {
                 };
                 content: {
                     "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    fork_experiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForkCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -4919,6 +5356,115 @@ export interface operations {
             };
         };
     };
+    list_saved_configs: {
+        parameters: {
+            query?: {
+                experiment_id?: string | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SavedConfigOut_"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_exports: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ExportRecordOut_"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     create_run: {
         parameters: {
             query?: never;
@@ -5099,6 +5645,86 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    approve_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedConfigOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,8 @@ import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
 import { StartSweepForm } from "../components/live/StartSweepForm";
 import { SteeringControls } from "../components/live/SteeringControls";
+import { ForkedFrom } from "../components/steering/ForkedFrom";
+import { SteeringActions } from "../components/steering/SteeringActions";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
@@ -73,6 +75,12 @@ export default function ExperimentPage() {
             {exp.description ? `${exp.description} · ` : ""}
             {formatInt(exp.run_count)} runs · best {formatScore(exp.best_score)} · {exp.sample_data.length} samples · {exp.pipeline_stages.length}{" "}
             {exp.pipeline_stages.length === 1 ? "stage" : "stages"}
+            {exp.forked_from && (
+              <>
+                {" · "}
+                <ForkedFrom origin={exp.forked_from} />
+              </>
+            )}
           </span>
         }
         actions={
@@ -97,6 +105,7 @@ export default function ExperimentPage() {
               <Card className="flex flex-col justify-center gap-2 p-4">
                 <h2 className="text-sm font-semibold">Steering</h2>
                 <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
+                {canWrite && <SteeringActions experiment={exp} />}
               </Card>
             </div>
             {!sweeping && canWrite && <StartSweepForm experiment={exp} />}

@@ -5,6 +5,7 @@ import type { ExperimentSummary } from "../api/client";
 import { useDeleteExperiment } from "../api/queries/experiments";
 import { useProject } from "../api/queries/projects";
 import { useCanWrite } from "../components/layout/RequireAuth";
+import { ExportHistoryCard, NotesCard, SavedConfigsCard } from "../components/steering/ProjectMemory";
 import { Button, ButtonLink, Card, ConfirmDialog, EmptyState, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
 import { formatInt, formatRelative, formatScore } from "../lib/format";
 
@@ -94,6 +95,13 @@ export default function ProjectDetailPage() {
           </table>
         </Card>
       )}
+      <div className="mt-6 grid gap-4 xl:grid-cols-2">
+        <SavedConfigsCard projectId={p.id} />
+        <NotesCard project={p} canWrite={!!canWrite} />
+        <div className="xl:col-span-2">
+          <ExportHistoryCard projectId={p.id} experiments={p.experiments} />
+        </div>
+      </div>
       <ConfirmDialog
         open={!!deleting}
         onClose={() => setDeleting(null)}

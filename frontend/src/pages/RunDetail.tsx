@@ -12,6 +12,8 @@ import { HumanRating } from "../components/run/HumanRating";
 import { groupBySample, perSampleScores } from "../components/run/runData";
 import { SampleResultsList, type SampleInfo } from "../components/run/SampleResults";
 import { ScoresTable } from "../components/run/ScoresTable";
+import { ApproveButton } from "../components/steering/ApproveButton";
+import { ForkButton } from "../components/steering/ForkButton";
 import { Badge, Button, ButtonLink, Card, CardBody, CardHeader, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
 import type { SampleDoc, ScorerDoc } from "../lib/documentYaml";
 import { formatCost, formatDateTime, formatDurationMs, formatInt, formatPercent, formatScore, formatValue, shortId } from "../lib/format";
@@ -64,6 +66,13 @@ function RunView({ run }: { run: RunDetail }) {
             <ButtonLink to={`/compare?a=${run.id}`} data-testid="run-compare">
               Compare with another run
             </ButtonLink>
+            {!readOnly && experiment.data && (
+              <ForkButton experimentId={run.experiment_id} experimentName={experiment.data.name} runId={run.id} />
+            )}
+            {!readOnly && (
+              <ApproveButton runId={run.id} defaultName={experiment.data?.name ?? "Approved configuration"}
+                disabled={run.rejected || !(run.status === "completed" || run.status === "cached")} />
+            )}
             {!readOnly && (
               <Button
                 variant={run.rejected ? "secondary" : "danger"}

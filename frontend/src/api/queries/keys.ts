@@ -74,6 +74,11 @@ export const queryKeys = {
     ofExperiment: (experimentId: string) => ["exports", experimentId] as const,
     one: (experimentId: string, kind: ExportKind) => ["exports", experimentId, kind] as const,
   },
+  steering: {
+    all: ["steering"] as const,
+    configs: (projectId: string, params: ListParams = {}) => ["steering", "configs", projectId, params] as const,
+    exports: (projectId: string, params: ListParams = {}) => ["steering", "exports", projectId, params] as const,
+  },
   events: {
     ofExperiment: (experimentId: string) => ["events", experimentId] as const,
     list: (experimentId: string, params: EventListParams = {}) => ["events", experimentId, params] as const,
