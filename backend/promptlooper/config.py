@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(default=4, ge=1)
     max_tokens_per_sweep: int = Field(default=0, ge=0)
     max_body_bytes: int = 10 * 1024 * 1024
+    max_sweep_runs: int = Field(
+        default=100_000, ge=1, description="Most configurations one sweep or estimate may hold (counted first)"
+    )
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 4
     # Storage

@@ -47,6 +47,10 @@ class TemplateError(Exception):
         self.message = message
 
 
+class LimitExceeded(TemplateError):
+    """A render was stopped by one of the limits (whatever the sample: the template itself is the problem)."""
+
+
 class TemplateLimitError(SecurityError):
     """A render crossed one of the limits above (raised inside Jinja, reported as a TemplateError)."""
 
@@ -303,11 +307,11 @@ def render(template: str, context: TemplateContext) -> str:
             parts.append(part)
         return "".join(parts)
     except TemplateLimitError as exc:
-        raise TemplateError(f"Template refused: {exc.message}.") from exc
+        raise LimitExceeded(f"Template refused: {exc.message}.") from exc
     except RecursionError as exc:
-        raise TemplateError("Template refused: it recurses too deeply.") from exc
+        raise LimitExceeded("Template refused: it recurses too deeply.") from exc
     except MemoryError as exc:
-        raise TemplateError("Template refused: it needs too much memory.") from exc
+        raise LimitExceeded("Template refused: it needs too much memory.") from exc
     except UndefinedError as exc:
         raise TemplateError(f"Template uses an undefined name: {exc.message}") from exc
     except SecurityError as exc:

@@ -15,8 +15,10 @@ from promptlooper.db import after_commit
 from promptlooper.engine import scorers
 from promptlooper.engine.definition import DefinitionError, ExperimentDefinition, validate_definition
 from promptlooper.engine.space import count_grid
+from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import Conflict, InvalidDefinition
 from promptlooper.models import Experiment, LLMEndpoint, Project, Run
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     ExperimentCreate,
     ExperimentOut,
@@ -73,6 +75,9 @@ async def validate_document(session: AsyncSession, defn: ExperimentDefinition) -
         validate_definition(defn, scorers.known_scorer_ids(), scorers.validate_scorer_config)
     except DefinitionError as exc:
         raise InvalidDefinition([_body_loc(e) for e in exc.errors]) from exc
+    limits = await run_cpu(template_limit_errors, defn)
+    if limits:
+        raise InvalidDefinition(limits)
     await _check_endpoints(session, defn)
 
 

@@ -13,37 +13,37 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import estimate_sweep
-from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
+from promptlooper.engine.space import SpaceError, SpaceTooLarge, config_hash, expand_grid, sample_random
 from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
 from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
-MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
-
 
 def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
-                  default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs)."""
+                  default_endpoint_id: str | None, cap: int, loc: tuple[str, ...] = ("body",)) -> list[dict[str, Any]]:
+    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs).
+
+    The size is counted before anything is expanded: past `cap` (Settings.max_sweep_runs) it is a 422
+    `sweep_too_large` naming the count. CPU-bound: call it through `offload.run_cpu` from async code.
+    """
     try:
         if sweep_type == "grid":
-            combinations = count_grid(defn)
-            if combinations > MAX_SWEEP_RUNS and max_runs is None:
-                raise BadRequest(
-                    f"The grid holds {combinations:,} combinations; set max_runs (at most {MAX_SWEEP_RUNS:,}) "
-                    "or use a random sweep.", code="sweep_too_large")
-            return expand_grid(defn, default_endpoint_id, max_runs)
+            return expand_grid(defn, default_endpoint_id, max_runs, cap)
         if sweep_type == "random":
-            return sample_random(defn, default_endpoint_id, max_runs or 20, seed)
+            return sample_random(defn, default_endpoint_id, max_runs or 20, seed, cap)
+    except SpaceTooLarge as exc:
+        field = "max_runs" if max_runs is not None and exc.count == max_runs else "parameter_space"
+        where = ["body", field] if field == "max_runs" else [*loc, "parameter_space"]
+        error = InvalidDefinition([{"loc": where, "msg": str(exc), "type": "sweep_too_large"}])
+        error.code = "sweep_too_large"
+        raise error from exc
     except SpaceError as exc:
         raise BadRequest(str(exc), code="invalid_parameter_space") from exc
     raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
-
-
-def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    return sweep_configs(definition_of(experiment), body.type, body.max_runs, body.seed, default_endpoint_id)
 
 
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
@@ -55,9 +55,10 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
         raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in exc.errors]) from exc
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = sweep_configs(defn, body.type, body.max_runs, body.seed, default_endpoint)
+    configs = await run_cpu(sweep_configs, defn, body.type, body.max_runs, body.seed, default_endpoint,
+                            ctx.settings.max_sweep_runs, ("body", "document"))
     pricing = {str(e.id): dict(e.pricing or {}) for e in await session.scalars(select(LLMEndpoint))}
-    result = estimate_sweep(configs, defn.sample_data, body.repeats, pricing)
+    result = await run_cpu(estimate_sweep, configs, defn.sample_data, body.repeats, pricing)
     return SweepEstimateOut(**dataclasses.asdict(result))
 
 
@@ -76,7 +77,8 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         )
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = _configs(experiment, body, default_endpoint)
+    configs = await run_cpu(sweep_configs, definition_of(experiment), body.type, body.max_runs, body.seed,
+                            default_endpoint, ctx.settings.max_sweep_runs)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
     sweep = Sweep(
