@@ -34,6 +34,15 @@ def _token(ctx: AppContext, user: User) -> TokenOut:
     return TokenOut(access_token=token, user=user_out(user))
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End a read-only transaction so its pooled connection is free while slow work (a hash) runs.
+
+    Otherwise 30 parallel logins waiting for the hashing pool hold every pooled connection and
+    /health queues behind them. Loaded objects stay usable (expire_on_commit is off).
+    """
+    await session.commit()
+
+
 async def user_count(session: AsyncSession) -> int:
     """How many users exist."""
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
@@ -64,6 +73,7 @@ async def setup_admin(session: AsyncSession, ctx: AppContext, username: str, pas
     """
     if await user_count(session) > 0:
         raise _setup_done()
+    await release_connection(session)
     password_hash = await auth.hash_password_async(password)  # before the lock: the lock is held only briefly
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETUP_LOCK_KEY})
@@ -88,6 +98,7 @@ async def login(session: AsyncSession, ctx: AppContext, username: str, password:
     """
     await ctx.throttle.attempt(username, client)
     user = await session.scalar(select(User).where(User.username == username))
+    await release_connection(session)
     if not await auth.verify_password_async(password, user.password_hash if user is not None else None):
         raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
     assert user is not None

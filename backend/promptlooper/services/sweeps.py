@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -12,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
-from promptlooper.engine.estimate import estimate_sweep
+from promptlooper.engine.estimate import SweepEstimate, estimate_sweep
 from promptlooper.engine.space import SpaceError, SpaceTooLarge, config_hash, expand_grid, sample_random
-from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
+from promptlooper.engine.trial import template_limit_errors
+from promptlooper.errors import AppError, BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
 from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
-from promptlooper.offload import run_cpu
+from promptlooper.offload import run_cpu, run_isolated
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.services.auth import release_connection
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
@@ -50,16 +53,50 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
     """Runs, calls, tokens and cost a sweep of this (unsaved) document would make."""
     defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
     try:
-        await validate_document(session, defn)
+        await validate_document(session, defn, trial=False)
     except InvalidDefinition as exc:
         raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in exc.errors]) from exc
     settings = await get_settings(session, ctx)
-    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = await run_cpu(sweep_configs, defn, body.type, body.max_runs, body.seed, default_endpoint,
-                            ctx.settings.max_sweep_runs, ("body", "document"))
     pricing = {str(e.id): dict(e.pricing or {}) for e in await session.scalars(select(LLMEndpoint))}
-    result = await run_cpu(estimate_sweep, configs, defn.sample_data, body.repeats, pricing)
-    return SweepEstimateOut(**dataclasses.asdict(result))
+    await release_connection(session)  # an estimate writes nothing: no pooled connection while it computes
+    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    try:
+        outcome = await run_isolated(_estimate_isolated, defn, body.type, body.max_runs, body.seed, default_endpoint,
+                                     ctx.settings.max_sweep_runs, body.repeats, pricing)
+    except BrokenProcessPool as exc:
+        raise ServiceUnavailable("The estimate's worker process died; try again.", code="estimate_failed") from exc
+    if isinstance(outcome, _EstimateRefused):
+        if outcome.errors is not None:
+            error = InvalidDefinition(outcome.errors)
+            error.code = outcome.code
+            raise error
+        raise BadRequest(outcome.detail, code=outcome.code)
+    return SweepEstimateOut(**dataclasses.asdict(outcome))
+
+
+@dataclasses.dataclass(frozen=True)
+class _EstimateRefused:
+    """Why an isolated estimate refused (AppErrors do not survive pickling with their fields)."""
+
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None
+
+
+def _estimate_isolated(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
+                       default_endpoint: str | None, cap: int, repeats: int,
+                       pricing: dict[str, dict[str, Any]]) -> SweepEstimate | _EstimateRefused:
+    """The CPU part of an estimate, run in the worker process: trial render, expansion, token estimate."""
+    try:
+        limits = template_limit_errors(defn)
+        if limits:
+            raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in limits])
+        configs = sweep_configs(defn, sweep_type, max_runs, seed, default_endpoint, cap, ("body", "document"))
+        return estimate_sweep(configs, defn.sample_data, repeats, pricing)
+    except InvalidDefinition as exc:
+        return _EstimateRefused(code=exc.code, detail=exc.detail, errors=exc.errors)
+    except AppError as exc:
+        return _EstimateRefused(code=exc.code, detail=exc.detail, errors=None)
 
 
 async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
