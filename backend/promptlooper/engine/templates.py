@@ -36,7 +36,9 @@ _CALL_STEPS = 10  # a call (a macro's above all) costs about ten loop iterations
 
 # How many keys below a root name identify a variable: `vars.x`, `stages.<name>.output`.
 _PATH_DEPTH = {"vars": 1, "stages": 2}
-_BIG_NUMBER = re.compile(r"\d{7,}")  # a width or precision of a million or more in a format string
+_BIG_NUMBER = re.compile(r"\{[^{}]*:[^{}]*\d{7,}|%[-#0 +]*\d{7,}|%[-#0 +]*\d*\.\d{7,}")  # width/precision >= 1e6
+_NESTED_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\{|%[-#0 +]*\*|%[-#0 +]*\d*\.\*")
+_SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "batch", "slice", "truncate"})  # ints = sizes
 
 
 class TemplateError(Exception):
@@ -113,10 +115,14 @@ def _check_number(value: Any) -> None:
 
 
 def _check_format(fmt: Any, args: Iterable[Any] = ()) -> None:
-    if isinstance(fmt, str) and _BIG_NUMBER.search(fmt):
+    """Refuse a width or precision of a million or more, written in the format or passed for `{:{}}` / `%*d`."""
+    if not isinstance(fmt, str):
+        return
+    if _BIG_NUMBER.search(fmt):
         raise TemplateLimitError("a format width or precision of a million or more is refused")
-    for arg in args:
-        _check_number(arg)
+    if _NESTED_WIDTH.search(fmt):  # the width comes from an argument: no argument may be that large
+        for arg in args:
+            _check_number(arg)
 
 
 def _sized(value: Any) -> int:
@@ -160,7 +166,8 @@ def _precheck_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     if not args:
         return args
     value = args[0]
-    _check_call_args(args[1:], kwargs)
+    if name in _SIZED_FILTERS:
+        _check_call_args(args[1:], kwargs)
     if name == "format":
         _check_format(value, args[1:])
     elif name == "replace" and isinstance(value, str) and len(args) >= 3:
@@ -201,6 +208,14 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def _range(*args: int) -> range:
+    """Jinja's sandboxed range(), refusing past MAX_ITEMS with the limit's sentence."""
+    items = range(*args)
+    if len(items) > MAX_ITEMS:
+        raise TemplateLimitError(f"range() of {len(items):,} items is refused (the limit is {MAX_ITEMS:,})")
+    return items
+
+
 def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
     from jinja2.utils import generate_lorem_ipsum
 
@@ -233,6 +248,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["_pl_iter"] = _guarded_iter
         self.filters["_pl_size"] = _check_size
         self.globals["lipsum"] = _lipsum
+        self.globals["range"] = _range
 
     def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
                   defer_init: bool = False) -> str:
@@ -245,7 +261,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _charge(_CALL_STEPS + sum(_sized(a) for a in args if not isinstance(a, str)))
-        _check_call_args(args, kwargs)
+        if isinstance(getattr(__obj, "__self__", None), str | list | tuple):  # ljust(n), zfill(n), ...: sizes
+            _check_call_args(args, kwargs)
         if getattr(__obj, "__name__", None) == "replace" and isinstance(getattr(__obj, "__self__", None), str):
             if len(args) >= 2:
                 _check_replace(__obj.__self__, args[0], args[1])

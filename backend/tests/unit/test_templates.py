@@ -89,6 +89,9 @@ BOMBS = {
     "string repetition": '{% set x = "x" * 2000000000 %}{{ x | length }}',
     "list repetition": "{{ ([1] * 100000) * 100000 }}",
     "huge range": "{% for i in range(10**9) %}{% endfor %}",
+    "star width": '{{ "%*s" % (2000000000, 1) }}',
+    "precision": '{{ "%.2000000000f" % 1 }}',
+    "batch padding": "{{ [1] | batch(2000000000, fill_with=0) | list }}",
     "nested loops": "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
     "nested loops over a variable": '{% set s = "x" * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}',
     "doubling with ~": '{% set ns = namespace(x="x") %}{% for i in range(60) %}{% set ns.x = ns.x ~ ns.x %}'
@@ -140,5 +143,9 @@ def test_ordinary_templates_still_render_within_the_limits() -> None:
         ctx(vars={"rows": items}))
     assert text.startswith("1. QUESTION 0 = 0.00\n") and "200. QUESTION 199 = 66.33\n" in text
     assert text.endswith("a+b     7 ababab 1024")
+    numbers = render('{{ "{:,}".format(12345678) }} {{ "%d" % 12345678 }} {{ vars.n | default(12345678) }} '
+                     '{{ "%08.3f" % 3.5 }} {{ "{:>{}}".format(1, 3) }} {{ range(0, 10**7, 10**6) | list | length }}',
+                     ctx(vars={"n": 7}))
+    assert numbers == "12,345,678 12345678 7 0003.500   1 10"  # big numbers are fine; big widths are not
     exactly = render('{{ "x" * n }}', {"n": templates.MAX_OUTPUT_CHARS})
     assert len(exactly) == templates.MAX_OUTPUT_CHARS
