@@ -187,9 +187,8 @@ def test_password_hashing_runs_off_the_event_loop(app_client: TestClient) -> Non
         name.startswith("pl-hash") for name in threads_before)
 
 
-def test_the_redis_throttle_is_shared_by_every_api_process(make_settings: Any, db_backend: str) -> None:
-    if db_backend != "redis":
-        pytest.skip("the shared throttle is the production (Redis) one")
+@pytest.mark.parametrize("db_backend", ["redis"])  # the shared throttle is the production (Redis) one
+def test_the_redis_throttle_is_shared_by_every_api_process(make_settings: Any) -> None:
     settings = make_settings()
     with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
         assert first.post("/api/v1/auth/setup", json=ADMIN).status_code == 201
