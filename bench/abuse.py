@@ -4,9 +4,9 @@ While 50 unauthenticated logins (50 distinct usernames, so each one really verif
 maximal estimate are in flight, /health is called back to back; target: p95 under 250 ms.
 
 The maximal estimate is the largest a read-only user may send: a grid of exactly MAX_SWEEP_RUNS
-(100,000) combinations, 2,000 samples, and templates that loop and repeat close to the template
-limits. Run alone with `python -m bench.abuse`; `bench/run.py` calls `run_abuse()` (BENCH_ABUSE=0
-skips it).
+(100,000) combinations, 18,000 samples (about 9.5 MB, near MAX_BODY_BYTES), and templates that loop
+and repeat close to the template limits. Run alone with `python -m bench.abuse`; `bench/run.py`
+calls `run_abuse()` (BENCH_ABUSE=0 skips it).
 """
 
 from __future__ import annotations
@@ -29,18 +29,19 @@ from tests.support.server import start_server  # noqa: E402
 
 HEALTH_P95_TARGET_S = 0.250
 LOGINS = 50
+SAMPLES = 18_000  # about 9.5 MB of JSON: close to MAX_BODY_BYTES (10 MiB)
 ADMIN = {"username": "admin", "password": "correct-horse-battery"}
 READER = {"username": "reader", "password": "reader-password-1"}
 
 
 def maximal_estimate() -> dict[str, Any]:
-    """The biggest estimate the server accepts: 100 x 1,000 = 100,000 configs, 2,000 samples, heavy templates."""
+    """The biggest estimate the server accepts: 100 x 1,000 = 100,000 configs, ~9.5 MB of samples, heavy templates."""
     heavy = ('{% for i in range(20000) %}{{ vars.a }}{% endfor %}{{ ("x" * 200000) | length }}'
              '{{ input | replace("sample", "example") }}')
     return {
         "document": {
             "name": "abuse",
-            "sample_data": [{"id": f"s{i}", "input": f"sample {i} " + "lorem ipsum " * 40} for i in range(2000)],
+            "sample_data": [{"id": f"s{i}", "input": f"sample {i} " + "lorem ipsum " * 40} for i in range(SAMPLES)],
             "pipeline_stages": [
                 {"name": "first", "model": "m1", "prompt_template": heavy, "system_prompt": heavy},
                 {"name": "second", "model": "m1", "prompt_template": heavy + "{{ previous }}"},
@@ -120,7 +121,7 @@ def report_abuse(results: dict[str, Any]) -> bool:
           f"{results['abuse_s']:.1f} s)")
     print(f"      {LOGINS} unauthenticated logins: statuses {results['login_statuses']}, "
           f"slowest {results['login_slowest_s']:.2f} s")
-    print(f"      maximal estimate (100,000 configs x 2,000 samples): {results['estimate_status']} "
+    print(f"      maximal estimate (100,000 configs x {SAMPLES:,} samples): {results['estimate_status']} "
           f"in {results['estimate_s']:.2f} s")
     healthy_answers = results["estimate_status"] == 200 and set(results["login_statuses"]) <= {401, 429}
     if not healthy_answers:

@@ -51,7 +51,7 @@ def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | N
 
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
     """Runs, calls, tokens and cost a sweep of this (unsaved) document would make."""
-    defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+    defn = await run_cpu(_definition_of_estimate, body)  # a 10 MB document takes a while to convert
     try:
         await validate_document(session, defn, trial=False)
     except InvalidDefinition as exc:
@@ -72,6 +72,10 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
             raise error
         raise BadRequest(outcome.detail, code=outcome.code)
     return SweepEstimateOut(**dataclasses.asdict(outcome))
+
+
+def _definition_of_estimate(body: SweepEstimateIn) -> ExperimentDefinition:
+    return ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
 
 
 @dataclasses.dataclass(frozen=True)
