@@ -9,6 +9,9 @@ The mock endpoint runs in its own process so it does not share the client's inte
 Then the same workloads run in production mode (Postgres and Redis on 127.0.0.1, real
 `promptlooper worker` processes with 16 threads each), once with 1 worker and once with 2, and
 the figures are printed side by side (BENCH_PRODUCTION=0 skips this part).
+
+Last, bench/abuse.py: /health p95 while 50 logins and a maximal estimate are in flight
+(BENCH_ABUSE=0 skips it).
 """
 
 from __future__ import annotations
@@ -242,6 +245,11 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as data_dir:
                 by_workers[workers] = bench_production(Path(data_dir), workers)
         report_production(by_workers)
+    # --- abuse: /health stays responsive under logins and a maximal estimate (bench/abuse.py) ---
+    if os.environ.get("BENCH_ABUSE", "1") != "0":
+        from bench.abuse import run_abuse
+
+        ok = run_abuse() and ok
     return 0 if ok else 1
 
 

@@ -31,7 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(f"PromptLooper serving on http://{host}:{port} (database: "
           f"{'PostgreSQL' if settings.production else settings.sqlalchemy_url.split('///')[-1]})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets")
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback; TRUSTED_PROXIES decides instead.
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets", proxy_headers=False)
     return 0
 
 

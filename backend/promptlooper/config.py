@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(default=None, description="Fernet key for endpoint secrets")
     api_key: SecretStr | None = Field(default=None, description="Static admin API key")
     jwt_expire_minutes: int = 60 * 24
-    login_max_failures: int = 5
-    login_lockout_seconds: int = 300
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins of one account before it locks")
+    login_max_failures_per_client: int = Field(
+        default=50, ge=1, description="Failed logins from one client address (all accounts) before it is refused")
+    login_lockout_seconds: int = Field(default=300, ge=1, description="The counting window and lockout, seconds")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses or CIDRs whose X-Forwarded-For names the client (Docker nginx: 172.33.0.0/24)")
     # Defaults
     default_endpoint_url: str | None = None
     default_endpoint_key: SecretStr | None = None
@@ -55,6 +60,9 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(default=4, ge=1)
     max_tokens_per_sweep: int = Field(default=0, ge=0)
     max_body_bytes: int = 10 * 1024 * 1024
+    max_sweep_runs: int = Field(
+        default=100_000, ge=1, description="Most configurations one sweep or estimate may hold (counted first)"
+    )
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 4
     # Storage

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from promptlooper.auth import LoginThrottle
+from promptlooper.auth import LoginThrottle, build_throttle
 from promptlooper.config import Settings
 
 if TYPE_CHECKING:
@@ -51,9 +51,10 @@ class AppContext:
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
-            throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
+            throttle=build_throttle(settings),
         )
 
     async def aclose(self) -> None:
         """Release connections."""
+        await self.throttle.aclose()
         await self.engine.dispose()

@@ -77,5 +77,8 @@ AdminUser = WriterUser
 
 
 def client_id(request: Request) -> str:
-    """The client address used for login throttling."""
-    return request.client.host if request.client else "unknown"
+    """The client address used for login throttling (X-Forwarded-For only from TRUSTED_PROXIES)."""
+    from promptlooper.auth import client_address
+
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), get_ctx(request).settings.trusted_proxies)

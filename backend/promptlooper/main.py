@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -48,7 +49,12 @@ log = logging.getLogger("promptlooper")
 
 
 class BodySizeLimit:
-    """Answer 413 for request bodies over the limit, whether or not they declare a length."""
+    """Answer 413 for request bodies over the limit, whether or not they declare a length.
+
+    A body without Content-Length (chunked) is read here first, up to the limit, and replayed to
+    the app: raising from inside the app's `receive` would reach FastAPI's body parser, which turns
+    any exception into a 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -61,6 +67,9 @@ class BodySizeLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._reject(scope, receive, send)
+            return
+        if length is None:
+            await self._buffered(scope, receive, send)
             return
         seen = 0
 
@@ -77,6 +86,32 @@ class BodySizeLimit:
         except _TooLarge:
             await self._reject(scope, receive, send)
 
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect like the server would
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = error_body(f"Request body is larger than {self.max_bytes} bytes.", "payload_too_large")
         await JSONResponse(body, status_code=413)(scope, receive, send)
@@ -84,6 +119,52 @@ class BodySizeLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class RejectUnstorableText:
+    """Answer 422 for a NUL or invalid UTF-8 in the query string or the path, for every route at once.
+
+    PostgreSQL refuses NUL in text, so such a value (`?sort=%00`) would otherwise reach the database
+    as a 500; nothing legitimate needs one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            problem = _unstorable(scope)
+            if problem is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                detail = [{"loc": problem, "msg": "NUL characters and invalid UTF-8 are not allowed.",
+                           "type": "invalid_characters"}]
+                await JSONResponse(error_body(detail, "validation_error"), status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _unstorable(scope: Scope) -> list[str] | None:
+    path = scope.get("path", "")
+    if "\x00" in path or any(0xD800 <= ord(c) <= 0xDFFF for c in path):
+        return ["path"]
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return None
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        for part in (name, value):
+            try:
+                text = part.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                return ["query", _printable(name)]
+            if "\x00" in text:
+                return ["query", _printable(name)]
+    return None
+
+
+def _printable(name: str) -> str:
+    return name.encode("latin-1").decode("utf-8", "replace").replace("\x00", "\\0")[:100]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -151,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return out if healthy else JSONResponse(out.model_dump() | {"code": "unhealthy"}, status_code=503)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectUnstorableText)
     if settings.cors_origins:
         # "*" means any site may call the API: then never with credentials (cookies, HTTP auth), or any
         # page a user visits could act as that user. Bearer headers still work, they are not credentials here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,8 @@ SAMPLED_CONFIGS = 50  # configs rendered for the token estimate; the rest are ex
 CALLING_SCORERS = frozenset({"llm_judge", "embedding_similarity"})
 MAX_CACHE_LOOKUPS = 1000  # stage calls whose cache key an estimate looks up; the rest are extrapolated
 YIELD_EVERY = 20  # keys computed between two yields to the event loop (about 4 ms of work)
+SAMPLED_PAIRS = 2000  # at most this many (config, sample) pairs are rendered; the rest are extrapolated
+RENDER_BUDGET_S = 3.0  # after this long rendering, the estimate counts the raw template text instead
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,11 @@ def _output_tokens(stage: Mapping[str, Any]) -> int:
     return int(value) if isinstance(value, int | float) and value > 0 else DEFAULT_OUTPUT_TOKENS
 
 
-def _render_or_raw(template: str | None, context: templates.TemplateContext) -> str:
+def _render_or_raw(template: str | None, context: templates.TemplateContext, deadline: float) -> str:
     if not template:
         return ""
+    if time.monotonic() > deadline:
+        return template
     try:
         return templates.render(template, context)
     except templates.TemplateError:
@@ -61,7 +66,7 @@ def _render_or_raw(template: str | None, context: templates.TemplateContext) -> 
 
 
 def _config_tokens(config: Mapping[str, Any], samples: Sequence[SampleDef],
-                   pricing: Mapping[str, Mapping[str, Any]]) -> tuple[int, int, float, bool]:
+                   pricing: Mapping[str, Mapping[str, Any]], deadline: float) -> tuple[int, int, float, bool]:
     tokens_in = tokens_out = 0
     cost = 0.0
     priced = True
@@ -72,8 +77,8 @@ def _config_tokens(config: Mapping[str, Any], samples: Sequence[SampleDef],
         for index, stage in enumerate(config["stages"]):
             context = templates.build_context(input=sample.input, reference=sample.reference, vars=variables,
                                               previous=previous, stages=outputs, stage_index=index)
-            prompt = _render_or_raw(stage.get("system_prompt"), context) + _render_or_raw(
-                stage["prompt_template"], context)
+            prompt = _render_or_raw(stage.get("system_prompt"), context, deadline) + _render_or_raw(
+                stage["prompt_template"], context, deadline)
             call_in = tokens_of(prompt) + 2 * MESSAGE_OVERHEAD_TOKENS
             call_out = _output_tokens(stage)
             tokens_in += call_in
@@ -87,7 +92,8 @@ def _config_tokens(config: Mapping[str, Any], samples: Sequence[SampleDef],
     return tokens_in, tokens_out, cost, priced
 
 
-def _sampled(configs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def sample_configs(configs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """At most SAMPLED_CONFIGS configs, spread evenly: what the token estimate and the cache check render."""
     step = max(1, len(configs) // SAMPLED_CONFIGS)
     return list(configs[::step])[:SAMPLED_CONFIGS]
 
@@ -105,14 +111,17 @@ def estimate_sweep(configs: Sequence[Mapping[str, Any]], samples: Sequence[Sampl
     llm_calls = runs * len(samples) * stages
     scorer_calls = runs * len(samples) * sum(1 for scorer in scorers if scorer in CALLING_SCORERS)
     calls = llm_calls + scorer_calls
-    sampled = _sampled(configs)
+    sampled = sample_configs(configs)
+    per_config = max(1, SAMPLED_PAIRS // max(1, len(sampled)))  # samples rendered per sampled config
+    some_samples = list(samples[:: max(1, len(samples) // per_config)])[:per_config]
+    deadline = time.monotonic() + RENDER_BUDGET_S
     tokens_in = tokens_out = 0
     cost = 0.0
     priced = bool(sampled) and bool(samples)
     for config in sampled:
-        t_in, t_out, c, p = _config_tokens(config, samples, pricing or {})
+        t_in, t_out, c, p = _config_tokens(config, some_samples, pricing or {}, deadline)
         tokens_in, tokens_out, cost, priced = tokens_in + t_in, tokens_out + t_out, cost + c, priced and p
-    scale = runs / len(sampled) if sampled else 0.0
+    scale = runs / len(sampled) * len(samples) / len(some_samples) if sampled and some_samples else 0.0
     return SweepEstimate(runs=runs, calls=calls, samples=len(samples), stages=stages,
                          tokens_in=round(tokens_in * scale), tokens_out=round(tokens_out * scale),
                          cost=round(cost * scale, 6), priced=priced, llm_calls=llm_calls,
@@ -137,7 +146,7 @@ async def count_cached(configs: Sequence[Mapping[str, Any]], samples: Sequence[S
     if not stage_count or not samples:
         return 0, 0
     chains: list[tuple[Mapping[str, Any], int, SampleDef, dict[str, str], list[str | None]]] = []
-    sampled = _sampled(configs)
+    sampled = sample_configs(configs)
     per_config = repeats * len(samples)
     total = len(sampled) * per_config
     step = -(-total // max(1, limit // stage_count))  # spread the checked calls over every config

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptlooper.offload import run_render
+
 from . import templates
 from .adapters.base import AdapterError, BaseAdapter, ChatRequest, ChatResponse, estimate_cost
 from .cache import CachedChat
@@ -97,6 +99,14 @@ def render_messages(stage: Mapping[str, Any], context: templates.TemplateContext
     return messages
 
 
+async def _render(stage: Mapping[str, Any], context: templates.TemplateContext) -> list[dict[str, str]]:
+    """The messages; a template with statements (loops, macros) renders off the event loop (still bounded)."""
+    texts = (stage.get("system_prompt") or "", stage["prompt_template"])
+    if any("{%" in text for text in texts):
+        return await run_render(render_messages, stage, context)
+    return render_messages(stage, context)
+
+
 async def _report(run: _Run, outcome: StageOutcome) -> None:
     if run.on_stage is None:
         return
@@ -129,7 +139,7 @@ async def _run_stage(run: _Run, index: int, stage: Mapping[str, Any], sample: Sa
     outcome = StageOutcome(stage_index=index, stage_name=str(stage.get("name", index)), sample_id=sample.id,
                            prompt_sent="", response_raw=None, model_used=stage.get("model"), parameters=params)
     try:
-        messages = render_messages(stage, context)
+        messages = await _render(stage, context)
         outcome.prompt_sent = json.dumps(messages, ensure_ascii=False)
         response, cached, key, cost = await _call(run, stage, messages, params)
     except templates.TemplateError as exc:

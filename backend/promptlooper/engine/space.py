@@ -15,10 +15,21 @@ from .definition import ExperimentDefinition, RangeSpec, SpaceKey, parse_space_k
 UNSTEPPED_POINTS = 5  # a range without `step` in a grid becomes this many evenly spaced points
 _SIG_DIGITS = 12  # floats are rounded to this many significant digits before hashing
 _DRAWS_PER_RUN = 20
+_MISSES_BEFORE_STOP = 1000  # random sampling gives up after this many draws in a row found nothing new
+MAX_SWEEP_RUNS = 100_000  # default cap on one sweep's configs (Settings.max_sweep_runs)
 
 
 class SpaceError(ValueError):
     """A parameter space or an override that cannot be turned into configs."""
+
+
+class SpaceTooLarge(SpaceError):
+    """A space (or one range of it) holds more combinations than the cap allows; counted, never expanded."""
+
+    def __init__(self, message: str, count: int, cap: int) -> None:
+        super().__init__(message)
+        self.count = count
+        self.cap = cap
 
 
 def normalize(value: Any) -> Any:
@@ -108,14 +119,32 @@ def _clean_number(value: float, spec: RangeSpec) -> int | float:
     return round(value, 10)
 
 
-def range_values(spec: RangeSpec) -> list[int | float]:
-    """The grid points of a range: by `step`, else UNSTEPPED_POINTS evenly (log: geometrically) spaced."""
+def range_count(spec: RangeSpec) -> int:
+    """How many grid points a range has (before equal rounded values merge), counted without listing them."""
     if spec.max < spec.min:
         raise SpaceError(f"range min {spec.min} is greater than max {spec.max}")
+    if spec.step is None:
+        return 1 if spec.min == spec.max else UNSTEPPED_POINTS
+    if spec.step <= 0:
+        raise SpaceError(f"range step must be greater than 0, not {spec.step}")
+    points = (spec.max - spec.min) / spec.step
+    if not math.isfinite(points):
+        raise SpaceError(f"range from {spec.min} to {spec.max} by {spec.step} has too many points to count")
+    nearest = round(points)
+    steps = nearest if abs(points - nearest) <= 1e-9 * max(1.0, points) else math.floor(points)
+    return int(steps) + 1
+
+
+def range_values(spec: RangeSpec, cap: int = MAX_SWEEP_RUNS) -> list[int | float]:
+    """The grid points of a range: by `step`, else UNSTEPPED_POINTS evenly (log: geometrically) spaced.
+
+    A range of more than `cap` points is refused (SpaceTooLarge) before any point is made.
+    """
+    count = range_count(spec)
+    if count > cap:
+        raise SpaceTooLarge(f"The range from {spec.min:g} to {spec.max:g} by {spec.step} has {count:,} points; "
+                            f"a sweep may hold at most {cap:,} configurations.", count, cap)
     if spec.step is not None:
-        if spec.step <= 0:
-            raise SpaceError(f"range step must be greater than 0, not {spec.step}")
-        count = math.floor((spec.max - spec.min) / spec.step + 1e-9) + 1
         raw = [spec.min + i * spec.step for i in range(count)]
     elif spec.min == spec.max:
         raw = [spec.min]
@@ -127,18 +156,14 @@ def range_values(spec: RangeSpec) -> list[int | float]:
     else:
         width = (spec.max - spec.min) / (UNSTEPPED_POINTS - 1)
         raw = [spec.min + i * width for i in range(UNSTEPPED_POINTS)]
-    values: list[int | float] = []
-    for value in raw:
-        clean = _clean_number(min(value, spec.max), spec)
-        if clean not in values:
-            values.append(clean)
-    return values
+    values = [_clean_number(min(value, spec.max), spec) for value in raw]
+    return list(dict.fromkeys(values))  # in order, equal rounded values once (a set: linear, not quadratic)
 
 
-def _axes(defn: ExperimentDefinition) -> list[tuple[str, list[Any]]]:
+def _axes(defn: ExperimentDefinition, cap: int = MAX_SWEEP_RUNS) -> list[tuple[str, list[Any]]]:
     axes: list[tuple[str, list[Any]]] = []
     for key, value in defn.parameter_space.items():
-        choices = range_values(value) if isinstance(value, RangeSpec) else list(value)
+        choices = range_values(value, cap) if isinstance(value, RangeSpec) else list(value)
         if not choices:
             raise SpaceError(f"`{key}` has no values")
         axes.append((key, choices))
@@ -146,20 +171,44 @@ def _axes(defn: ExperimentDefinition) -> list[tuple[str, list[Any]]]:
 
 
 def count_grid(defn: ExperimentDefinition) -> int:
-    """How many combinations a grid sweep holds (before identical configs are merged)."""
+    """How many combinations a grid sweep holds (before identical configs are merged), by arithmetic only."""
     total = 1
-    for _, choices in _axes(defn):
-        total *= len(choices)
+    for key, value in defn.parameter_space.items():
+        count = range_count(value) if isinstance(value, RangeSpec) else len(value)
+        if count == 0:
+            raise SpaceError(f"`{key}` has no values")
+        total *= count
     return total
 
 
-def _unique(configs: Iterator[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+def check_grid_size(defn: ExperimentDefinition, max_runs: int | None, cap: int = MAX_SWEEP_RUNS) -> int:
+    """The grid's combination count; SpaceTooLarge past `cap` unless `max_runs` (at most `cap`) bounds the sweep."""
+    count = count_grid(defn)
+    if max_runs is not None and max_runs > cap:
+        raise SpaceTooLarge(f"max_runs is {max_runs:,}; a sweep may hold at most {cap:,} configurations.",
+                            max_runs, cap)
+    if count > cap and max_runs is None:
+        raise SpaceTooLarge(f"The grid holds {count:,} combinations; a sweep may hold at most {cap:,}. "
+                            "Set max_runs, narrow the space or use a random sweep.", count, cap)
+    return count
+
+
+def _unique(configs: Iterator[dict[str, Any]], limit: int | None, max_misses: int | None = None,
+            examined: int | None = None) -> list[dict[str, Any]]:
+    """Distinct configs in order, up to `limit`; stop after `max_misses` duplicates in a row or `examined` in all."""
     seen: set[str] = set()
     result: list[dict[str, Any]] = []
-    for config in configs:
+    misses = 0
+    for index, config in enumerate(configs):
+        if examined is not None and index >= examined:
+            break
         digest = config_hash(config)
         if digest in seen:
+            misses += 1
+            if max_misses is not None and misses >= max_misses:
+                break
             continue
+        misses = 0
         seen.add(digest)
         result.append(config)
         if limit is not None and len(result) >= limit:
@@ -168,17 +217,19 @@ def _unique(configs: Iterator[dict[str, Any]], limit: int | None) -> list[dict[s
 
 
 def expand_grid(defn: ExperimentDefinition, default_endpoint_id: str | None,
-                max_runs: int | None = None) -> list[dict[str, Any]]:
+                max_runs: int | None = None, cap: int = MAX_SWEEP_RUNS) -> list[dict[str, Any]]:
     """Every combination (the last key varies fastest), identical configs merged, capped at max_runs.
 
     Ranges expand by `step` (min, min+step, ... up to max); a range without `step` gives
-    UNSTEPPED_POINTS points, evenly spaced, or geometrically spaced when `log` is set.
+    UNSTEPPED_POINTS points, evenly spaced, or geometrically spaced when `log` is set. The size is
+    counted first (check_grid_size); combinations are made lazily and at most 2 x cap are looked at.
     """
-    axes = _axes(defn)
+    check_grid_size(defn, max_runs, cap)
+    axes = _axes(defn, cap)
     keys = [key for key, _ in axes]
     combos = itertools.product(*(choices for _, choices in axes))
     configs = (apply_overrides(defn, dict(zip(keys, combo, strict=True)), default_endpoint_id) for combo in combos)
-    return _unique(configs, max_runs)
+    return _unique(configs, max_runs, examined=2 * cap)
 
 
 def _snap(value: float, spec: RangeSpec) -> float:
@@ -208,15 +259,22 @@ def draw_value(spec: RangeSpec, rng: random.Random) -> int | float:
 
 
 def sample_random(defn: ExperimentDefinition, default_endpoint_id: str | None, max_runs: int,
-                  seed: int | None = None) -> list[dict[str, Any]]:
-    """Up to max_runs distinct random configs (lists: uniform choice; ranges: see draw_value), seeded."""
+                  seed: int | None = None, cap: int = MAX_SWEEP_RUNS) -> list[dict[str, Any]]:
+    """Up to max_runs distinct random configs (lists: uniform choice; ranges: see draw_value), seeded.
+
+    Draws one config at a time (a huge space is never listed) and stops once max_runs are found,
+    or after _MISSES_BEFORE_STOP draws in a row found nothing new (the space is smaller than asked).
+    """
     if max_runs < 1:
         raise SpaceError("max_runs must be at least 1")
+    if max_runs > cap:
+        raise SpaceTooLarge(f"max_runs is {max_runs:,}; a sweep may hold at most {cap:,} configurations.",
+                            max_runs, cap)
     for key, value in defn.parameter_space.items():
         if isinstance(value, list) and not value:
             raise SpaceError(f"`{key}` has no values")
         if isinstance(value, RangeSpec):
-            range_values(value)  # raises on an invalid range
+            range_count(value)  # raises on an invalid range
     rng = random.Random(seed)
 
     def draws() -> Iterator[dict[str, Any]]:
@@ -227,4 +285,4 @@ def sample_random(defn: ExperimentDefinition, default_endpoint_id: str | None, m
             }
             yield apply_overrides(defn, overrides, default_endpoint_id)
 
-    return _unique(draws(), max_runs)
+    return _unique(draws(), max_runs, max_misses=_MISSES_BEFORE_STOP)

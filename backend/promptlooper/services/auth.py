@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper import auth
@@ -33,6 +34,15 @@ def _token(ctx: AppContext, user: User) -> TokenOut:
     return TokenOut(access_token=token, user=user_out(user))
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End a read-only transaction so its pooled connection is free while slow work (a hash) runs.
+
+    Otherwise 30 parallel logins waiting for the hashing pool hold every pooled connection and
+    /health queues behind them. Loaded objects stay usable (expire_on_commit is off).
+    """
+    await session.commit()
+
+
 async def user_count(session: AsyncSession) -> int:
     """How many users exist."""
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
@@ -47,24 +57,52 @@ async def auth_status(session: AsyncSession, ctx: AppContext) -> AuthStatusOut:
                          guest_access=bool(settings.allow_guest_access))
 
 
+SETUP_LOCK_KEY = 0x504C5345545550  # "PLSETUP": the Postgres advisory lock first-boot setups queue on
+
+
+def _setup_done() -> Conflict:
+    return Conflict("Setup is already done: log in instead.", code="setup_already_done")
+
+
 async def setup_admin(session: AsyncSession, ctx: AppContext, username: str, password: str) -> TokenOut:
-    """Create the first admin; 409 once any user exists."""
+    """Create the first admin; 409 once any user exists, also for setups racing each other.
+
+    Postgres: a transaction-scoped advisory lock makes racing setups wait for the first to commit,
+    then they count one user. SQLite: the insert takes the database's one write lock, so counting
+    after it sees every committed admin; more than ours means another setup won.
+    """
     if await user_count(session) > 0:
-        raise Conflict("Setup is already done: log in instead.", code="setup_already_done")
-    user = User(username=username, password_hash=auth.hash_password(password), is_admin=True)
+        raise _setup_done()
+    await release_connection(session)
+    password_hash = await auth.hash_password_async(password)  # before the lock: the lock is held only briefly
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETUP_LOCK_KEY})
+        if await user_count(session) > 0:
+            raise _setup_done()
+    user = User(username=username, password_hash=password_hash, is_admin=True)
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise _setup_done() from exc
+    if await user_count(session) > 1:
+        raise _setup_done()
     return _token(ctx, user)
 
 
 async def login(session: AsyncSession, ctx: AppContext, username: str, password: str, client: str) -> TokenOut:
-    """Check a password (throttled per client) and answer a token."""
-    ctx.throttle.check(client)
+    """Check a password and answer a token.
+
+    The attempt is counted (per account and per client) before the password is checked, the hash
+    is checked off the event loop, and an unknown username checks a dummy hash so it takes as long.
+    """
+    await ctx.throttle.attempt(username, client)
     user = await session.scalar(select(User).where(User.username == username))
-    if user is None or not auth.verify_password(password, user.password_hash):
-        ctx.throttle.failed(client)
+    await release_connection(session)
+    if not await auth.verify_password_async(password, user.password_hash if user is not None else None):
         raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
-    ctx.throttle.succeeded(client)
+    assert user is not None
+    await ctx.throttle.succeeded(username, client)
     return _token(ctx, user)
 
 
@@ -130,9 +168,12 @@ async def create_user(session: AsyncSession, username: str, password: str, is_ad
     """Add a user (non-admins are read-only)."""
     if await session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"User {username!r} already exists.", code="user_exists")
-    user = User(username=username, password_hash=auth.hash_password(password), is_admin=is_admin)
+    user = User(username=username, password_hash=await auth.hash_password_async(password), is_admin=is_admin)
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the same name created meanwhile
+        raise Conflict(f"User {username!r} already exists.", code="user_exists") from exc
     return user_out(user)
 
 

@@ -20,8 +20,10 @@ from promptlooper.engine.definition import (
     validate_definition,
 )
 from promptlooper.engine.space import count_grid
+from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import Conflict, InvalidDefinition
 from promptlooper.models import AppSetting, Experiment, LLMEndpoint, Project, Run
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     ExperimentCreate,
     ExperimentOut,
@@ -125,13 +127,26 @@ async def _endpoint_exists(session: AsyncSession, endpoint_id: str) -> bool:
         return False
 
 
-async def validate_document(session: AsyncSession, defn: ExperimentDefinition) -> None:
-    """Every rule of the experiment document; raises a 422 listing all problems."""
+async def validate_document(session: AsyncSession, defn: ExperimentDefinition, trial: bool = True) -> None:
+    """Every rule of the experiment document; raises a 422 listing all problems.
+
+    `trial`: also trial-render the templates (off the loop) so one that crosses a template limit is
+    refused now; a caller that releases its connection first passes False and calls `check_template_limits`.
+    """
     try:
         validate_definition(defn, scorers.known_scorer_ids(), scorers.validate_scorer_config)
     except DefinitionError as exc:
         raise InvalidDefinition([_body_loc(e) for e in exc.errors]) from exc
+    if trial:
+        await check_template_limits(defn)
     await _check_endpoints(session, defn)
+
+
+async def check_template_limits(defn: ExperimentDefinition) -> None:
+    """A 422 for every stage template that a template limit stops (a bounded trial render on the CPU pool)."""
+    limits = await run_cpu(template_limit_errors, defn)
+    if limits:
+        raise InvalidDefinition(limits)
 
 
 def _body_loc(error: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -12,55 +13,70 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
-from promptlooper.engine.estimate import count_cached, estimate_sweep, with_cache
-from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
-from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
+from promptlooper.engine.estimate import SweepEstimate, count_cached, estimate_sweep, sample_configs, with_cache
+from promptlooper.engine.space import SpaceError, SpaceTooLarge, config_hash, expand_grid, sample_random
+from promptlooper.engine.trial import template_limit_errors
+from promptlooper.errors import AppError, BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
 from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, Sweep
+from promptlooper.offload import run_cpu, run_isolated
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.services.auth import release_connection
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
-MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
 CACHE_LOOKUP_BATCH = 500  # cache keys per `IN` query when an estimate checks what is already cached
 
 
 def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
-                  default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs)."""
+                  default_endpoint_id: str | None, cap: int, loc: tuple[str, ...] = ("body",)) -> list[dict[str, Any]]:
+    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs).
+
+    The size is counted before anything is expanded: past `cap` (Settings.max_sweep_runs) it is a 422
+    `sweep_too_large` naming the count. CPU-bound: call it through `offload.run_cpu` from async code.
+    """
     try:
         if sweep_type == "grid":
-            combinations = count_grid(defn)
-            if combinations > MAX_SWEEP_RUNS and max_runs is None:
-                raise BadRequest(
-                    f"The grid holds {combinations:,} combinations; set max_runs (at most {MAX_SWEEP_RUNS:,}) "
-                    "or use a random sweep.", code="sweep_too_large")
-            return expand_grid(defn, default_endpoint_id, max_runs)
+            return expand_grid(defn, default_endpoint_id, max_runs, cap)
         if sweep_type == "random":
-            return sample_random(defn, default_endpoint_id, max_runs or 20, seed)
+            return sample_random(defn, default_endpoint_id, max_runs or 20, seed, cap)
+    except SpaceTooLarge as exc:
+        field = "max_runs" if max_runs is not None and exc.count == max_runs else "parameter_space"
+        where = ["body", field] if field == "max_runs" else [*loc, "parameter_space"]
+        error = InvalidDefinition([{"loc": where, "msg": str(exc), "type": "sweep_too_large"}])
+        error.code = "sweep_too_large"
+        raise error from exc
     except SpaceError as exc:
         raise BadRequest(str(exc), code="invalid_parameter_space") from exc
     raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
 
 
-def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    return sweep_configs(definition_of(experiment), body.type, body.max_runs, body.seed, default_endpoint_id)
-
-
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
     """Runs, calls, tokens and cost a sweep of this (unsaved) document would make."""
-    defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+    defn = await run_cpu(_definition_of_estimate, body)  # a 10 MB document takes a while to convert
     try:
-        await validate_document(session, defn)
+        await validate_document(session, defn, trial=False)
     except InvalidDefinition as exc:
         raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in exc.errors]) from exc
     settings = await get_settings(session, ctx)
-    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = sweep_configs(defn, body.type, body.max_runs, body.seed, default_endpoint)
     endpoints = list(await session.scalars(select(LLMEndpoint)))
     pricing = {str(e.id): dict(e.pricing or {}) for e in endpoints}
-    result = estimate_sweep(configs, defn.sample_data, body.repeats, pricing,
-                            scorers=[entry.scorer for entry in defn.scoring_config])
+    base_urls = {str(e.id): e.url for e in endpoints}
+    await release_connection(session)  # an estimate writes nothing: no pooled connection while it computes
+    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    try:
+        outcome = await run_isolated(_estimate_isolated, defn, body.type, body.max_runs, body.seed, default_endpoint,
+                                     ctx.settings.max_sweep_runs, body.repeats, pricing,
+                                     [entry.scorer for entry in defn.scoring_config])
+    except BrokenProcessPool as exc:
+        raise ServiceUnavailable("The estimate's worker process died; try again.", code="estimate_failed") from exc
+    if isinstance(outcome, _EstimateRefused):
+        if outcome.errors is not None:
+            error = InvalidDefinition(outcome.errors)
+            error.code = outcome.code
+            raise error
+        raise BadRequest(outcome.detail, code=outcome.code)
+    result, sampled = outcome
 
     async def lookup(keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -72,9 +88,41 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
             found.update({str(k): str(v) for k, v in rows.all()})
         return found
 
-    checked, cached = await count_cached(configs, defn.sample_data, body.repeats,
-                                         {str(e.id): e.url for e in endpoints}, lookup)
+    # Bounded (MAX_CACHE_LOOKUPS keys over at most SAMPLED_CONFIGS configs) and yielding: fine on the loop.
+    checked, cached = await count_cached(sampled, defn.sample_data, body.repeats, base_urls, lookup)
     return SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
+
+
+def _definition_of_estimate(body: SweepEstimateIn) -> ExperimentDefinition:
+    return ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+
+
+@dataclasses.dataclass(frozen=True)
+class _EstimateRefused:
+    """Why an isolated estimate refused (AppErrors do not survive pickling with their fields)."""
+
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None
+
+
+def _estimate_isolated(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
+                       default_endpoint: str | None, cap: int, repeats: int, pricing: dict[str, dict[str, Any]],
+                       scorers: list[str]) -> tuple[SweepEstimate, list[Any]] | _EstimateRefused:
+    """The CPU part of an estimate, run in the worker process: trial render, expansion, token estimate.
+
+    Answers the estimate and the few configs the cache check renders (never the whole expansion).
+    """
+    try:
+        limits = template_limit_errors(defn)
+        if limits:
+            raise InvalidDefinition([e | {"loc": ["body", "document", *e["loc"][1:]]} for e in limits])
+        configs = sweep_configs(defn, sweep_type, max_runs, seed, default_endpoint, cap, ("body", "document"))
+        return estimate_sweep(configs, defn.sample_data, repeats, pricing, scorers=scorers), sample_configs(configs)
+    except InvalidDefinition as exc:
+        return _EstimateRefused(code=exc.code, detail=exc.detail, errors=exc.errors)
+    except AppError as exc:
+        return _EstimateRefused(code=exc.code, detail=exc.detail, errors=None)
 
 
 async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Sweep | None:
@@ -93,7 +141,8 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await check_runnable(session, definition_of(experiment))  # the default endpoint may be gone since
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = _configs(experiment, body, default_endpoint)
+    configs = await run_cpu(sweep_configs, definition_of(experiment), body.type, body.max_runs, body.seed,
+                            default_endpoint, ctx.settings.max_sweep_runs)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
     sweep = Sweep(

@@ -217,6 +217,64 @@ def test_estimate_reports_document_problems_and_huge_grids(admin: TestClient) ->
     assert answer.json()["detail"][0]["loc"][:3] == ["body", "document", "pipeline_stages"]
     huge = _estimate_doc(endpoint_id, {f"vars.v{i}": list(range(10)) for i in range(6)})
     too_big = admin.post("/api/v1/experiments/estimate", json={"document": huge})
-    assert too_big.status_code == 400 and too_big.json()["code"] == "sweep_too_large"
-    assert "1,000,000" in too_big.json()["detail"]
+    assert too_big.status_code == 422 and too_big.json()["code"] == "sweep_too_large"
+    assert too_big.json()["detail"][0]["loc"] == ["body", "document", "parameter_space"]
+    assert "1,000,000 combinations" in too_big.json()["detail"][0]["msg"]
     assert admin.post("/api/v1/experiments/estimate", json={"document": huge, "max_runs": 50}).json()["runs"] == 50
+
+
+def test_estimate_of_a_huge_space_or_a_template_bomb_is_a_quick_422(admin: TestClient) -> None:
+    """A read-only user can call the estimate: it counts before expanding and refuses bombs up front."""
+    import time
+
+    endpoint_id = make_endpoint(admin, "http://127.0.0.1:9/v1")
+    started = time.perf_counter()
+    huge = _estimate_doc(endpoint_id, {"temperature": {"min": 0, "max": 2, "step": 1e-9}})
+    answer = admin.post("/api/v1/experiments/estimate", json={"document": huge})
+    assert answer.status_code == 422 and answer.json()["code"] == "sweep_too_large"
+    assert "2,000,000,001 combinations" in answer.json()["detail"][0]["msg"]
+    capped = admin.post("/api/v1/experiments/estimate", json={"document": huge, "max_runs": 5})
+    assert capped.status_code == 422 and capped.json()["detail"][0]["loc"] == ["body", "document", "parameter_space"]
+    too_many = admin.post("/api/v1/experiments/estimate", json={"document": _estimate_doc(endpoint_id, {}),
+                                                                "type": "random", "max_runs": 100_001})
+    assert too_many.status_code == 422
+    bomb = _estimate_doc(endpoint_id, {})
+    bomb["pipeline_stages"][1]["prompt_template"] = '{% set x = "x" * 2000000000 %}{{ x }}'  # type: ignore[index]
+    refused = admin.post("/api/v1/experiments/estimate", json={"document": bomb})
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["detail"][0]
+    assert error["loc"] == ["body", "document", "pipeline_stages", 1, "prompt_template"]
+    assert error["type"] == "template_limit" and "2,000,000,000 characters" in error["msg"]
+    loops = _estimate_doc(endpoint_id, {})
+    loops["pipeline_stages"][0]["prompt_template"] = (  # type: ignore[index]
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}")
+    assert admin.post("/api/v1/experiments/estimate", json={"document": loops}).status_code == 422
+    assert time.perf_counter() - started < 10.0
+
+
+def test_saving_a_template_bomb_is_a_422_and_a_run_time_bomb_fails_the_run(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        project = admin.post("/api/v1/projects", json={"name": "p"}).json()["id"]
+        doc: dict[str, object] = {
+            "project_id": project, "name": "bomb", "sample_data": [{"id": "a", "input": "hi"}],
+            "pipeline_stages": [{"name": "s", "endpoint_id": endpoint_id, "model": "m1",
+                                 "prompt_template": '{{ "x" | center(2000000000) }}'}]}
+        refused = admin.post("/api/v1/experiments", json=doc)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "template_limit"
+        # A bomb that depends on a swept value passes the trial (its first value is harmless) and
+        # fails its own run with the limit's sentence, while the harmless config runs.
+        doc["pipeline_stages"] = [{"name": "s", "endpoint_id": endpoint_id, "model": "m1",
+                                   "prompt_template": '{{ "x" * vars.n }}'}]
+        doc["parameter_space"] = {"vars.n": [3, 2000000000]}
+        created = admin.post("/api/v1/experiments", json=doc)
+        assert created.status_code == 201, created.text
+        experiment_id = created.json()["id"]
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={}).status_code == 202
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]
+        by_n = {r["config"]["vars"]["n"]: r for r in runs}
+        assert by_n[3]["status"] == "completed"
+        assert by_n[2000000000]["status"] == "failed"
+        assert "Template refused" in by_n[2000000000]["error"] and "2,000,000,000" in by_n[2000000000]["error"]
+        assert server.stats()["calls"] == 1

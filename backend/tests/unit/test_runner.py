@@ -155,3 +155,23 @@ async def test_on_stage_failure_does_not_fail_the_run(handle):
     samples = [SampleDef(id="s1", input="x", vars={"topic": "t"}).model_dump()]
     outcome = await run(definition(samples=samples), handle, on_stage=broken)
     assert outcome.status == "completed"
+
+
+def test_templates_with_statements_render_off_the_event_loop() -> None:
+    """A loop or macro may spend up to the step budget: it renders on the render pool, not the loop."""
+    import asyncio
+    import threading
+
+    from promptlooper.engine import runner
+
+    def who() -> str:
+        return threading.current_thread().name
+
+    async def both() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        heavy = await runner._render({"prompt_template": "{% for i in [1] %}{{ who() }}{% endfor %}"}, {"who": who})
+        light = await runner._render({"prompt_template": "{{ who() }}"}, {"who": who})
+        return heavy, light
+
+    heavy, light = asyncio.run(both())
+    assert heavy[0]["content"].startswith("pl-render")
+    assert light[0]["content"] == threading.current_thread().name  # plain substitutions stay inline

@@ -9,11 +9,13 @@ import pytest
 from promptlooper.engine.definition import ExperimentDefinition, RangeSpec
 from promptlooper.engine.space import (
     SpaceError,
+    SpaceTooLarge,
     apply_overrides,
     canonical_json,
     config_hash,
     count_grid,
     expand_grid,
+    range_count,
     range_values,
     sample_random,
 )
@@ -173,3 +175,48 @@ def test_a_stage_field_key_beats_the_linked_choice():
     assert config["stages"][0]["params"]["temperature"] == 0.5
     with pytest.raises(SpaceError):
         apply_overrides(d, {"stages.extract": "m2"}, None)
+
+
+def test_counting_is_arithmetic_and_huge_spaces_are_refused_before_expanding():
+    import time
+
+    started = time.perf_counter()
+    huge_range = defn({"temperature": {"min": 0, "max": 1, "step": 1e-12}, "model": ["m1", "m2"]})
+    assert count_grid(huge_range) == 2 * (10**12 + 1)
+    assert range_count(RangeSpec(min=0, max=63_999, step=1, type="int")) == 64_000
+    with pytest.raises(SpaceTooLarge, match=r"2,000,000,000,002 combinations; a sweep may hold at most 100,000") as caught:
+        expand_grid(huge_range, None)
+    assert caught.value.count == 2 * (10**12 + 1) and caught.value.cap == 100_000
+    with pytest.raises(SpaceTooLarge, match=r"1,000,000,000,001 points"):
+        expand_grid(huge_range, None, max_runs=10)  # one axis past the cap is never listed
+    many_axes = defn({f"vars.v{i}": list(range(10)) for i in range(12)})
+    assert count_grid(many_axes) == 10**12
+    assert len(expand_grid(many_axes, None, max_runs=25)) == 25  # lazily: only what is taken is made
+    with pytest.raises(SpaceTooLarge, match="max_runs is 200,000"):
+        expand_grid(many_axes, None, max_runs=200_000)
+    with pytest.raises(SpaceTooLarge, match="100 combinations; a sweep may hold at most 99"):
+        expand_grid(defn({"seed": list(range(100))}), None, cap=99)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_range_of_64000_points_expands_in_linear_time():
+    import time
+
+    started = time.perf_counter()
+    values = range_values(RangeSpec(min=0, max=63_999, step=1, type="int"))
+    assert values == list(range(64_000))
+    assert time.perf_counter() - started < 1.0  # the membership test in a list made this quadratic (29 s)
+
+
+def test_random_sampling_of_a_huge_space_draws_without_listing_it():
+    import time
+
+    started = time.perf_counter()
+    space = {f"vars.v{i}": list(range(1000)) for i in range(10)} | {"temperature": {"min": 0, "max": 1, "step": 1e-12}}
+    configs = sample_random(defn(space), None, 50, seed=4)
+    assert len(configs) == 50 and len({config_hash(c) for c in configs}) == 50
+    small = sample_random(defn({"model": ["m1", "m2", "m3"]}), None, 100_000, seed=1)
+    assert len(small) == 3  # stops after a run of draws finds nothing new, not after 2,000,000 draws
+    with pytest.raises(SpaceTooLarge):
+        sample_random(defn(space), None, 100, seed=1, cap=99)
+    assert time.perf_counter() - started < 3.0
