@@ -28,7 +28,7 @@ from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.errors import AppError
 from promptlooper.models import Experiment, Run, Sweep
-from promptlooper.queue.coordination import Coordinator, RedisSemaphore
+from promptlooper.queue.coordination import REDIS_ERRORS, Coordinator, RedisSemaphore
 from promptlooper.services.execution import (
     DONE_STATUSES,
     SweepProgress,
@@ -108,6 +108,8 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
     candidates = running | await coordinator.picked_runs(sweep_id)
     if not candidates:
         return []
+    if not await coordinator.leases_trustworthy():
+        return []  # Redis just came back empty: live holders re-take their leases first (issue 11 §3)
     orphans = candidates - await coordinator.leased_runs(candidates)
     if not orphans:
         return []
@@ -355,16 +357,54 @@ async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uu
     return recovered
 
 
+async def pending_of_running_sweeps(ctx: AppContext) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Every pending run of every running sweep, per sweep."""
+    async with session_scope(ctx.sessionmaker) as session:
+        rows = (
+            await session.execute(
+                select(Run.sweep_id, Run.id)
+                .join(Sweep, Sweep.id == Run.sweep_id)
+                .where(Sweep.status == "running", Run.status == "pending")
+                .order_by(Run.created_at, Run.id)
+            )
+        ).all()
+    pending: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for sweep_id, run_id in rows:
+        if sweep_id is not None:
+            pending.setdefault(sweep_id, []).append(run_id)
+    return pending
+
+
+async def _redispatch_if_redis_reset(ctx: AppContext) -> tuple[bool, dict[uuid.UUID, list[uuid.UUID]]]:
+    """(reset, runs): when Redis came back empty (no store mark), its queue is gone with every run
+    task in it, so every pending run of a running sweep needs a task again (issue 11 §3). Duplicates
+    are harmless: a run task finds its run leased or done and does nothing."""
+    if await coordinator_of(ctx).store_age_ms() >= 0:
+        return False, {}
+    return True, await pending_of_running_sweeps(ctx)
+
+
 async def watchdog_forever(ctx: AppContext, rt: Runtime, enqueue: Any, interval_s: float = 1.0) -> None:
     """Run watchdog passes (one process at a time, via a Redis lock) and enqueue what they recover."""
     coordinator = coordinator_of(ctx)
     while True:
         try:
             if await coordinator.try_lock("watchdog", interval_s * 0.9):
+                reset, work = await _redispatch_if_redis_reset(ctx)
                 for sweep_id, run_ids in (await watchdog_pass(ctx, rt)).items():
+                    known = set(work.get(sweep_id, []))
+                    work[sweep_id] = work.get(sweep_id, []) + [r for r in run_ids if r not in known]
+                for sweep_id, run_ids in work.items():
                     await enqueue(sweep_id, run_ids)
+                if reset:  # marked only once every task is sent again: a failure above retries next pass
+                    await coordinator.store_age_ms(mark=True)
+                    if work:
+                        log.warning("Redis came back empty: %d pending run(s) of %d sweep(s) dispatched again",
+                                    sum(len(v) for v in work.values()), len(work))
         except asyncio.CancelledError:
             raise
+        except REDIS_ERRORS as exc:  # an outage: the pass after Redis is back does the work
+            log.warning("watchdog pass skipped, Redis is unreachable: %s", exc)
         except Exception:
             log.exception("watchdog pass failed")
         await asyncio.sleep(interval_s)

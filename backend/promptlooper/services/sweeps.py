@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+import time
 import uuid
 from typing import Any
 
@@ -14,14 +17,60 @@ from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import estimate_sweep
 from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
-from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
+from promptlooper.errors import BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
 from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 
+log = logging.getLogger("promptlooper.sweeps")
 MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
+ENQUEUE_RETRY_S = 600.0  # how long a committed sweep's hand-over to the queue is retried in the background
+
+
+async def require_queue(ctx: AppContext) -> None:
+    """Refuse to start or resume a sweep while the run queue (Redis, production mode) is unreachable.
+
+    Checked before anything is written, so a 503 leaves the experiment exactly as it was. Redis may
+    still go away between this check and the hand-over after commit: `enqueue_reliably` covers that.
+    """
+    coordinator = ctx.extras.get("coordinator")
+    if coordinator is not None and not await coordinator.reachable():
+        raise ServiceUnavailable(
+            "The run queue (Redis) is unreachable, so nothing was started or changed; "
+            "try again once Redis is back (GET /health shows its state).", code="queue_unavailable")
+
+
+async def enqueue_reliably(runtime: Any, sweep_id: uuid.UUID) -> None:
+    """Hand a committed sweep to the queue; if the broker refuses, keep trying in the background.
+
+    The sweep is committed as running by now, so raising here would answer 500 for a sweep that
+    exists with nothing queued (issue 11 §3). The workers also re-dispatch every pending run of a
+    running sweep when Redis comes back empty, so a sweep is never left without tasks.
+    """
+    try:
+        await runtime.queue_for().enqueue_sweep(sweep_id)
+    except Exception as exc:
+        log.warning("sweep %s: the queue refused it (%s); retrying in the background", sweep_id, exc)
+        runtime.spawn(_enqueue_later(runtime, sweep_id), name=f"enqueue-{sweep_id}")
+
+
+async def _enqueue_later(runtime: Any, sweep_id: uuid.UUID) -> None:
+    deadline, delay = time.monotonic() + ENQUEUE_RETRY_S, 0.5
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await runtime.queue_for().enqueue_sweep(sweep_id)
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                log.error("sweep %s: gave up handing it to the queue (%s); the workers' watchdog "
+                          "dispatches its pending runs when Redis comes back empty", sweep_id, exc)
+                return
+            delay = min(delay * 2, 5.0)
+            continue
+        log.info("sweep %s: handed to the queue after a retry", sweep_id)
+        return
 
 
 def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
@@ -77,6 +126,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)
+    await require_queue(ctx)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
     sweep = Sweep(
@@ -118,7 +168,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
             options=options,
         )
         runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
-        await runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
     return SweepOut(
@@ -153,13 +203,14 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
     sweep = await _running_sweep(session, experiment_id)
     if sweep is None or sweep.status != "paused":
         raise Conflict("No paused sweep to resume.", code="no_paused_sweep")
+    await require_queue(ctx)
     sweep.status, experiment.status = "running", "running"
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
 
     async def _enqueue() -> None:
         runtime.publish("experiment.resumed", experiment_id=experiment_id, sweep_id=sweep_id)
-        await runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
     return await experiment_out(session, experiment)
@@ -189,5 +240,5 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
     for sweep_id in ids:
-        await ctx.runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(ctx.runtime, sweep_id)  # Redis down at boot must not keep the API down
     return ids
