@@ -30,7 +30,6 @@ from promptlooper.errors import AppError
 from promptlooper.models import Experiment, Run, Sweep
 from promptlooper.queue.coordination import REDIS_ERRORS, Coordinator, RedisSemaphore
 from promptlooper.services.execution import (
-    DONE_STATUSES,
     SweepProgress,
     best_score,
     progress_from_db,
@@ -40,6 +39,14 @@ from promptlooper.services.execution import (
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.settings import get_settings
+from promptlooper.services.stopping import (
+    FINAL_STATUSES,
+    RunCancelled,
+    cancel_leftovers,
+    leftover_candidates,
+    mark_cancelled,
+    stop_watch_of,
+)
 
 log = logging.getLogger("promptlooper.distributed")
 PLAN_TTL_S = 1.0  # a worker re-reads a sweep's document and settings at most this stale
@@ -195,7 +202,7 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
     try:
         async with session_scope(ctx.sessionmaker) as session:
             run = await session.get(Run, run_id)
-            if run is None or run.status in DONE_STATUSES:
+            if run is None or run.status in FINAL_STATUSES:
                 return "done-already"
             sweep = await session.get(Sweep, sweep_id)
             if sweep is None or sweep.status != "running":
@@ -214,6 +221,8 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
         await coordinator.release_run(run_id, sweep_id)
     if result == "gone":
         return "done-already"
+    if result == "cancelled":
+        return result  # its sweep was stopped: nothing to account, the stop announced the completion
     await after_run(ctx, rt, plan, run_id)
     return result
 
@@ -240,7 +249,13 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
             await _fail_run(session, run_id, exc.detail)
             return "failed"
     limiter = coordinator_of(ctx).semaphore(f"sweep:{plan.sweep_id}", plan.concurrency)
-    result = await run_once(ctx, rt, run_id, plan.defn, handles, limiter, plan.default_endpoint_id)  # type: ignore[arg-type]
+    work = run_once(ctx, rt, run_id, plan.defn, handles, limiter, plan.default_endpoint_id)  # type: ignore[arg-type]
+    try:
+        # A stop of the sweep cancels the run's calls within STOP_POLL_S (issue 11 §4).
+        result = await stop_watch_of(ctx).run(plan.sweep_id, work)
+    except RunCancelled:
+        await mark_cancelled(ctx, run_id)
+        return "cancelled"
     return "gone" if result is None else result[1].status
 
 
@@ -349,12 +364,22 @@ async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uu
     Answers the recovered run ids per sweep (the caller enqueues them).
     """
     recovered: dict[uuid.UUID, list[uuid.UUID]] = {}
+    await cancel_lost_leftovers(ctx)
     for sweep_id in await running_sweeps(ctx):
         orphans = await recover_orphans(ctx, sweep_id)
         if orphans:
             recovered[sweep_id] = orphans
         await complete_if_done(ctx, rt, sweep_id)
     return recovered
+
+
+async def cancel_lost_leftovers(ctx: AppContext) -> int:
+    """Runs still `running` in a stopped or completed sweep whose lease lapsed: `cancelled` (issue 11 §4)."""
+    coordinator = coordinator_of(ctx)
+    candidates = await leftover_candidates(ctx)
+    if not candidates or not await coordinator.leases_trustworthy():
+        return 0
+    return await cancel_leftovers(ctx, still_held=await coordinator.leased_runs(candidates))
 
 
 async def pending_of_running_sweeps(ctx: AppContext) -> dict[uuid.UUID, list[uuid.UUID]]:

@@ -23,6 +23,7 @@ from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut,
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
+from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
 
 log = logging.getLogger("promptlooper.sweeps")
 MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
@@ -123,6 +124,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         raise Conflict(
             "A sweep of this experiment is already running or paused; stop it first.", code="sweep_already_running"
         )
+    await refuse_while_runs_in_flight(session, ctx, experiment_id)
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)
@@ -217,7 +219,12 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
 
 
 async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
-    """Stop for good: runs not started are dropped, in-flight runs finish, the experiment is completed."""
+    """Stop for good: runs not started are dropped, in-flight runs are cancelled, the experiment is completed.
+
+    In-flight runs end as `cancelled` in this transaction, so the experiment is `completed` with no
+    run `running`; their calls are cancelled here (in-process) or by their worker within
+    STOP_POLL_S, which also never persists an outcome over `cancelled` (issue 11 §4).
+    """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
     if sweep is None:
@@ -227,9 +234,11 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
     await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    cancelled = await cancel_running_runs(session, sweep.id)
     experiment.status = "completed"
     await session.flush()
-    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True)
+    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True,
+                        cancelled=cancelled)
     return await experiment_out(session, experiment)
 
 
@@ -237,6 +246,10 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
     """On start: sweeps left running by a crash go on with the runs not done."""
     from promptlooper.db import session_scope
 
+    if ctx.runtime.queue_for().name == "in-process":
+        # Nothing of this process survived the restart: a run still `running` in a stopped or
+        # completed sweep is a leftover (in production the workers' watchdog checks leases first).
+        await cancel_leftovers(ctx)
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
     for sweep_id in ids:
