@@ -4244,6 +4244,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
         };
     };
     list_runs: {
@@ -4251,7 +4260,7 @@ export interface operations {
             query?: {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
-                status?: ("pending" | "running" | "completed" | "failed" | "cached") | null;
+                status?: ("pending" | "running" | "completed" | "failed" | "cached" | "cancelled") | null;
                 sweep_id?: string | null;
                 /** @description Page size */
                 limit?: number;
@@ -4469,6 +4478,15 @@ export interface operations {
             };
             /** @description Invalid input (detail lists the fields) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
