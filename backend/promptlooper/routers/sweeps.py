@@ -58,7 +58,7 @@ async def resume_sweep(experiment_id: uuid.UUID, _: WriterUser, session: Session
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut, responses=STEER)
 async def stop_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
-    """Stop the sweep: runs not started are dropped; the experiment is completed."""
+    """Stop the sweep: runs not started are dropped, runs in flight are cancelled; the experiment is completed."""
     return await service.stop_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
 
 

@@ -631,7 +631,7 @@ export interface paths {
         put?: never;
         /**
          * Stop Sweep
-         * @description Stop the sweep: runs not started are dropped; the experiment is completed.
+         * @description Stop the sweep: runs not started are dropped, runs in flight are cancelled; the experiment is completed.
          */
         post: operations["stop_sweep"];
         delete?: never;
