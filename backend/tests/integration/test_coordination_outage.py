@@ -1,0 +1,50 @@
+"""Coordination through a Redis outage, against a redis-server of the test's own (killed and restarted empty)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import redis
+
+from promptlooper.queue.coordination import Coordinator
+from tests.support.redis_server import RedisServer
+
+
+async def test_a_semaphore_waits_out_an_outage_instead_of_failing() -> None:
+    with RedisServer() as server:
+        coordinator = Coordinator(server.url, lease_s=2.0)
+        await coordinator.start()
+        semaphore = coordinator.semaphore(f"t-{uuid.uuid4().hex}", 1)
+        server.kill()
+        waiting = asyncio.create_task(semaphore.acquire())
+        await asyncio.sleep(1.0)
+        assert not waiting.done(), "while Redis is down the caller waits (before the fix it raised at once)"
+        await asyncio.to_thread(server.start)
+        token = await asyncio.wait_for(waiting, timeout=15)
+        server.kill()
+        await semaphore.release(token)  # best-effort while Redis is down: the slot's lease lapses on its own
+        await coordinator.aclose()
+
+
+async def test_the_renewer_retakes_leases_an_empty_redis_lost_but_never_another_workers() -> None:
+    with RedisServer() as server:
+        coordinator = Coordinator(server.url, lease_s=1.5)
+        await coordinator.start()
+        sweep_id, mine, taken = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        assert await coordinator.lease_run(mine, sweep_id)
+        assert await coordinator.lease_run(taken, sweep_id)
+        assert await coordinator.store_age_ms(mark=True) == -1, "a fresh store has no mark"
+        assert not await coordinator.leases_trustworthy(), "right after the mark, missing leases prove nothing"
+
+        sync = redis.Redis.from_url(server.url, decode_responses=True)
+        sync.flushdb()  # as a restart without persistence leaves it
+        sync.set(f"promptlooper:run:{taken}", "other-host:1", px=10_000)  # another worker took this one meanwhile
+        await asyncio.sleep(1.5)  # more than one renewal interval (a third of the lease)
+        assert sync.get(f"promptlooper:run:{mine}") is not None, "the lease this process holds came back"
+        assert sync.sismember(f"promptlooper:picked:{sweep_id}", str(mine)), "and its picked entry"
+        assert sync.get(f"promptlooper:run:{taken}") == "other-host:1", "another worker's lease is never taken"
+        assert await coordinator.leased_runs([mine, taken]) == {mine, taken}
+        assert await coordinator.store_age_ms() == -1, "the flush removed the mark: the watchdog redispatches"
+        sync.close()
+        await coordinator.aclose()
