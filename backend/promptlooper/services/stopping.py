@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
 from promptlooper.db import session_scope
-from promptlooper.errors import Conflict
+from promptlooper.errors import Conflict, ServiceUnavailable
 from promptlooper.models import Run, Sweep
+from promptlooper.queue.coordination import REDIS_ERRORS
 
 log = logging.getLogger("promptlooper.stopping")
 T = TypeVar("T")
@@ -123,11 +124,15 @@ async def refuse_while_runs_in_flight(session: AsyncSession, ctx: AppContext, ex
         in_flight = any(_in_flight_here(ctx, sweep_id) for sweep_id in recent)
         coordinator = ctx.extras.get("coordinator")
         if not in_flight and coordinator is not None and recent:
-            for sweep_id in recent:
-                picked = await coordinator.picked_runs(sweep_id)
-                if picked and await coordinator.leased_runs(picked):
-                    in_flight = True
-                    break
+            try:
+                for sweep_id in recent:
+                    picked = await coordinator.picked_runs(sweep_id)
+                    if picked and await coordinator.leased_runs(picked):
+                        in_flight = True
+                        break
+            except REDIS_ERRORS as exc:
+                raise ServiceUnavailable("The run queue (Redis) is unreachable, so nothing was started; "
+                                         "try again once Redis is back.", code="queue_unavailable") from exc
     if in_flight:
         raise Conflict(
             "Runs of a stopped sweep of this experiment are still being cancelled; try again in a moment.",

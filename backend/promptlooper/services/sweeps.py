@@ -124,11 +124,11 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         raise Conflict(
             "A sweep of this experiment is already running or paused; stop it first.", code="sweep_already_running"
         )
-    await refuse_while_runs_in_flight(session, ctx, experiment_id)
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = _configs(experiment, body, default_endpoint)
-    await require_queue(ctx)
+    await require_queue(ctx)  # before the in-flight check, which asks Redis too
+    await refuse_while_runs_in_flight(session, ctx, experiment_id)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
     sweep = Sweep(

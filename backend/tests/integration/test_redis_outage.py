@@ -60,6 +60,9 @@ def test_start_and_resume_answer_503_and_change_nothing_while_redis_is_down(
         assert client.post(f"/api/v1/experiments/{paused_id}/sweep", json={}).status_code == 202
         assert client.post(f"/api/v1/experiments/{paused_id}/pause").status_code == 200
         draft_id = make_experiment(client, endpoint_id, samples=1)
+        stopped_id = make_experiment(client, endpoint_id, samples=1)  # its stopped sweep's leases are asked of Redis
+        assert client.post(f"/api/v1/experiments/{stopped_id}/sweep", json={}).status_code == 202
+        assert client.post(f"/api/v1/experiments/{stopped_id}/stop").status_code == 200
 
         own_redis.kill()
         started = client.post(f"/api/v1/experiments/{draft_id}/sweep", json={})
@@ -68,6 +71,10 @@ def test_start_and_resume_answer_503_and_change_nothing_while_redis_is_down(
         assert "Redis" in started.json()["detail"]
         assert client.get(f"/api/v1/experiments/{draft_id}").json()["status"] == "draft"
         assert _runs(client, "/api/v1", draft_id) == [], "no run was committed for a sweep that was refused"
+
+        after_stop = client.post(f"/api/v1/experiments/{stopped_id}/sweep", json={})
+        assert after_stop.status_code == 503 and after_stop.json()["code"] == "queue_unavailable", after_stop.text
+        assert client.get(f"/api/v1/experiments/{stopped_id}").json()["status"] == "completed"
 
         resumed = client.post(f"/api/v1/experiments/{paused_id}/resume")
         assert resumed.status_code == 503, resumed.text
