@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
 
 import redis
 
 from promptlooper.queue.coordination import Coordinator
+from tests.support.environment import base_settings
 from tests.support.redis_server import RedisServer
 
 
@@ -48,3 +52,39 @@ async def test_the_renewer_retakes_leases_an_empty_redis_lost_but_never_another_
         assert await coordinator.store_age_ms() == -1, "the flush removed the mark: the watchdog redispatches"
         sync.close()
         await coordinator.aclose()
+
+
+class _Runtime:
+    """Just what `enqueue_reliably` uses of a Runtime: its queue and background tasks."""
+
+    def __init__(self, queue: object) -> None:
+        self.queue = queue
+        self.tasks: list[asyncio.Task[object]] = []
+
+    def queue_for(self) -> object:
+        return self.queue
+
+    def spawn(self, work: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
+        task = asyncio.create_task(work, name=name)
+        self.tasks.append(task)
+        return task
+
+
+async def test_a_hand_over_refused_after_commit_is_sent_once_redis_is_back(tmp_path: Path) -> None:
+    from promptlooper.queue.celery_queue import CeleryQueue
+    from promptlooper.services.sweeps import enqueue_reliably
+    from promptlooper.worker import QUEUE_NAME, make_celery
+
+    with RedisServer() as server:
+        queue = CeleryQueue(make_celery(base_settings(tmp_path, redis_url=server.url)))
+        runtime = _Runtime(queue)
+        server.kill()  # Redis goes away between the 503 check and the hand-over after commit
+        sweep_id = uuid.uuid4()
+        await enqueue_reliably(runtime, sweep_id)  # no exception: the request that committed answers 2xx
+        assert runtime.tasks and not runtime.tasks[0].done(), "the hand-over is retried in the background"
+        await asyncio.to_thread(server.start)
+        await asyncio.wait_for(runtime.tasks[0], timeout=30)
+        sync = redis.Redis.from_url(server.url, decode_responses=True)
+        messages = sync.lrange(QUEUE_NAME, 0, -1)
+        sync.close()
+        assert len(messages) == 1 and str(sweep_id) in messages[0], "the dispatch task reached the queue once"
