@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="A run whose worker stops renewing its lease this long is handed to another"
     )
     run_time_limit_s: int = Field(default=3600, ge=10, description="Hard limit on one run task")
+    stop_poll_s: float = Field(
+        default=0.5, gt=0, description="How often a worker checks whether its in-flight runs' sweeps were stopped"
+    )
     # Server
     host: str = "0.0.0.0"
     port: int = 8400

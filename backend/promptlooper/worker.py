@@ -40,11 +40,21 @@ def make_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         worker_prefetch_multiplier=1,  # a worker reserves only what it is running
         worker_hijack_root_logger=False,
+        # Redis going away must never end a worker (issue 11 §3): reconnect at start and after a loss,
+        # forever (Celery's default gives up after 100 attempts), channel errors included. Runs in
+        # flight keep running meanwhile; their acknowledgements die with the old connection, which
+        # is harmless: a redelivered copy finds its run leased or done.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        broker_channel_error_retry=True,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         # A task a worker took but never acknowledged (it died before it could even lease its run)
         # is delivered again after this long. A run still executing when its task is redelivered is
         # safe: the copy finds the run leased and does nothing.
-        broker_transport_options={"visibility_timeout": max(10.0, settings.run_lease_s * 5)},
+        broker_transport_options={"visibility_timeout": max(10.0, settings.run_lease_s * 5),
+                                  "socket_keepalive": True, "retry_on_timeout": True,
+                                  "health_check_interval": 10},
         worker_send_task_events=False,
     )
     return app

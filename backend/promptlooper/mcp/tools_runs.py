@@ -203,7 +203,8 @@ async def resume_sweep(ctx: ToolContext, experiment_id: uuid.UUID) -> dict[str, 
 
 
 async def stop_sweep(ctx: ToolContext, experiment_id: uuid.UUID) -> dict[str, Any]:
-    """Stop the sweep for good: runs not started are dropped and the experiment is completed.
+    """Stop the sweep for good: runs not started are dropped, runs in flight are cancelled (status
+    `cancelled`) and the experiment is completed.
 
     Returns the experiment with `status: "completed"`. Next: `get_leaderboard` / `export_best_config`.
     """

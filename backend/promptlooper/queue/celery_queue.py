@@ -34,10 +34,16 @@ class CeleryQueue:
         """Nothing runs here: the workers own the work."""
 
 
+# Workers re-send runs (a requeue, the watchdog's recoveries): a message that cannot be sent is a
+# run nobody executes, so ride out a Redis outage of a few minutes instead of giving up after ~1 s.
+SEND_RETRY_POLICY = {"max_retries": 150, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
+
+
 def send_runs(app: Celery, sweep_id: uuid.UUID, run_ids: list[uuid.UUID]) -> None:
     """Publish run tasks (run id, sweep id) over one broker connection."""
     if not run_ids:
         return
     with app.producer_or_acquire() as producer:
         for run_id in run_ids:
-            app.send_task(RUN_TASK, args=[str(run_id), str(sweep_id)], producer=producer)
+            app.send_task(RUN_TASK, args=[str(run_id), str(sweep_id)], producer=producer,
+                          retry=True, retry_policy=SEND_RETRY_POLICY)

@@ -18,11 +18,16 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("promptlooper.coordination")
 
@@ -86,7 +91,54 @@ return 0
 """
 
 
+# Re-take a lease this process still holds after Redis lost it (restarted empty): only when nobody
+# else took it meanwhile. KEYS[1]: the lease, KEYS[2]: the sweep's picked set. ARGV: holder, ms, run id.
+_REASSERT = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+"""
+
+# Milliseconds since this Redis store was first seen by a watchdog; -1 when the marker is missing
+# (Redis restarted empty, was flushed, or this is its first use), and then the marker is set.
+_EPOCH = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local created = redis.call('GET', KEYS[1])
+if not created then
+  if ARGV[1] == '1' then redis.call('SET', KEYS[1], now) end
+  return -1
+end
+return now - tonumber(created)
+"""
+
 REDIS_MAX_CONNECTIONS = 64
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+OUTAGE_WAIT_S = 600.0  # how long a run waits for Redis to come back before it gives up (and fails)
+T = TypeVar("T")
+
+
+async def through_outage(operation: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run a Redis operation; while Redis is unreachable, wait for it (reconnecting) instead of failing.
+
+    A run in flight when Redis goes away must not fail for good (issue 11 §3): its semaphore and gate
+    calls wait here, with backoff, for up to OUTAGE_WAIT_S, and the run carries on when Redis is back.
+    """
+    delay, deadline = 0.05, 0.0
+    while True:
+        try:
+            return await operation()
+        except REDIS_ERRORS as exc:
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + OUTAGE_WAIT_S
+                log.warning("Redis unreachable during %s (%s): waiting for it to come back", what, exc)
+            elif now >= deadline:
+                raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
 FAST_ATTEMPTS = 4  # per process and semaphore: callers trying Redis at once before queueing locally
 
 
@@ -96,8 +148,13 @@ def redis_client(redis_url: str) -> Redis:
     redis-py's default pool raises `MaxConnectionsError` past 100 connections in flight, which a
     worker running thousands of calls at once reached.
     """
+    # A few quick retries ride out a blip; a real outage surfaces fast (see `through_outage`), and a
+    # connection broken by a Redis restart is replaced on the next command.
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=30,
-                                           decode_responses=True, health_check_interval=30)
+                                           decode_responses=True, health_check_interval=30,
+                                           socket_connect_timeout=2, socket_keepalive=True,
+                                           retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+                                           retry_on_error=[RedisConnectionError, RedisTimeoutError])
     return Redis.from_pool(pool)
 
 
@@ -127,9 +184,11 @@ class Coordinator:
         self._slow_down = self.redis.register_script(_SLOW_DOWN)
         self._wait_ms = self.redis.register_script(_WAIT_MS)
         self._lease = self.redis.register_script(_LEASE)
+        self._reassert = self.redis.register_script(_REASSERT)
+        self._epoch = self.redis.register_script(_EPOCH)
         self._held_slots: dict[str, set[str]] = {}
         self._waiters: dict[str, _LocalWaiters] = {}
-        self._held_runs: set[str] = set()
+        self._held_runs: dict[str, str] = {}  # lease key -> sweep id
         self._renewer: asyncio.Task[None] | None = None
         self._heartbeat_name: str | None = None
 
@@ -157,8 +216,16 @@ class Coordinator:
         """A counting semaphore shared by every process using the same name."""
         return RedisSemaphore(self, f"{PREFIX}sem:{name}", limit)
 
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether Redis answers a PING now."""
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), timeout=timeout_s))
+        except Exception:
+            return False
+
     async def _try_acquire(self, key: str, limit: int, token: str) -> bool:
-        taken = await self._acquire(keys=[key], args=[self.slot_lease_ms, limit, token])
+        taken = await through_outage(
+            lambda: self._acquire(keys=[key], args=[self.slot_lease_ms, limit, token]), "a semaphore acquire")
         if taken:
             self._held_slots.setdefault(key, set()).add(token)
         return bool(taken)
@@ -169,7 +236,10 @@ class Coordinator:
             held.discard(token)
             if not held:
                 self._held_slots.pop(key, None)
-        await self.redis.zrem(key, token)
+        try:
+            await self.redis.zrem(key, token)
+        except REDIS_ERRORS as exc:  # Redis is away: the slot's lease lapses on its own (slot_lease_ms)
+            log.warning("could not free a slot of %s (%s); its lease will lapse", key, exc)
         waiters = self._waiters.get(key)
         if waiters is not None:
             waiters.freed.set()
@@ -186,11 +256,14 @@ class Coordinator:
 
     async def slow_down(self, name: str, seconds: float) -> None:
         """Every worker waits `seconds` before its next call to this endpoint."""
-        await self._slow_down(keys=[f"{PREFIX}slow:{name}"], args=[max(1, int(seconds * 1000))])
+        try:
+            await self._slow_down(keys=[f"{PREFIX}slow:{name}"], args=[max(1, int(seconds * 1000))])
+        except REDIS_ERRORS as exc:  # this worker still backs off (the adapter sleeps); others may not know
+            log.warning("could not share a slow-down of %s (%s)", name, exc)
 
     async def wait_ms(self, name: str) -> int:
         """Milliseconds left of an endpoint's slow-down."""
-        return int(await self._wait_ms(keys=[f"{PREFIX}slow:{name}"]))
+        return int(await through_outage(lambda: self._wait_ms(keys=[f"{PREFIX}slow:{name}"]), "a slow-down check"))
 
     # --- run leases -------------------------------------------------------------------------
 
@@ -201,18 +274,23 @@ class Coordinator:
         for a slot or runs, the watchdog finds the run without a lease and hands it to another worker.
         """
         key = f"{PREFIX}run:{run_id}"
-        taken = await self._lease(keys=[key, f"{PREFIX}picked:{sweep_id}"],
-                                  args=[worker_name(), self.lease_ms, str(run_id)])
+        taken = await through_outage(lambda: self._lease(keys=[key, f"{PREFIX}picked:{sweep_id}"],
+                                                         args=[worker_name(), self.lease_ms, str(run_id)]),
+                                     "a run lease")
         if taken:
-            self._held_runs.add(key)
+            self._held_runs[key] = str(sweep_id)
         return bool(taken)
 
     async def release_run(self, run_id: uuid.UUID, sweep_id: uuid.UUID) -> None:
         """Give a run's lease back (its result is committed, or it goes back to the queue)."""
         key = f"{PREFIX}run:{run_id}"
-        self._held_runs.discard(key)
-        await self.redis.srem(f"{PREFIX}picked:{sweep_id}", str(run_id))  # before the lease: never "lost" by mistake
-        await self.redis.delete(key)
+        self._held_runs.pop(key, None)
+        try:
+            # the picked entry before the lease: never "lost" by mistake
+            await self.redis.srem(f"{PREFIX}picked:{sweep_id}", str(run_id))
+            await self.redis.delete(key)
+        except REDIS_ERRORS as exc:  # Redis is away: the lease lapses on its own; the run's result is committed
+            log.warning("could not release the lease of run %s (%s); it will lapse", run_id, exc)
 
     async def picked_runs(self, sweep_id: uuid.UUID) -> set[uuid.UUID]:
         """Runs of a sweep that some worker picked up and has not released."""
@@ -231,6 +309,21 @@ class Coordinator:
             return set()
         values = await self.redis.mget([f"{PREFIX}run:{run_id}" for run_id in ids])
         return {run_id for run_id, value in zip(ids, values, strict=True) if value is not None}
+
+    async def store_age_ms(self, *, mark: bool = False) -> int:
+        """Milliseconds since this Redis store was first marked; -1 when it has no mark (it restarted
+        empty or was flushed). With `mark`, a missing mark is set (the watchdog does it, once)."""
+        return int(await self._epoch(keys=[f"{PREFIX}epoch"], args=["1" if mark else "0"]))
+
+    async def leases_trustworthy(self) -> bool:
+        """Whether a missing lease means a lost worker.
+
+        Right after Redis came back empty every lease is missing, though their holders live: they
+        re-take them at their next renewal (within a third of a lease). Until a lease and a half has
+        passed since the store was marked, no run is taken for a lost worker's.
+        """
+        age = await self.store_age_ms()
+        return age >= self.lease_ms * 1.5
 
     # --- singletons and workers -------------------------------------------------------------
 
@@ -261,15 +354,26 @@ class Coordinator:
 
     async def _renew_once(self) -> None:
         pipe = self.redis.pipeline(transaction=False)
+        slot_calls = 0
         for key, tokens in list(self._held_slots.items()):
             if tokens:
                 await self._renew(keys=[key], args=[self.slot_lease_ms, *tokens], client=pipe)
-        for key in list(self._held_runs):
-            pipe.pexpire(key, self.lease_ms)
+                slot_calls += 1
+        holder = worker_name()
+        held_runs = list(self._held_runs.items())
+        for key, sweep_id in held_runs:
+            # Not a bare PEXPIRE: after Redis restarted empty the lease (and the picked entry) must come back.
+            await self._reassert(keys=[key, f"{PREFIX}picked:{sweep_id}"],
+                                 args=[holder, self.lease_ms, key.removeprefix(f"{PREFIX}run:")], client=pipe)
         if self._heartbeat_name:
             pipe.zadd(WORKERS_KEY, {self._heartbeat_name: await self._server_time()})
-        if len(pipe):
-            await pipe.execute()
+        if not len(pipe):
+            return
+        results = await pipe.execute()
+        for (key, _), kept in zip(held_runs, results[slot_calls:slot_calls + len(held_runs)], strict=True):
+            if not kept and key in self._held_runs:  # another worker took it while Redis had lost ours
+                log.warning("lease %s is held by another worker now", key)
+                self._held_runs.pop(key, None)
 
 
 class RedisSemaphore:

@@ -18,7 +18,7 @@ from promptlooper.services.common import get_or_404
 
 router = APIRouter(tags=["runs"])
 Sort = Annotated[str, Query(max_length=200, description="A run field or a score name; prefix `-` for descending")]
-RunStatus = Literal["pending", "running", "completed", "failed", "cached"]
+RunStatus = Literal["pending", "running", "completed", "failed", "cached", "cancelled"]
 
 
 @router.get("/experiments/{experiment_id}/runs", response_model=Page[RunOut], responses=READ_ONE | errors(400))

@@ -36,7 +36,7 @@ async def estimate_sweep(body: SweepEstimateIn, _: CurrentUser, session: Session
     return await service.estimate(session, ctx, body)
 
 
-@router.post("/{experiment_id}/sweep", status_code=202, response_model=SweepOut, responses=STEER | errors(400))
+@router.post("/{experiment_id}/sweep", status_code=202, response_model=SweepOut, responses=STEER | errors(400, 503))
 async def start_sweep(
     experiment_id: uuid.UUID, body: SweepCreate, _: WriterUser, session: SessionDep, ctx: CtxDep
 ) -> SweepOut:
@@ -50,7 +50,7 @@ async def pause_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionD
     return await service.pause_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
 
 
-@router.post("/{experiment_id}/resume", response_model=ExperimentOut, responses=STEER)
+@router.post("/{experiment_id}/resume", response_model=ExperimentOut, responses=STEER | errors(503))
 async def resume_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Resume with exactly the runs not yet done."""
     return await service.resume_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
@@ -58,7 +58,7 @@ async def resume_sweep(experiment_id: uuid.UUID, _: WriterUser, session: Session
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut, responses=STEER)
 async def stop_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
-    """Stop the sweep: runs not started are dropped; the experiment is completed."""
+    """Stop the sweep: runs not started are dropped, runs in flight are cancelled; the experiment is completed."""
     return await service.stop_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
 
 

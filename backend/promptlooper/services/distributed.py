@@ -28,9 +28,8 @@ from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.errors import AppError
 from promptlooper.models import Experiment, Run, Sweep
-from promptlooper.queue.coordination import Coordinator, RedisSemaphore
+from promptlooper.queue.coordination import REDIS_ERRORS, Coordinator, RedisSemaphore
 from promptlooper.services.execution import (
-    DONE_STATUSES,
     SweepProgress,
     best_score,
     progress_from_db,
@@ -40,6 +39,14 @@ from promptlooper.services.execution import (
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.settings import get_settings
+from promptlooper.services.stopping import (
+    FINAL_STATUSES,
+    RunCancelled,
+    cancel_leftovers,
+    leftover_candidates,
+    mark_cancelled,
+    stop_watch_of,
+)
 
 log = logging.getLogger("promptlooper.distributed")
 PLAN_TTL_S = 1.0  # a worker re-reads a sweep's document and settings at most this stale
@@ -108,6 +115,8 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
     candidates = running | await coordinator.picked_runs(sweep_id)
     if not candidates:
         return []
+    if not await coordinator.leases_trustworthy():
+        return []  # Redis just came back empty: live holders re-take their leases first (issue 11 §3)
     orphans = candidates - await coordinator.leased_runs(candidates)
     if not orphans:
         return []
@@ -193,7 +202,7 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
     try:
         async with session_scope(ctx.sessionmaker) as session:
             run = await session.get(Run, run_id)
-            if run is None or run.status in DONE_STATUSES:
+            if run is None or run.status in FINAL_STATUSES:
                 return "done-already"
             sweep = await session.get(Sweep, sweep_id)
             if sweep is None or sweep.status != "running":
@@ -212,6 +221,8 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
         await coordinator.release_run(run_id, sweep_id)
     if result == "gone":
         return "done-already"
+    if result == "cancelled":
+        return result  # its sweep was stopped: nothing to account, the stop announced the completion
     await after_run(ctx, rt, plan, run_id)
     return result
 
@@ -238,7 +249,13 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
             await _fail_run(session, run_id, exc.detail)
             return "failed"
     limiter = coordinator_of(ctx).semaphore(f"sweep:{plan.sweep_id}", plan.concurrency)
-    result = await run_once(ctx, rt, run_id, plan.defn, handles, limiter, plan.default_endpoint_id)  # type: ignore[arg-type]
+    work = run_once(ctx, rt, run_id, plan.defn, handles, limiter, plan.default_endpoint_id)  # type: ignore[arg-type]
+    try:
+        # A stop of the sweep cancels the run's calls within STOP_POLL_S (issue 11 §4).
+        result = await stop_watch_of(ctx).run(plan.sweep_id, work)
+    except RunCancelled:
+        await mark_cancelled(ctx, run_id)
+        return "cancelled"
     return "gone" if result is None else result[1].status
 
 
@@ -347,6 +364,7 @@ async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uu
     Answers the recovered run ids per sweep (the caller enqueues them).
     """
     recovered: dict[uuid.UUID, list[uuid.UUID]] = {}
+    await cancel_lost_leftovers(ctx)
     for sweep_id in await running_sweeps(ctx):
         orphans = await recover_orphans(ctx, sweep_id)
         if orphans:
@@ -355,16 +373,63 @@ async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uu
     return recovered
 
 
+async def cancel_lost_leftovers(ctx: AppContext) -> int:
+    """Runs still `running` in a stopped or completed sweep whose lease lapsed: `cancelled` (issue 11 §4)."""
+    coordinator = coordinator_of(ctx)
+    candidates = await leftover_candidates(ctx)
+    if not candidates or not await coordinator.leases_trustworthy():
+        return 0
+    return await cancel_leftovers(ctx, still_held=await coordinator.leased_runs(candidates))
+
+
+async def pending_of_running_sweeps(ctx: AppContext) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Every pending run of every running sweep, per sweep."""
+    async with session_scope(ctx.sessionmaker) as session:
+        rows = (
+            await session.execute(
+                select(Run.sweep_id, Run.id)
+                .join(Sweep, Sweep.id == Run.sweep_id)
+                .where(Sweep.status == "running", Run.status == "pending")
+                .order_by(Run.created_at, Run.id)
+            )
+        ).all()
+    pending: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for sweep_id, run_id in rows:
+        if sweep_id is not None:
+            pending.setdefault(sweep_id, []).append(run_id)
+    return pending
+
+
+async def _redispatch_if_redis_reset(ctx: AppContext) -> tuple[bool, dict[uuid.UUID, list[uuid.UUID]]]:
+    """(reset, runs): when Redis came back empty (no store mark), its queue is gone with every run
+    task in it, so every pending run of a running sweep needs a task again (issue 11 §3). Duplicates
+    are harmless: a run task finds its run leased or done and does nothing."""
+    if await coordinator_of(ctx).store_age_ms() >= 0:
+        return False, {}
+    return True, await pending_of_running_sweeps(ctx)
+
+
 async def watchdog_forever(ctx: AppContext, rt: Runtime, enqueue: Any, interval_s: float = 1.0) -> None:
     """Run watchdog passes (one process at a time, via a Redis lock) and enqueue what they recover."""
     coordinator = coordinator_of(ctx)
     while True:
         try:
             if await coordinator.try_lock("watchdog", interval_s * 0.9):
+                reset, work = await _redispatch_if_redis_reset(ctx)
                 for sweep_id, run_ids in (await watchdog_pass(ctx, rt)).items():
+                    known = set(work.get(sweep_id, []))
+                    work[sweep_id] = work.get(sweep_id, []) + [r for r in run_ids if r not in known]
+                for sweep_id, run_ids in work.items():
                     await enqueue(sweep_id, run_ids)
+                if reset:  # marked only once every task is sent again: a failure above retries next pass
+                    await coordinator.store_age_ms(mark=True)
+                    if work:
+                        log.warning("Redis came back empty: %d pending run(s) of %d sweep(s) dispatched again",
+                                    sum(len(v) for v in work.values()), len(work))
         except asyncio.CancelledError:
             raise
+        except REDIS_ERRORS as exc:  # an outage: the pass after Redis is back does the work
+            log.warning("watchdog pass skipped, Redis is unreachable: %s", exc)
         except Exception:
             log.exception("watchdog pass failed")
         await asyncio.sleep(interval_s)

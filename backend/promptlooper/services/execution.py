@@ -23,6 +23,7 @@ from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime, SweepControl
 from promptlooper.services.scoring import score_run_outputs, scorer_extras
 from promptlooper.services.settings import get_settings
+from promptlooper.services.stopping import mark_cancelled
 
 log = logging.getLogger("promptlooper.execution")
 DONE_STATUSES = ("completed", "cached", "failed")
@@ -165,7 +166,7 @@ async def run_once(
     """Execute one persisted run end to end: call, score, persist, publish."""
     async with session_scope(ctx.sessionmaker) as session:
         run = await session.get(Run, run_id)
-        if run is None or run.status in DONE_STATUSES:
+        if run is None or run.status in DONE_STATUSES or run.status == "cancelled":
             return None
         run.status, run.started_at = "running", datetime.now(UTC)
         config, repeat_index, experiment_id, sweep_id = run.config, run.repeat_index, run.experiment_id, run.sweep_id
@@ -203,8 +204,9 @@ async def run_once(
     )
     scores, weighted = await score_run_outputs(defn, config, outcome.outputs, extras=scorer_extras(ctx))
     async with session_scope(ctx.sessionmaker) as session:
-        run = await session.get(Run, run_id)
-        if run is None:
+        # Locked, and never over `cancelled`: a stop that cancelled this run in flight wins (issue 11 §4).
+        run = await session.get(Run, run_id, with_for_update=True, populate_existing=True)
+        if run is None or run.status == "cancelled":
             return None
         await persist_outcome(session, run, outcome, scores, weighted)
     event = {"completed": "run.completed", "cached": "run.cached", "failed": "run.failed"}[outcome.status]
@@ -360,7 +362,10 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     async def worker() -> None:
         while control.state == "running" and not queue.empty():
             run_id = queue.get_nowait()
-            await _run_and_account(ctx, rt, sweep_id, run_id, plan, handles, limiter, state)
+            if not await _run_cancellable(control, _run_and_account(ctx, rt, sweep_id, run_id, plan, handles,
+                                                                    limiter, state)):
+                await mark_cancelled(ctx, run_id)  # stopped in flight (stop_sweep marked it too)
+                continue
             if control.state == "running" and _over_budget(plan):
                 await _budget_exhausted(ctx, rt, sweep_id, plan)
                 control.state = "paused"
@@ -368,6 +373,26 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     workers = max(1, min(plan.concurrency, len(plan.pending)))
     await asyncio.gather(*(worker() for _ in range(workers)))
     await _finish(ctx, rt, sweep_id, plan, control)
+
+
+async def _run_cancellable(control: SweepControl, work: Any) -> bool:
+    """Run one run as its own task, which a stop cancels (`Runtime.set_control`); False when it did.
+
+    Cancelling this sweep's task (shutdown) cancels the run too, and that propagates: the run stays
+    `running` and the next start resumes it.
+    """
+    task = asyncio.ensure_future(work)
+    control.inflight.add(task)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if task.cancelled() and (current is None or not current.cancelling()):
+            return False
+        raise
+    finally:
+        control.inflight.discard(task)
+    return True
 
 
 async def _run_and_account(

@@ -71,6 +71,9 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
 
 async def stop_runtime(ctx: AppContext) -> None:
     """Flush and close everything the runtime and the coordinator hold."""
+    watch = ctx.extras.pop("stop_watch", None)
+    if watch is not None:
+        await watch.aclose()
     if ctx.has_runtime:
         await ctx.runtime.aclose()
     coordinator = ctx.extras.pop("coordinator", None)

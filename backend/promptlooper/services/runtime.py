@@ -31,6 +31,7 @@ class SweepControl:
 
     state: str = "running"  # running | paused | stopped
     task: asyncio.Task[None] | None = None
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)  # this sweep's runs executing now
 
 
 @dataclass
@@ -109,6 +110,9 @@ class Runtime:
         control = self.controls.get(sweep_id)
         if control is not None:
             control.state = state
+            if state == "stopped":  # stop means stopped: cancel the in-flight calls (issue 11 §4)
+                for task in list(control.inflight):
+                    task.cancel()
 
     async def endpoint_handle(self, session: AsyncSession, endpoint_id: str | None) -> EndpointHandle:
         """The adapter of an endpoint, reused across runs (rebuilt when the endpoint changes)."""

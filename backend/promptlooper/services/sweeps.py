@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -24,8 +27,55 @@ from promptlooper.services.auth import release_connection
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
+from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
 
 CACHE_LOOKUP_BATCH = 500  # cache keys per `IN` query when an estimate checks what is already cached
+log = logging.getLogger("promptlooper.sweeps")
+ENQUEUE_RETRY_S = 600.0  # how long a committed sweep's hand-over to the queue is retried in the background
+
+
+async def require_queue(ctx: AppContext) -> None:
+    """Refuse to start or resume a sweep while the run queue (Redis, production mode) is unreachable.
+
+    Checked before anything is written, so a 503 leaves the experiment exactly as it was. Redis may
+    still go away between this check and the hand-over after commit: `enqueue_reliably` covers that.
+    """
+    coordinator = ctx.extras.get("coordinator")
+    if coordinator is not None and not await coordinator.reachable():
+        raise ServiceUnavailable(
+            "The run queue (Redis) is unreachable, so nothing was started or changed; "
+            "try again once Redis is back (GET /health shows its state).", code="queue_unavailable")
+
+
+async def enqueue_reliably(runtime: Any, sweep_id: uuid.UUID) -> None:
+    """Hand a committed sweep to the queue; if the broker refuses, keep trying in the background.
+
+    The sweep is committed as running by now, so raising here would answer 500 for a sweep that
+    exists with nothing queued (issue 11 §3). The workers also re-dispatch every pending run of a
+    running sweep when Redis comes back empty, so a sweep is never left without tasks.
+    """
+    try:
+        await runtime.queue_for().enqueue_sweep(sweep_id)
+    except Exception as exc:
+        log.warning("sweep %s: the queue refused it (%s); retrying in the background", sweep_id, exc)
+        runtime.spawn(_enqueue_later(runtime, sweep_id), name=f"enqueue-{sweep_id}")
+
+
+async def _enqueue_later(runtime: Any, sweep_id: uuid.UUID) -> None:
+    deadline, delay = time.monotonic() + ENQUEUE_RETRY_S, 0.5
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await runtime.queue_for().enqueue_sweep(sweep_id)
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                log.error("sweep %s: gave up handing it to the queue (%s); the workers' watchdog "
+                          "dispatches its pending runs when Redis comes back empty", sweep_id, exc)
+                return
+            delay = min(delay * 2, 5.0)
+            continue
+        log.info("sweep %s: handed to the queue after a retry", sweep_id)
+        return
 
 
 def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
@@ -143,6 +193,8 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
     configs = await run_cpu(sweep_configs, definition_of(experiment), body.type, body.max_runs, body.seed,
                             default_endpoint, ctx.settings.max_sweep_runs)
+    await require_queue(ctx)  # before the in-flight check, which asks Redis too
+    await refuse_while_runs_in_flight(session, ctx, experiment_id)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
     sweep = Sweep(
@@ -184,7 +236,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
             options=options,
         )
         runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
-        await runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
     return SweepOut(
@@ -219,20 +271,26 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
     sweep = await _running_sweep(session, experiment_id)
     if sweep is None or sweep.status != "paused":
         raise Conflict("No paused sweep to resume.", code="no_paused_sweep")
+    await require_queue(ctx)
     sweep.status, experiment.status = "running", "running"
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
 
     async def _enqueue() -> None:
         runtime.publish("experiment.resumed", experiment_id=experiment_id, sweep_id=sweep_id)
-        await runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
     return await experiment_out(session, experiment)
 
 
 async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
-    """Stop for good: runs not started are dropped, in-flight runs finish, the experiment is completed."""
+    """Stop for good: runs not started are dropped, in-flight runs are cancelled, the experiment is completed.
+
+    In-flight runs end as `cancelled` in this transaction, so the experiment is `completed` with no
+    run `running`; their calls are cancelled here (in-process) or by their worker within
+    STOP_POLL_S, which also never persists an outcome over `cancelled` (issue 11 §4).
+    """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
     if sweep is None:
@@ -242,9 +300,11 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
     await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    cancelled = await cancel_running_runs(session, sweep.id)
     experiment.status = "completed"
     await session.flush()
-    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True)
+    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True,
+                        cancelled=cancelled)
     return await experiment_out(session, experiment)
 
 
@@ -252,8 +312,12 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
     """On start: sweeps left running by a crash go on with the runs not done."""
     from promptlooper.db import session_scope
 
+    if ctx.runtime.queue_for().name == "in-process":
+        # Nothing of this process survived the restart: a run still `running` in a stopped or
+        # completed sweep is a leftover (in production the workers' watchdog checks leases first).
+        await cancel_leftovers(ctx)
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
     for sweep_id in ids:
-        await ctx.runtime.queue_for().enqueue_sweep(sweep_id)
+        await enqueue_reliably(ctx.runtime, sweep_id)  # Redis down at boot must not keep the API down
     return ids

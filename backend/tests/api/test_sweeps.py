@@ -7,10 +7,13 @@ real `promptlooper worker` processes).
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 
+from promptlooper.config import Settings
+from promptlooper.main import create_app
 from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from tests.support.llm_server import LLMServer
 
@@ -141,8 +144,6 @@ def test_failed_stage_fails_only_that_run(admin: TestClient) -> None:
 
 
 def test_sweep_errors(admin: TestClient) -> None:
-    import uuid
-
     assert admin.post(f"/api/v1/experiments/{uuid.uuid4()}/sweep", json={}).status_code == 404
     with LLMServer(models=["m1"]) as server:
         experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1)
@@ -278,3 +279,87 @@ def test_saving_a_template_bomb_is_a_422_and_a_run_time_bomb_fails_the_run(admin
         assert by_n[2000000000]["status"] == "failed"
         assert "Template refused" in by_n[2000000000]["error"] and "2,000,000,000" in by_n[2000000000]["error"]
         assert server.stats()["calls"] == 1
+
+
+def _run_states(client: TestClient, experiment_id: str, **params: str) -> list[dict[str, object]]:
+    return list(client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 500} | params).json()["items"])
+
+
+def _start_when_allowed(client: TestClient, experiment_id: str, timeout_s: float = 10.0) -> dict[str, object]:
+    """Start a sweep, retrying while runs of a stopped sweep are still being cancelled (409)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = client.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"concurrency": 2})
+        if answer.status_code != 409 or time.monotonic() > deadline:
+            assert answer.status_code == 202, answer.text
+            return dict(answer.json())
+        assert answer.json()["code"] == "runs_still_running", answer.text
+        time.sleep(0.1)
+
+
+def test_stop_cancels_runs_hanging_in_flight(admin: TestClient) -> None:
+    hang_s = 3.0
+    with LLMServer(models=["m1"], hang_s=hang_s) as server:
+        server.script(["hang", "hang"])  # the first two calls hang; a retry of either would be answered
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1, models=["m1"],
+                                        temperatures=[0.1, 0.2, 0.3, 0.4])
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"concurrency": 2}).status_code == 202
+        deadline = time.monotonic() + 30
+        while server.in_flight < 2 or len(_run_states(admin, experiment_id, status="running")) < 2:
+            assert time.monotonic() < deadline, "the two runs did not get in flight"
+            time.sleep(0.02)
+
+        stopped = admin.post(f"/api/v1/experiments/{experiment_id}/stop")
+        stopped_at = time.monotonic()
+        assert stopped.status_code == 200 and stopped.json()["status"] == "completed"
+        runs = _run_states(admin, experiment_id)
+        assert sorted(str(r["status"]) for r in runs) == ["cancelled", "cancelled"], runs
+        assert all("stopped" in str(r["error"]) for r in runs)
+        assert _run_states(admin, experiment_id, status="cancelled") == runs, "cancelled runs can be listed"
+
+        # A new sweep is accepted once no call of the stopped one is in flight any more.
+        again = _start_when_allowed(admin, experiment_id)
+        wait_status(admin, experiment_id)
+        assert len(_run_states(admin, experiment_id, sweep_id=str(again["sweep_id"]), status="completed")) == 4
+        time.sleep(max(0.0, stopped_at + hang_s + 1.0 - time.monotonic()))  # the hangs have ended by now
+        assert server.calls == 6, "the hanging calls were cancelled: never retried, never answered"
+        first = [r for r in _run_states(admin, experiment_id) if r["sweep_id"] != again["sweep_id"]]
+        assert sorted(str(r["status"]) for r in first) == ["cancelled", "cancelled"], "nothing persisted over them"
+
+
+def test_a_run_left_running_in_a_stopped_sweep_blocks_new_sweeps_until_cancelled(
+        admin: TestClient, settings: Settings) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1)
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+        wait_status(admin, experiment_id)
+        # A run left `running` in an ended sweep (as the stop of earlier versions left hanging runs).
+        run_id = str(_run_states(admin, experiment_id)[0]["id"])
+        ctx = admin.app.state.ctx  # type: ignore[attr-defined]
+
+        async def _leave_running() -> None:
+            from sqlalchemy import update
+
+            from promptlooper.db import session_scope
+            from promptlooper.models import Run, Sweep
+
+            async with session_scope(ctx.sessionmaker) as session:
+                await session.execute(update(Run).where(Run.id == uuid.UUID(run_id)).values(status="running"))
+                await session.execute(update(Sweep).values(status="stopped"))
+
+        admin.portal.call(_leave_running)  # type: ignore[union-attr]
+        refused = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+        assert refused.status_code == 409 and refused.json()["code"] == "runs_still_running", refused.text
+
+        # After a restart (in-process: at start) or once the workers' watchdog sees no lease on it, it is
+        # cancelled. The restarted app only starts and reads: two apps writing one SQLite file would contend.
+        with TestClient(create_app(settings)) as restarted:
+            restarted.headers.update(admin.headers)
+            deadline = time.monotonic() + 10
+            while (status := restarted.get(f"/api/v1/runs/{run_id}").json()["status"]) != "cancelled":
+                assert time.monotonic() < deadline, f"the leftover run stayed {status}"
+                time.sleep(0.1)
+        started = _start_when_allowed(admin, experiment_id)
+        assert started["total_runs"] == 4
+        wait_status(admin, experiment_id)
+        assert admin.get(f"/api/v1/runs/{run_id}").json()["status"] == "cancelled"

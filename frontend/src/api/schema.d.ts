@@ -671,7 +671,7 @@ export interface paths {
         put?: never;
         /**
          * Stop Sweep
-         * @description Stop the sweep: runs not started are dropped; the experiment is completed.
+         * @description Stop the sweep: runs not started are dropped, runs in flight are cancelled; the experiment is completed.
          */
         post: operations["stop_sweep"];
         delete?: never;
@@ -4834,6 +4834,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
         };
     };
     list_runs: {
@@ -4841,7 +4850,7 @@ export interface operations {
             query?: {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
-                status?: ("pending" | "running" | "completed" | "failed" | "cached") | null;
+                status?: ("pending" | "running" | "completed" | "failed" | "cached" | "cancelled") | null;
                 sweep_id?: string | null;
                 /** @description Page size */
                 limit?: number;
@@ -5059,6 +5068,15 @@ export interface operations {
             };
             /** @description Invalid input (detail lists the fields) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

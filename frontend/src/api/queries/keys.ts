@@ -10,7 +10,7 @@ export interface ExperimentListParams extends ListParams {
 }
 export interface RunListParams extends ListParams {
   sort?: string;
-  status?: "pending" | "running" | "completed" | "failed" | "cached";
+  status?: "pending" | "running" | "completed" | "failed" | "cached" | "cancelled";
   sweep_id?: string;
 }
 export interface LeaderboardParams {

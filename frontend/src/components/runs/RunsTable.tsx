@@ -13,7 +13,7 @@ import { configValue, keyLabel } from "./configValue";
 export const RUNS_PAGE_SIZE = 100;
 const ROW_HEIGHT = 40;
 type RunStatus = NonNullable<RunListParams["status"]>;
-const STATUSES: RunStatus[] = ["completed", "cached", "failed", "running", "pending"];
+const STATUSES: RunStatus[] = ["completed", "cached", "failed", "cancelled", "running", "pending"];
 
 interface Column {
   id: string;

@@ -28,6 +28,7 @@ const STATUS_TONES: Record<string, BadgeTone> = {
   completed: "good",
   cached: "good",
   failed: "bad",
+  cancelled: "warn",
   stopped: "warn",
   rejected: "bad",
 };
