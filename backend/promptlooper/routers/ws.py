@@ -45,6 +45,9 @@ def credential(ws: WebSocket) -> tuple[str | None, str | None]:
 async def check_credential(ctx: AppContext, token: str | None, *, first: bool) -> tuple[int, str] | None:
     """None while the socket may stay open, else (close code, reason)."""
     async with ctx.sessionmaker() as session:
+        # A re-check must write nothing: resolving an API key marks its last_used_at, and an autoflush
+        # here would take SQLite's write lock every few seconds per socket, racing the event writer.
+        session.autoflush = first
         try:
             principal = await resolve_principal(session, ctx, token)
         except AppError as exc:
