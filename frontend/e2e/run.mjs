@@ -56,17 +56,57 @@ function defineSuite() {
     experimentId: null,
     compared: [],
     ratedRunId: null,
+    overflow: [],
   };
   const started = Date.now();
 
+  /** Every page is screenshotted at 1280 and 390 px in the light and the dark theme, and must fit
+   * 390 px (and 360 px) without horizontal scrolling: what overflows is named in the failure. */
+  const overflowAt = (width) =>
+    s.page.evaluate((w) => {
+      const doc = document.documentElement;
+      if (doc.scrollWidth <= window.innerWidth) return null;
+      // The outermost elements that reach past the viewport (their parent does not): the culprits.
+      const past = (el) => el.getBoundingClientRect().right > window.innerWidth + 1;
+      const wide = [...document.querySelectorAll("body *")]
+        .filter((el) => past(el) && el.parentElement && !past(el.parentElement))
+        .slice(0, 6)
+        .map((el) => `${el.outerHTML.slice(0, 160)} (right ${Math.round(el.getBoundingClientRect().right)})`);
+      return `at ${w} px the page is ${doc.scrollWidth} px wide: ${wide.join("; ")}`;
+    }, width);
   const shot = async (name) => {
     s.shotIndex += 1;
-    const file = join(SHOTS, `${String(s.shotIndex).padStart(2, "0")}-${name}.png`);
-    // Let lazy chunks, fonts and transitions settle so the picture is what a person would see.
-    await s.page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
-    // From the top, so the sticky header and panels sit where a person sees them.
-    await s.page.evaluate(() => window.scrollTo(0, 0));
+    const base = `${String(s.shotIndex).padStart(2, "0")}-${name}`;
+    const file = join(SHOTS, `${base}.png`);
+    const settle = async () => {
+      // Let lazy chunks, fonts and transitions settle so the picture is what a person would see.
+      await s.page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
+      // From the top, so the sticky header and panels sit where a person sees them.
+      await s.page.evaluate(() => window.scrollTo(0, 0));
+    };
+    await settle();
     await s.page.screenshot({ path: file, fullPage: true });
+    await s.page.emulateMedia({ colorScheme: "dark" });
+    await settle();
+    await s.page.screenshot({ path: join(SHOTS, `${base}-dark.png`), fullPage: true });
+    const problems = [];
+    for (const width of [390, 360]) {
+      await s.page.setViewportSize({ width, height: 844 });
+      await s.page.waitForTimeout(150); // charts resize on a ResizeObserver tick
+      const problem = await overflowAt(width);
+      if (problem) problems.push(`${name}: ${problem}`);
+      if (width === 390) {
+        await s.page.screenshot({ path: join(SHOTS, `${base}-390-dark.png`), fullPage: true });
+        await s.page.emulateMedia({ colorScheme: "light" });
+        await settle();
+        await s.page.screenshot({ path: join(SHOTS, `${base}-390.png`), fullPage: true });
+      }
+    }
+    await s.page.emulateMedia({ colorScheme: "light" });
+    await s.page.setViewportSize({ width: 1280, height: 900 });
+    await s.page.waitForTimeout(100);
+    // Collected and asserted in the last step, so one run names every page that overflows.
+    s.overflow.push(...problems);
     return file;
   };
   const path = () => new URL(s.page.url()).pathname + new URL(s.page.url()).search;
@@ -525,6 +565,11 @@ function defineSuite() {
       await waitForPath(/^\/$/);
       await expectText(page.getByTestId("current-user"), /^admin$/);
       assert.ok(await page.evaluate(() => localStorage.getItem("promptlooper.token")), "a new token is stored");
+    });
+
+    step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {
+      assert.ok(s.shotIndex >= 12, "the pages were visited");
+      assert.deepEqual(s.overflow, []);
     });
 
     step("no page logged an uncaught JavaScript error", async () => {

@@ -255,4 +255,41 @@ describe("Builder", { timeout: 30_000 }, () => {
     expect(within(stage).getByText(/has no model: set `model`/)).toBeInTheDocument();
     expect(screen.getByTestId("builder-name")).toHaveAttribute("aria-invalid", "true");
   });
+
+  it("asks before leaving with unsaved changes, and stays when told to", async () => {
+    const user = userEvent.setup();
+    const { router } = renderBuilder();
+    await user.type(await screen.findByTestId("builder-name"), "draft");
+    await user.click(screen.getByRole("link", { name: "Cancel" }));
+    const dialog = await screen.findByTestId("unsaved-changes");
+    expect(dialog).toHaveTextContent("Leave without saving?");
+    await user.click(within(dialog).getByRole("button", { name: "Keep editing" }));
+    expect(router.state.location.pathname).toBe(`/projects/${PROJECT}/experiments/new`);
+    expect(screen.getByTestId("builder-name")).toHaveValue("draft");
+    await user.click(screen.getByRole("link", { name: "Cancel" }));
+    await user.click(await screen.findByTestId("unsaved-leave"));
+    expect(await screen.findByTestId("navigated")).toBeInTheDocument();
+  });
+
+  it("leaves without asking when nothing changed", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    await user.click(await screen.findByRole("link", { name: "Cancel" }));
+    expect(await screen.findByTestId("navigated")).toBeInTheDocument();
+    expect(screen.queryByTestId("unsaved-changes")).not.toBeInTheDocument();
+  });
+
+  it("grows a prompt box with its text and opens it full screen", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    const box = (await screen.findByLabelText("Prompt template")) as HTMLTextAreaElement;
+    const before = box.rows;
+    fireEvent.change(box, { target: { value: Array.from({ length: 25 }, (_, i) => `line ${i + 1}`).join("\n") } });
+    expect(box.rows).toBeGreaterThanOrEqual(26);
+    expect(box.rows).toBeGreaterThan(before);
+    await user.click(screen.getAllByRole("button", { name: "Full screen" })[0]);
+    expect(screen.getByRole("dialog", { name: /\(full screen\)/ })).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog", { name: /\(full screen\)/ })).not.toBeInTheDocument();
+  });
 });

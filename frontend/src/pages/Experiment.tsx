@@ -15,7 +15,7 @@ import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, Stat
 import { useExperiment } from "../api/queries/experiments";
 import { useLeaderboard } from "../api/queries/leaderboard";
 import { useProject } from "../api/queries/projects";
-import { formatInt, formatScore } from "../lib/format";
+import { formatScore, pluralize } from "../lib/format";
 import { liveRunsList } from "../lib/liveReducer";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
@@ -71,8 +71,8 @@ export default function ExperimentPage() {
         description={
           <span className="num">
             {exp.description ? `${exp.description} · ` : ""}
-            {formatInt(exp.run_count)} runs · best {formatScore(exp.best_score)} · {exp.sample_data.length} samples · {exp.pipeline_stages.length}{" "}
-            {exp.pipeline_stages.length === 1 ? "stage" : "stages"}
+            {pluralize(exp.run_count, "run")} · best {formatScore(exp.best_score)} · {pluralize(exp.sample_data.length, "sample")} ·{" "}
+            {pluralize(exp.pipeline_stages.length, "stage")}
           </span>
         }
         actions={
@@ -91,11 +91,12 @@ export default function ExperimentPage() {
       />
       <TabPanel tabsId="experiment-tabs" value={tab}>
         {tab === "live" && (
-          <div className="grid gap-4">
-            <div className="grid gap-4 lg:grid-cols-[1fr_auto]">
+          <div className="grid min-w-0 gap-4">
+            <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_auto]">
               <LiveStats state={live.state} feedStatus={live.feedStatus} status={status} />
-              <Card className="flex flex-col justify-center gap-2 p-4">
+              <Card className={`flex flex-col justify-center gap-2 p-4 ${sweeping ? "" : "opacity-60"}`} data-testid="steering-card" data-active={sweeping}>
                 <h2 className="text-sm font-semibold">Steering</h2>
+                {!sweeping && <p className="text-xs text-muted">No sweep is running: start one below.</p>}
                 <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
               </Card>
             </div>

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 
 import type { Experiment, SweepEstimateIn } from "../../api/client";
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
-import { formatCost, formatInt, formatTokens } from "../../lib/format";
+import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
 import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
 
 type SweepType = "grid" | "random" | "guided";
@@ -80,7 +80,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
         title="Start a sweep"
         description={
           experiment.grid_size != null
-            ? `The parameter space has ${formatInt(experiment.grid_size)} grid combinations.`
+            ? `The parameter space has ${pluralize(experiment.grid_size, "grid combination")}.`
             : "Run the parameter space against every sample."
         }
       />
