@@ -23,6 +23,7 @@ from promptlooper.errors import error_body, install_error_handlers
 from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
 from promptlooper.routers import (
     admin,
+    analysis,
     auth,
     endpoints,
     events,
@@ -134,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks):
+    for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
+                   analysis):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws_router)

@@ -557,6 +557,23 @@ class Leaderboard(BaseModel):
     items: list[LeaderboardEntry]
 
 
+class ImportanceItem(BaseModel):
+    """One swept key's share of the score's variation (importances sum to 1)."""
+
+    key: str
+    importance: float
+
+
+class ParameterImportance(BaseModel):
+    """`GET /experiments/{id}/importance`: Optuna's PED-ANOVA importances of the swept keys."""
+
+    metric: str
+    evaluator: str
+    runs_used: int
+    items: list[ImportanceItem]
+    reason: str | None = Field(default=None, description="Why there are no items (too few runs, nothing varies)")
+
+
 class EventOut(BaseModel):
     """A persisted live event."""
 

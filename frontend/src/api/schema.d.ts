@@ -500,6 +500,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/importance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Importance
+         * @description How much each swept key explains `weighted_score` (Optuna's PED-ANOVA over the scored runs).
+         */
+        get: operations["get_importance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/judge-agreement": {
         parameters: {
             query?: never;
@@ -1302,6 +1322,16 @@ export interface components {
             version: string;
         };
         /**
+         * ImportanceItem
+         * @description One swept key's share of the score's variation (importances sum to 1).
+         */
+        ImportanceItem: {
+            /** Importance */
+            importance: number;
+            /** Key */
+            key: string;
+        };
+        /**
          * JudgeAgreement
          * @description Agreement of each llm_judge scorer with human ratings.
          */
@@ -1455,6 +1485,25 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /**
+         * ParameterImportance
+         * @description `GET /experiments/{id}/importance`: Optuna's PED-ANOVA importances of the swept keys.
+         */
+        ParameterImportance: {
+            /** Evaluator */
+            evaluator: string;
+            /** Items */
+            items: components["schemas"]["ImportanceItem"][];
+            /** Metric */
+            metric: string;
+            /**
+             * Reason
+             * @description Why there are no items (too few runs, nothing varies)
+             */
+            reason?: string | null;
+            /** Runs Used */
+            runs_used: number;
         };
         /**
          * Price
@@ -1795,8 +1844,12 @@ export interface components {
             };
             /** Name */
             name?: string | null;
+            /** Samples */
+            samples?: string[] | null;
             /** Scorer */
             scorer: string;
+            /** Threshold */
+            threshold?: number | null;
             /**
              * Weight
              * @default 1
@@ -3912,6 +3965,57 @@ export interface operations {
                 };
                 content: {
                     "text/plain": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_importance: {
+        parameters: {
+            query?: {
+                sweep_id?: string | null;
+            };
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParameterImportance"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
