@@ -416,6 +416,17 @@ function defineSuite() {
       await page.getByTestId("experiment-charts").waitFor({ timeout: 60_000 });
       await expectText(page.getByTestId("charts-coverage"), /^4 scored runs of 4/);
       await poll(async () => (await page.getByTestId("experiment-charts").locator("canvas").count()) > 0, { message: "a chart canvas" });
+      // Parameter importance (Optuna on the server) ranks both swept keys; the Pareto chart has the runs.
+      const importance = page.getByTestId("chart-importance");
+      await importance.locator("canvas").waitFor();
+      assert.match(await importance.getAttribute("aria-label"), /^Importance: (model|temperature) \d+%, (model|temperature) \d+%$/);
+      await expectText(page.getByTestId("importance-runs"), /^From 4 scored runs/);
+      const pareto = page.getByTestId("chart-pareto");
+      await pareto.locator("canvas").waitFor();
+      assert.match(await pareto.getAttribute("aria-label"), /against cost for 4 runs; 1 run on the Pareto front/);
+      const imp = await s.api.get(`/experiments/${s.experimentId}/importance`);
+      assert.equal(imp.runs_used, 4);
+      assert.deepEqual(imp.items.map((i) => i.key).sort(), ["model", "temperature"]);
       await shot("experiment-charts");
 
       await page.getByRole("tab", { name: "Runs" }).click();

@@ -2,6 +2,7 @@ import { lazy, Suspense, useMemo } from "react";
 import { useParams, useSearchParams } from "react-router-dom";
 
 import { useCanWrite } from "../components/layout/RequireAuth";
+import { DuplicateExperiment } from "../components/live/DuplicateExperiment";
 import { ExportsPanel } from "../components/exports/ExportsPanel";
 import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
@@ -77,9 +78,12 @@ export default function ExperimentPage() {
         }
         actions={
           canWrite && (
-            <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
-              Edit
-            </ButtonLink>
+            <>
+              <DuplicateExperiment experiment={exp} />
+              <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
+                Edit
+              </ButtonLink>
+            </>
           )
         }
       />

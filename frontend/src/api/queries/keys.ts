@@ -40,6 +40,7 @@ export const queryKeys = {
     list: (params: ExperimentListParams = {}) => ["experiments", "list", params] as const,
     detail: (experimentId: string) => ["experiments", "detail", experimentId] as const,
     judgeAgreement: (experimentId: string) => ["experiments", "judge-agreement", experimentId] as const,
+    importance: (experimentId: string, sweepId?: string) => ["experiments", "importance", experimentId, sweepId ?? "all"] as const,
   },
   runs: {
     all: ["runs"] as const,

@@ -4,13 +4,14 @@ import { useMemo, useState } from "react";
 
 import { useExperiment } from "../../api/queries/experiments";
 import { RUNS_CAP, useAllRuns } from "../../api/queries/runs";
-import { formatInt } from "../../lib/format";
+import { formatInt, pluralize } from "../../lib/format";
 import { useTheme } from "../../lib/theme";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { EmptyState } from "../ui/EmptyState";
 import { ErrorMessage } from "../ui/ErrorMessage";
 import { Select } from "../ui/Field";
 import { Skeleton } from "../ui/Spinner";
+import { ImportanceChart, ParetoChart } from "./AnalysisCharts";
 import { EChart } from "./EChart";
 import { chartColors } from "./echarts";
 import { histogramOption, parallelOption, parameterOption } from "./options";
@@ -87,20 +88,25 @@ export default function ExperimentCharts({ experimentId }: { experimentId: strin
       <Card>
         <CardHeader title="Score distribution" description={`How many runs reached each ${metric} (20 bins from 0 to 1).`} />
         <CardBody>
-          <EChart option={histogram} label={`Histogram of ${metric} over ${scored.length} runs`} height={260} testId="chart-histogram" />
+          <EChart option={histogram} label={`Histogram of ${metric} over ${pluralize(scored.length, "run")}`} height={260} testId="chart-histogram" />
         </CardBody>
       </Card>
+
+      <div className="grid gap-4 xl:grid-cols-2">
+        <ImportanceChart experimentId={experimentId} colors={colors} running={running} />
+        <ParetoChart runs={scored} keys={keys} metric={metric} colors={colors} />
+      </div>
 
       {parallel ? (
         <Card>
           <CardHeader
             title="The whole sweep"
-            description="One line per run across every swept parameter, ending at its score (colour: low red → high green). Drag on an axis to filter."
+            description="One line per run across every swept parameter, ending at its score (colour: low orange → high blue). Drag on an axis to filter."
           />
           <CardBody>
             <EChart
               option={parallel}
-              label={`Parallel coordinates of ${scored.length} runs over ${varying.map((p) => p.key).join(", ")} and ${metric}`}
+              label={`Parallel coordinates of ${pluralize(scored.length, "run")} over ${varying.map((p) => p.key).join(", ")} and ${metric}`}
               height={360}
               testId="chart-parallel"
             />
