@@ -514,6 +514,17 @@ function defineSuite() {
       const content = readFileSync(file, "utf8");
       assert.match(content, /^LLM_MODEL=m2$/m, "the downloaded .env names the best model");
       assert.equal(content.trim(), env.trim(), "the download is what the preview shows");
+
+      // The markdown report is rendered (headings and the leaderboard table), with the source a click away.
+      await page.getByRole("tablist", { name: "Export format" }).getByRole("tab", { name: "Report" }).click();
+      const report = page.getByTestId("export-rendered-report");
+      await report.getByRole("heading", { name: `Experiment report: ${EXPERIMENT_NAME}` }).waitFor();
+      await report.getByRole("heading", { name: "Leaderboard" }).waitFor();
+      assert.ok((await report.locator("table tr").count()) >= 2, "the leaderboard is a rendered table");
+      await page.getByTestId("report-show-source").click();
+      await expectText(page.getByTestId("export-preview-report"), /^# Experiment report: /);
+      await page.getByTestId("report-show-rendered").click();
+      await report.waitFor();
       await shot("experiment-exports");
     });
 
