@@ -120,6 +120,8 @@ class Experiment(Base):
     pipeline_stages: Mapped[list[Any]] = mapped_column(default=list)
     scoring_config: Mapped[list[Any]] = mapped_column(default=list)
     parameter_space: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {parameter_space key: [a name per value]} for swept prompts ("concise", ...); "" = the default "v<n>"
+    variant_names: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(String(20), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

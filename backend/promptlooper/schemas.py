@@ -212,11 +212,19 @@ class ProjectDetail(ProjectOut):
 # ---- experiments ----------------------------------------------------------------------------
 
 
+VariantName = Annotated[str, Field(max_length=60)]
+VARIANT_NAMES_DOC = (
+    "Names of swept values, by parameter_space key: `{\"prompt_template\": [\"concise\", \"\"]}` names the first "
+    "value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position)."
+)
+
+
 class ExperimentCreate(ExperimentDefinition):
     """The experiment document of CONTRACT.md plus its project."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     project_id: uuid.UUID
+    variant_names: dict[str, list[VariantName]] = Field(default_factory=dict, description=VARIANT_NAMES_DOC)
 
     @model_validator(mode="before")
     @classmethod
@@ -234,6 +242,7 @@ class ExperimentUpdate(InModel):
     pipeline_stages: list[dict[str, Any]] | None = None
     scoring_config: list[dict[str, Any]] | None = None
     parameter_space: dict[str, Any] | None = None
+    variant_names: dict[str, list[VariantName]] | None = Field(default=None, description=VARIANT_NAMES_DOC)
 
 
 class ExperimentOut(OutModel):
@@ -247,6 +256,7 @@ class ExperimentOut(OutModel):
     pipeline_stages: list[dict[str, Any]]
     scoring_config: list[dict[str, Any]]
     parameter_space: dict[str, Any]
+    variant_names: dict[str, list[str]] = Field(default_factory=dict, description=VARIANT_NAMES_DOC)
     status: str
     created_at: UTCTime
     updated_at: UTCTime

@@ -1134,6 +1134,13 @@ export interface components {
             sample_data?: components["schemas"]["SampleDef"][];
             /** Scoring Config */
             scoring_config?: components["schemas"]["ScorerEntry"][];
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * EventOut
@@ -1191,6 +1198,13 @@ export interface components {
             sample_data?: components["schemas"]["SampleDef"][];
             /** Scoring Config */
             scoring_config?: components["schemas"]["ScorerEntry"][];
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * ExperimentOut
@@ -1242,6 +1256,13 @@ export interface components {
             status: string;
             /** Updated At */
             updated_at: string;
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * ExperimentSummary
@@ -1301,6 +1322,13 @@ export interface components {
             scoring_config?: {
                 [key: string]: unknown;
             }[] | null;
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            } | null;
         };
         /**
          * HealthOut
