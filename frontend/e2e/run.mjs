@@ -589,6 +589,64 @@ function defineSuite() {
       assert.ok(await page.evaluate(() => localStorage.getItem("promptlooper.token")), "a new token is stored");
     });
 
+    step("Named prompt variants in the leaderboard; rows open their run; duplicate; the builder guards unsaved changes", async () => {
+      const { page } = s;
+      s.token = await page.evaluate(() => localStorage.getItem("promptlooper.token"));
+      const A = "Answer in one short sentence, nothing else: {{ input }}";
+      const B = "Answer in one short sentence, then stop there: {{ input }}";
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "variants",
+        sample_data: [{ id: "v1", input: "alpha" }],
+        pipeline_stages: [{ name: "main", endpoint_id: s.endpointId, model: "m1", prompt_template: A }],
+        scoring_config: [{ scorer: "length", weight: 1, config: { max_words: 40 } }],
+        parameter_space: { prompt_template: [A, B] },
+        variant_names: { prompt_template: ["concise", ""] },
+      });
+      await s.api.post(`/experiments/${created.id}/sweep`, { type: "grid" });
+      await poll(async () => (await s.api.get(`/experiments/${created.id}`)).status === "completed", { timeout: 60_000, message: "the variants sweep to complete" });
+      await page.goto(`/experiments/${created.id}`);
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      await poll(async () => (await board.getByTestId("leaderboard-row").count()) === 2, { message: "2 leaderboard rows" });
+      const cells = board.getByTestId("leaderboard-variant");
+      assert.deepEqual((await cells.allInnerTexts()).sort(), ["concise", "v2"], "the variants show by name (or v2), not by their first words");
+      const titles = await cells.evaluateAll((els) => els.map((e) => e.getAttribute("title")).sort());
+      assert.deepEqual(titles, [A, B].sort(), "the full text is on hover");
+      await shot("experiment-variants");
+
+      // A row opens its run wherever it is clicked.
+      const first = board.getByTestId("leaderboard-row").first();
+      const runId = await first.getAttribute("data-run-id");
+      await first.locator("td").nth(1).click();
+      await waitForPath(new RegExp(`^/runs/${runId}$`));
+      await page.goBack();
+      await waitForPath(new RegExp(`^/experiments/${created.id}$`));
+
+      // Duplicate: a new experiment with the same document, opened in the builder.
+      await page.getByTestId("duplicate-experiment").click();
+      await waitForPath(new RegExp(`^/experiments/${UUID}/edit$`));
+      await page.getByRole("heading", { name: "Edit variants (copy)" }).waitFor();
+      const copyId = path().split("/")[2];
+      assert.notEqual(copyId, created.id);
+      const copy = await s.api.get(`/experiments/${copyId}`);
+      assert.deepEqual(copy.parameter_space, { prompt_template: [A, B] });
+      assert.deepEqual(copy.variant_names, { prompt_template: ["concise", ""] });
+      assert.equal(copy.run_count, 0);
+
+      // Unsaved changes: leaving asks; "Keep editing" stays with the edit; "Discard" leaves.
+      await page.getByTestId("builder-name").fill("variants renamed");
+      await page.getByRole("link", { name: "Cancel" }).click();
+      const dialog = page.getByTestId("unsaved-changes");
+      await dialog.getByRole("heading", { name: "Leave without saving?" }).waitFor();
+      await dialog.getByRole("button", { name: "Keep editing" }).click();
+      assert.equal(await page.getByTestId("builder-name").inputValue(), "variants renamed");
+      assert.match(path(), /\/edit$/);
+      await page.getByRole("link", { name: "Cancel" }).click();
+      await page.getByTestId("unsaved-leave").click();
+      await waitForPath(new RegExp(`^/experiments/${copyId}$`));
+      assert.equal((await s.api.get(`/experiments/${copyId}`)).name, "variants (copy)", "nothing was saved");
+    });
+
     step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {
       assert.ok(s.shotIndex >= 12, "the pages were visited");
       assert.deepEqual(s.overflow, []);

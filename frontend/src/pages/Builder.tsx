@@ -144,6 +144,7 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
           pipeline_stages: cleaned.pipeline_stages as unknown as ExperimentUpdate["pipeline_stages"],
           scoring_config: cleaned.scoring_config as unknown as ExperimentUpdate["scoring_config"],
           parameter_space: cleaned.parameter_space,
+          variant_names: cleaned.variant_names ?? {},
         };
         await update.mutateAsync(body);
         dirtyRef.current = false;
@@ -320,6 +321,7 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
                 <ParameterSpaceEditor
                   doc={doc}
                   onChange={(parameter_space) => change({ ...doc, parameter_space })}
+                  onVariantNames={(variant_names) => change({ ...doc, variant_names })}
                   endpoints={endpoints}
                   scopes={scopes}
                 />

@@ -18,6 +18,7 @@ import { useLeaderboard } from "../api/queries/leaderboard";
 import { useProject } from "../api/queries/projects";
 import { formatScore, pluralize } from "../lib/format";
 import { liveRunsList } from "../lib/liveReducer";
+import { VariantLabels } from "../lib/variants";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
 
@@ -56,7 +57,7 @@ export default function ExperimentPage() {
   const sweeping = status === "running" || status === "paused";
 
   return (
-    <>
+    <VariantLabels space={exp.parameter_space} names={exp.variant_names}>
       <PageHeader
         crumbs={[
           { label: "Projects", to: "/projects" },
@@ -130,6 +131,6 @@ export default function ExperimentPage() {
         )}
         {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
       </TabPanel>
-    </>
+    </VariantLabels>
   );
 }

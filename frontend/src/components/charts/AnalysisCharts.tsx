@@ -3,7 +3,8 @@
 import { useMemo } from "react";
 
 import { useImportance } from "../../api/queries/importance";
-import { formatValue, pluralize } from "../../lib/format";
+import { pluralize } from "../../lib/format";
+import { useValueLabel } from "../../lib/variants";
 import { configValue } from "../runs/configValue";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { ErrorMessage } from "../ui/ErrorMessage";
@@ -52,16 +53,17 @@ export function ImportanceChart({ experimentId, colors, running }: { experimentI
 }
 
 export function ParetoChart({ runs, keys, metric, colors }: { runs: RunLike[]; keys: string[]; metric: string; colors: ChartColors }) {
+  const valueLabel = useValueLabel();
   const points = useMemo<LabelledPoint[]>(
     () =>
       runs.flatMap((run) => {
         const score = scoreOf(run, metric);
         const cost = (run as RunLike & { cost_estimate?: number }).cost_estimate;
         if (score === null || typeof cost !== "number") return [];
-        const label = keys.map((k) => `${k}=${shorten(formatValue(configValue(run.config, k)), 40)}`).join(", ") || run.id.slice(0, 8);
+        const label = keys.map((k) => `${k}=${shorten(valueLabel(k, configValue(run.config, k)).text, 40)}`).join(", ") || run.id.slice(0, 8);
         return [{ id: run.id, cost, score, label }];
       }),
-    [runs, keys, metric],
+    [runs, keys, metric, valueLabel],
   );
   const front = useMemo(() => paretoFront(points), [points]);
   const option = useMemo(() => paretoOption(points, front, metric, colors), [points, front, metric, colors]);

@@ -6,6 +6,7 @@ import { useExperiment } from "../../api/queries/experiments";
 import { RUNS_CAP, useAllRuns } from "../../api/queries/runs";
 import { formatInt, pluralize } from "../../lib/format";
 import { useTheme } from "../../lib/theme";
+import { useValueLabel } from "../../lib/variants";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { EmptyState } from "../ui/EmptyState";
 import { ErrorMessage } from "../ui/ErrorMessage";
@@ -34,7 +35,16 @@ export default function ExperimentCharts({ experimentId }: { experimentId: strin
   }, [allRuns]);
   const scored = useMemo(() => scoredRuns(allRuns, metric), [allRuns, metric]);
   const keys = useMemo(() => Object.keys(experiment.data?.parameter_space ?? {}), [experiment.data]);
-  const params = useMemo(() => keys.map((key) => sweptParameter(scored, key, keys)), [keys, scored]);
+  const label = useValueLabel();
+  // Swept prompts are drawn under their variant names (v1, concise, ...); the tooltip keeps the text.
+  const params = useMemo(
+    () =>
+      keys.map((key) => {
+        const param = sweptParameter(scored, key, keys);
+        return { ...param, values: param.values.map((v) => (label(key, v.raw).named ? { ...v, label: label(key, v.raw).text } : v)) };
+      }),
+    [keys, scored, label],
+  );
   const varying = params.filter((p) => p.values.length > 1);
 
   const histogram = useMemo(() => histogramOption(scored, metric, colors), [scored, metric, colors]);

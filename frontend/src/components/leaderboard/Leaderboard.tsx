@@ -2,7 +2,8 @@ import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 
 import { useLeaderboard } from "../../api/queries/leaderboard";
-import { formatCost, formatDurationMs, formatScore, formatTokens, formatValue, shortId } from "../../lib/format";
+import { formatCost, formatDurationMs, formatScore, formatTokens, shortId } from "../../lib/format";
+import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
 import { configValue, keyLabel } from "../runs/configValue";
 import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton } from "../ui";
@@ -107,6 +108,8 @@ export function LeaderboardTable({
   scorerNames: string[];
   reserveRows?: number;
 }) {
+  const label = useValueLabel();
+  const navigate = useNavigate();
   return (
     <div className="overflow-x-auto" style={{ minHeight: reserveRows ? (reserveRows + 1) * ROW_HEIGHT : undefined }}>
       <table className="w-full table-fixed border-collapse text-sm" aria-label="Leaderboard">
@@ -154,8 +157,13 @@ export function LeaderboardTable({
               key={row.run_id}
               data-testid="leaderboard-row"
               data-run-id={row.run_id}
-              className={cn("border-b border-line/60 last:border-0 hover:bg-raised/60", row.live && "bg-accent/5")}
+              className={cn("cursor-pointer border-b border-line/60 last:border-0 hover:bg-raised/60", row.live && "bg-accent/5")}
               style={{ height: ROW_HEIGHT }}
+              // The whole row opens the run (the run id link stays the keyboard and middle-click way in).
+              onClick={(event) => {
+                if ((event.target as HTMLElement).closest("a, button, input")) return;
+                navigate(`/runs/${row.run_id}`);
+              }}
             >
               <td className="num px-3 text-muted">{row.rank}</td>
               <td className="num px-3 text-right font-semibold" data-testid="leaderboard-score">
@@ -167,10 +175,10 @@ export function LeaderboardTable({
                 </td>
               ))}
               {sweptKeys.map((key) => {
-                const value = formatValue(configValue(row.config, key));
+                const value = label(key, configValue(row.config, key));
                 return (
-                  <td key={key} className="truncate px-3 font-mono text-xs" title={value}>
-                    {value}
+                  <td key={key} className={cn("truncate px-3 text-xs", value.named ? "font-medium" : "font-mono")} title={value.title} data-testid="leaderboard-variant">
+                    {value.text}
                   </td>
                 );
               })}
