@@ -30,6 +30,7 @@ from promptlooper.routers import (
     experiments,
     exports,
     projects,
+    reviews,
     runs,
     scorers,
     sweeps,
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
-                   analysis):
+                   analysis, reviews):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws_router)

@@ -567,6 +567,53 @@ class Leaderboard(BaseModel):
     items: list[LeaderboardEntry]
 
 
+class OutputRatingIn(InModel):
+    """A 1-5 rating of one output (a run on one sample); a second rating by the same person replaces it."""
+
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=10000)] | None = None
+
+
+class OutputRatingOut(BaseModel):
+    """One person's rating of one output."""
+
+    run_id: uuid.UUID
+    sample_id: str
+    rating: int
+    rater: str
+    comment: str | None
+    updated_at: UTCTime
+    mine: bool = False
+
+
+class OutputRatings(BaseModel):
+    """Every rating of a run's outputs; `human_score` is their mean on 0-1 ((rating - 1) / 4)."""
+
+    items: list[OutputRatingOut]
+    human_score: float | None
+    count: int
+
+
+class ReviewItem(BaseModel):
+    """An output you have not rated yet, of one of the top configurations."""
+
+    run_id: uuid.UUID
+    sample_id: str
+    rank: int
+    weighted_score: float | None
+    input: str
+    output: str | None
+    error: str | None
+
+
+class ReviewQueue(BaseModel):
+    """`GET /experiments/{id}/review-queue`: unrated outputs of the top runs, best run first."""
+
+    items: list[ReviewItem]
+    total_unrated: int
+    runs: int
+
+
 class ImportanceItem(BaseModel):
     """One swept key's share of the score's variation (importances sum to 1)."""
 
