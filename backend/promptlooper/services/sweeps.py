@@ -48,7 +48,7 @@ def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str
 
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
     """Runs, calls, tokens and cost a sweep of this (unsaved) document would make."""
-    defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+    defn = ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id", "variant_names"}))
     try:
         await validate_document(session, defn)
     except InvalidDefinition as exc:

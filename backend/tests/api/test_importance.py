@@ -35,7 +35,7 @@ def test_importance_names_the_parameter_that_decides_the_score(admin: TestClient
         assert body["runs_used"] == 18
         importances = {item["key"]: item["importance"] for item in body["items"]}
         assert set(importances) == {"model", "temperature", "prompt_template"}
-        assert [item["key"] for item in body["items"]][0] == "model", body
+        assert body["items"][0]["key"] == "model", body
         assert importances["model"] > 0.8
         assert abs(sum(importances.values()) - 1.0) < 1e-6
         assert importances["prompt_template"] < 0.1

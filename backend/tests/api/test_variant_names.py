@@ -46,3 +46,11 @@ def test_variant_names_that_do_not_fit_are_422_with_their_loc(admin: TestClient)
     assert long.status_code == 422
     nul = admin.post("/api/v1/experiments", json=document(project_id, variant_names={KEY: ["a\u0000"]}))
     assert nul.status_code == 422
+
+
+def test_estimate_accepts_a_document_with_variant_names(admin: TestClient) -> None:
+    # The builder sends the document it edits, names included: the estimate must not answer 500.
+    doc = document(project(admin), variant_names={KEY: ["concise", ""]})
+    answer = admin.post("/api/v1/experiments/estimate", json={"document": doc})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["runs"] == 2 * 3 * 2 * 4
