@@ -144,7 +144,13 @@ function RunView({ run }: { run: RunDetail }) {
             </CardBody>
           </Card>
         ) : (
-          <SampleResultsList groups={groups} samples={samples} perSample={perSample} details={run.score_details} />
+          <SampleResultsList
+            groups={groups}
+            samples={samples}
+            perSample={perSample}
+            details={run.score_details}
+            rating={{ runId: run.id, readOnly }}
+          />
         )}
       </div>
     </>

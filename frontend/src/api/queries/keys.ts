@@ -71,6 +71,11 @@ export const queryKeys = {
   sweeps: {
     estimate: (body: unknown) => ["sweeps", "estimate", body] as const,
   },
+  reviews: {
+    ofRun: (runId: string) => ["reviews", "run", runId] as const,
+    queues: ["reviews", "queue"] as const,
+    queue: (experimentId: string, top: number) => ["reviews", "queue", experimentId, top] as const,
+  },
   exports: {
     ofExperiment: (experimentId: string) => ["exports", experimentId] as const,
     one: (experimentId: string, kind: ExportKind) => ["exports", experimentId, kind] as const,
