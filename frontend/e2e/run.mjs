@@ -603,6 +603,7 @@ function defineSuite() {
         parameter_space: { prompt_template: [A, B] },
         variant_names: { prompt_template: ["concise", ""] },
       });
+      s.variantsId = created.id;
       await s.api.post(`/experiments/${created.id}/sweep`, { type: "grid" });
       await poll(async () => (await s.api.get(`/experiments/${created.id}`)).status === "completed", { timeout: 60_000, message: "the variants sweep to complete" });
       await page.goto(`/experiments/${created.id}`);
@@ -645,6 +646,35 @@ function defineSuite() {
       await page.getByTestId("unsaved-leave").click();
       await waitForPath(new RegExp(`^/experiments/${copyId}$`));
       assert.equal((await s.api.get(`/experiments/${copyId}`)).name, "variants (copy)", "nothing was saved");
+    });
+
+    step("Review per output with the keyboard: the queue walks unrated outputs; a second rating replaces the first", async () => {
+      const { page } = s;
+      await page.goto(`/experiments/${s.variantsId}?tab=review`);
+      const item = page.getByTestId("review-item");
+      await item.waitFor();
+      await expectText(page.getByTestId("review-position"), /^1 of 2 unrated outputs · run #1/);
+      const runId = await item.getAttribute("data-run-id");
+      const sampleId = await item.getAttribute("data-sample-id");
+      await shot("experiment-review");
+      await page.locator("body").press("4");
+      await expectText(page.getByTestId("review-position"), /^1 of 1 unrated output · run #2/);
+      let ratings = await s.api.get(`/runs/${runId}/ratings`);
+      assert.deepEqual(ratings.items.map((r) => [r.sample_id, r.rating, r.rater]), [[sampleId, 4, "admin"]]);
+      assert.equal(ratings.human_score, 0.75);
+
+      // On the run's page the output shows the rating; pressing 2 replaces it (one rating per person).
+      await page.goto(`/runs/${runId}`);
+      const control = page.getByTestId(`output-rating-${sampleId}`);
+      await poll(async () => (await control.getAttribute("data-mine")) === "4", { message: "the stored rating 4 on the output" });
+      await page.locator("body").press("2");
+      await poll(async () => (await control.getAttribute("data-mine")) === "2", { message: "the rating replaced by 2" });
+      ratings = await s.api.get(`/runs/${runId}/ratings`);
+      assert.equal(ratings.count, 1, "the second rating replaced the first");
+      assert.equal(ratings.items[0].rating, 2);
+      const run = await s.api.get(`/runs/${runId}`);
+      assert.equal(run.scores.human_rating, 0.25, "the run's human score is the mean of its outputs' ratings");
+      await shot("run-detail-rated-output");
     });
 
     step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {

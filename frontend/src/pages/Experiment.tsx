@@ -11,6 +11,7 @@ import { SteeringControls } from "../components/live/SteeringControls";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
+import { ReviewQueue } from "../components/run/ReviewQueue";
 import { RunsTable } from "../components/runs/RunsTable";
 import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, StatusBadge, TabPanel, Tabs } from "../components/ui";
 import { useExperiment } from "../api/queries/experiments";
@@ -22,11 +23,12 @@ import { VariantLabels } from "../lib/variants";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
 
-type TabId = "live" | "runs" | "charts" | "exports";
+type TabId = "live" | "runs" | "charts" | "review" | "exports";
 const TABS: { id: TabId; label: string }[] = [
   { id: "live", label: "Live" },
   { id: "runs", label: "Runs" },
   { id: "charts", label: "Charts" },
+  { id: "review", label: "Review" },
   { id: "exports", label: "Exports" },
 ];
 
@@ -129,6 +131,7 @@ export default function ExperimentPage() {
             <ExperimentCharts experimentId={exp.id} />
           </Suspense>
         )}
+        {tab === "review" && <ReviewQueue experimentId={exp.id} readOnly={!canWrite} />}
         {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
       </TabPanel>
     </VariantLabels>
