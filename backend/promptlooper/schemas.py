@@ -614,6 +614,18 @@ class ReviewQueue(BaseModel):
     runs: int
 
 
+class SweepSummary(BaseModel):
+    """One sweep of an experiment, for choosing which runs to show."""
+
+    id: uuid.UUID
+    number: int = Field(description="1 for the experiment's first sweep, 2 for the next, ...")
+    type: str
+    status: str
+    total_runs: int
+    created_at: UTCTime
+    completed_at: UTCTime | None
+
+
 class ImportanceItem(BaseModel):
     """One swept key's share of the score's variation (importances sum to 1)."""
 

@@ -18,9 +18,18 @@ from promptlooper.services.common import get_or_404
 from promptlooper.services.results import leaderboard, scores_by_run
 
 
-async def _best(session: AsyncSession, experiment_id: uuid.UUID) -> tuple[Experiment, Run]:
+def _of(experiment_id: uuid.UUID, sweep_id: uuid.UUID | None) -> list[Any]:
+    """The runs of the experiment, or of one of its sweeps."""
+    where: list[Any] = [Run.experiment_id == experiment_id]
+    if sweep_id is not None:
+        where.append(Run.sweep_id == sweep_id)
+    return where
+
+
+async def _best(session: AsyncSession, experiment_id: uuid.UUID,
+                    sweep_id: uuid.UUID | None = None) -> tuple[Experiment, Run]:
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
-    board = await leaderboard(session, experiment_id, 1, "weighted_score")
+    board = await leaderboard(session, experiment_id, 1, "weighted_score", sweep_id)
     if not board.items:
         raise NotFound(
             "This experiment has no completed runs to export yet; run a sweep first.", code="no_completed_runs"
@@ -54,9 +63,10 @@ def _stage_block(stage: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
     return block
 
 
-async def best_json(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any]:
+async def best_json(session: AsyncSession, experiment_id: uuid.UUID,
+                    sweep_id: uuid.UUID | None = None) -> dict[str, Any]:
     """The best run as the spec's JSON: model, endpoint, params, prompts, score and provenance."""
-    experiment, run = await _best(session, experiment_id)
+    experiment, run = await _best(session, experiment_id, sweep_id)
     urls = await _endpoint_urls(session, run.config)
     stages = [_stage_block(s, urls) for s in run.config.get("stages", [])]
     out: dict[str, Any] = {k: v for k, v in stages[-1].items() if k != "name"} if stages else {}
@@ -88,9 +98,10 @@ def _env_name(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
 
 
-async def best_env(session: AsyncSession, experiment_id: uuid.UUID) -> str:
+async def best_env(session: AsyncSession, experiment_id: uuid.UUID,
+                    sweep_id: uuid.UUID | None = None) -> str:
     """The best run as a .env snippet (LLM_MODEL=..., or LLM_<STAGE>_MODEL=... for several stages)."""
-    data = await best_json(session, experiment_id)
+    data = await best_json(session, experiment_id, sweep_id)
     stages = data.get("stages") or [data]
     lines: list[str] = []
     for stage in stages:
@@ -145,9 +156,10 @@ def _yaml_stage(stage: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID) -> str:
+async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID,
+                    sweep_id: uuid.UUID | None = None) -> str:
     """The best run in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
-    data = await best_json(session, experiment_id)
+    data = await best_json(session, experiment_id, sweep_id)
     stages = data.get("stages")
     single = {
         k: v
@@ -168,14 +180,15 @@ async def best_yaml(session: AsyncSession, experiment_id: uuid.UUID) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
 
-async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> str:
+async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID,
+                    sweep_id: uuid.UUID | None = None) -> str:
     """A markdown report: the winner, the leaderboard, per-status counts and cost."""
-    experiment, best = await _best(session, experiment_id)
-    board = await leaderboard(session, experiment_id, 10, "weighted_score")
+    experiment, best = await _best(session, experiment_id, sweep_id)
+    board = await leaderboard(session, experiment_id, 10, "weighted_score", sweep_id)
     counts = dict(
         (
             await session.execute(
-                select(Run.status, func.count()).where(Run.experiment_id == experiment_id).group_by(Run.status)
+                select(Run.status, func.count()).where(*_of(experiment_id, sweep_id)).group_by(Run.status)
             )
         )
         .all()
@@ -183,11 +196,11 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID) -> st
     totals = (
         await session.execute(
             select(func.sum(Run.tokens_in), func.sum(Run.tokens_out), func.sum(Run.cost_estimate)).where(
-                Run.experiment_id == experiment_id
+                *_of(experiment_id, sweep_id)
             )
         )
     ).one()
-    data = await best_json(session, experiment_id)
+    data = await best_json(session, experiment_id, sweep_id)
     names = sorted({n for entry in board.items for n in entry.scores})
     lines = [
         f"# Experiment report: {experiment.name}",

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.engine.definition import RangeSpec, SpaceKey, parse_space_key
 from promptlooper.engine.space import canonical_json
-from promptlooper.models import Experiment, Run
-from promptlooper.schemas import ImportanceItem, ParameterImportance
+from promptlooper.models import Experiment, Run, Sweep
+from promptlooper.schemas import ImportanceItem, ParameterImportance, SweepSummary
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of
 
@@ -192,3 +192,14 @@ async def parameter_importance(session: AsyncSession, experiment_id: uuid.UUID,
     scores = await asyncio.to_thread(_evaluate, params, values, distributions)
     items = [ImportanceItem(key=k, importance=round(v, 6)) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
     return ParameterImportance(**base, items=items, reason=None)
+
+
+async def list_sweeps(session: AsyncSession, experiment_id: uuid.UUID) -> list[SweepSummary]:
+    """The experiment's sweeps, newest first, numbered from the first (1)."""
+    await get_or_404(session, Experiment, experiment_id, "Experiment")
+    rows = (await session.scalars(
+        select(Sweep).where(Sweep.experiment_id == experiment_id).order_by(Sweep.created_at, Sweep.id)
+    )).all()
+    out = [SweepSummary(id=s.id, number=i, type=s.type, status=s.status, total_runs=s.total_runs,
+                        created_at=s.created_at, completed_at=s.completed_at) for i, s in enumerate(rows, start=1)]
+    return out[::-1]

@@ -124,10 +124,13 @@ async def run_detail(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
     )
 
 
-async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str) -> Leaderboard:
-    """Top configurations: one entry per config (its best run), rejected runs left out."""
+async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str,
+                      sweep_id: uuid.UUID | None = None) -> Leaderboard:
+    """Top configurations: one entry per config (its best run), rejected runs left out; optionally one sweep's."""
     await get_or_404(session, Experiment, experiment_id, "Experiment")
     base = select(Run).where(Run.experiment_id == experiment_id, Run.rejected.is_(False), Run.status.in_(FINAL_OK))
+    if sweep_id is not None:
+        base = base.where(Run.sweep_id == sweep_id)
     ordered = _sorted(base, sort if sort.startswith(("-", "+")) else "-" + sort)  # best first unless "+"
     entries: list[LeaderboardEntry] = []
     seen: set[str] = set()

@@ -549,7 +549,7 @@ export interface paths {
         };
         /**
          * Get Leaderboard
-         * @description Top configurations by weighted score (or any score); rejected runs are left out.
+         * @description Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's.
          */
         get: operations["get_leaderboard"];
         put?: never;
@@ -694,6 +694,27 @@ export interface paths {
          * @description Start a grid or random sweep; answers at once with the sweep id and the number of runs.
          */
         post: operations["start_sweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{experiment_id}/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sweeps
+         * @description The experiment's sweeps, newest first (`number` counts from the first): pass one's id as `sweep_id`
+         *     to the runs, leaderboard, importance and export routes to see that sweep alone.
+         */
+        get: operations["list_sweeps"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2256,6 +2277,32 @@ export interface components {
              * Format: uuid
              */
             sweep_id: string;
+            /** Total Runs */
+            total_runs: number;
+            /** Type */
+            type: string;
+        };
+        /**
+         * SweepSummary
+         * @description One sweep of an experiment, for choosing which runs to show.
+         */
+        SweepSummary: {
+            /** Completed At */
+            completed_at: string | null;
+            /** Created At */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Number
+             * @description 1 for the experiment's first sweep, 2 for the next, ...
+             */
+            number: number;
+            /** Status */
+            status: string;
             /** Total Runs */
             total_runs: number;
             /** Type */
@@ -3948,7 +3995,9 @@ export interface operations {
     };
     export_best: {
         parameters: {
-            query?: never;
+            query?: {
+                sweep_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -3999,7 +4048,9 @@ export interface operations {
     };
     export_env: {
         parameters: {
-            query?: never;
+            query?: {
+                sweep_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -4048,7 +4099,9 @@ export interface operations {
     };
     export_report: {
         parameters: {
-            query?: never;
+            query?: {
+                sweep_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -4097,7 +4150,9 @@ export interface operations {
     };
     export_yaml: {
         parameters: {
-            query?: never;
+            query?: {
+                sweep_id?: string | null;
+            };
             header?: never;
             path: {
                 experiment_id: string;
@@ -4250,6 +4305,7 @@ export interface operations {
                 limit?: number;
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4792,6 +4848,55 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_sweeps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepSummary"][];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
