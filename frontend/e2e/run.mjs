@@ -541,6 +541,21 @@ function defineSuite() {
       await expectText(stats, /completed/);
       await shot("experiment-live-cached");
 
+      // Sweeps kept apart: the views show the latest sweep by default, or all of them on request.
+      const selector = page.getByTestId("sweep-selector").getByRole("combobox");
+      await selector.waitFor();
+      await page.getByRole("tab", { name: "Runs" }).click();
+      const runsTable = page.getByTestId("runs-table");
+      await runsTable.getByRole("heading", { name: "Runs (4)" }).waitFor();
+      await selector.selectOption("all");
+      await runsTable.getByRole("heading", { name: "Runs (8)" }).waitFor();
+      assert.match(path(), /sweep=all/);
+      await page.getByRole("tab", { name: "Charts" }).click();
+      await expectText(page.getByTestId("charts-coverage"), /^8 scored runs of 8/);
+      await selector.selectOption("latest");
+      await expectText(page.getByTestId("charts-coverage"), /^4 scored runs of 4/);
+      await page.getByRole("tab", { name: "Live" }).click();
+
       const mock = await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json();
       assert.equal(mock.calls, 12, "the mock got no new call");
       const runs = await s.api.get(`/experiments/${s.experimentId}/runs?status=cached&limit=50`);

@@ -7,6 +7,7 @@ import { ExportsPanel } from "../components/exports/ExportsPanel";
 import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
 import { StartSweepForm } from "../components/live/StartSweepForm";
+import { SweepSelector } from "../components/live/SweepSelector";
 import { SteeringControls } from "../components/live/SteeringControls";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
@@ -16,9 +17,11 @@ import { RunsTable } from "../components/runs/RunsTable";
 import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, StatusBadge, TabPanel, Tabs } from "../components/ui";
 import { useExperiment } from "../api/queries/experiments";
 import { useLeaderboard } from "../api/queries/leaderboard";
+import { useSweepList } from "../api/queries/sweepList";
 import { useProject } from "../api/queries/projects";
 import { formatScore, pluralize } from "../lib/format";
 import { liveRunsList } from "../lib/liveReducer";
+import { SweepScope } from "../lib/sweepScope";
 import { VariantLabels } from "../lib/variants";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
@@ -45,6 +48,11 @@ export default function ExperimentPage() {
   // then the live history.
   const live = useExperimentLive(experiment.data ? experimentId : undefined, experiment.data?.status);
 
+  const sweepList = useSweepList(experiment.data ? experimentId : undefined, `${live.state.status}:${live.state.progress.total}:${experiment.data?.status}`);
+  const sweepChoice = search.get("sweep") ?? "latest";
+  const sweeps = sweepList.data ?? [];
+  // One sweep (or none): nothing to keep apart, and the queries stay those of the whole experiment.
+  const sweepId = sweeps.length < 2 || sweepChoice === "all" ? undefined : sweepChoice === "latest" ? sweeps[0]?.id : sweepChoice;
   const keys = useMemo(() => sweptKeys(experiment.data?.parameter_space), [experiment.data?.parameter_space]);
   const scorers = useMemo(() => scorerNames(experiment.data?.scoring_config), [experiment.data?.scoring_config]);
   const liveRuns = useMemo(() => liveRunsList(live.state), [live.state]);
@@ -93,9 +101,25 @@ export default function ExperimentPage() {
       <Tabs id="experiment-tabs"
         label="Experiment views"
         value={tab}
-        onChange={(next) => setSearch(next === "live" ? {} : { tab: next }, { replace: true })}
+        onChange={(next) => {
+          const params: Record<string, string> = next === "live" ? {} : { tab: next };
+          if (sweepChoice !== "latest") params.sweep = sweepChoice;
+          setSearch(params, { replace: true });
+        }}
         tabs={TABS}
       />
+      <SweepScope sweepId={sweepId}>
+      <div className="mb-3 flex justify-end">
+        <SweepSelector
+          sweeps={sweeps}
+          value={sweepChoice}
+          onChange={(value) => {
+            const params: Record<string, string> = tab === "live" ? {} : { tab };
+            if (value !== "latest") params.sweep = value;
+            setSearch(params, { replace: true });
+          }}
+        />
+      </div>
       <TabPanel tabsId="experiment-tabs" value={tab}>
         {tab === "live" && (
           <div className="grid min-w-0 gap-4">
@@ -134,6 +158,7 @@ export default function ExperimentPage() {
         {tab === "review" && <ReviewQueue experimentId={exp.id} readOnly={!canWrite} />}
         {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
       </TabPanel>
+      </SweepScope>
     </VariantLabels>
   );
 }

@@ -16,6 +16,7 @@ export interface RunListParams extends ListParams {
 export interface LeaderboardParams {
   limit?: number;
   sort?: string;
+  sweep_id?: string;
 }
 export interface EventListParams {
   after?: number;
@@ -78,7 +79,7 @@ export const queryKeys = {
   },
   exports: {
     ofExperiment: (experimentId: string) => ["exports", experimentId] as const,
-    one: (experimentId: string, kind: ExportKind) => ["exports", experimentId, kind] as const,
+    one: (experimentId: string, kind: ExportKind, sweepId?: string) => ["exports", experimentId, kind, sweepId ?? "all"] as const,
   },
   events: {
     ofExperiment: (experimentId: string) => ["events", experimentId] as const,

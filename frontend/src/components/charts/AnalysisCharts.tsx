@@ -15,8 +15,8 @@ import type { ChartColors } from "./echarts";
 import { paretoFront } from "./pareto";
 import { scoreOf, shorten, type RunLike } from "./sweepData";
 
-export function ImportanceChart({ experimentId, colors, running }: { experimentId: string; colors: ChartColors; running: boolean }) {
-  const importance = useImportance(experimentId, undefined, { refetchInterval: running ? 15_000 : false });
+export function ImportanceChart({ experimentId, sweepId, colors, running }: { experimentId: string; sweepId?: string; colors: ChartColors; running: boolean }) {
+  const importance = useImportance(experimentId, sweepId, { refetchInterval: running ? 15_000 : false });
   const option = useMemo(() => (importance.data?.items.length ? importanceOption(importance.data.items, colors) : null), [importance.data, colors]);
   return (
     <Card data-testid="importance-card">

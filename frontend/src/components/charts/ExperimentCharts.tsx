@@ -6,6 +6,7 @@ import { useExperiment } from "../../api/queries/experiments";
 import { RUNS_CAP, useAllRuns } from "../../api/queries/runs";
 import { formatInt, pluralize } from "../../lib/format";
 import { useTheme } from "../../lib/theme";
+import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { EmptyState } from "../ui/EmptyState";
@@ -21,7 +22,8 @@ import { scoredRuns, sweptParameter, type RunLike } from "./sweepData";
 export default function ExperimentCharts({ experimentId }: { experimentId: string }) {
   const experiment = useExperiment(experimentId);
   const running = experiment.data?.status === "running";
-  const runs = useAllRuns(experimentId, { refetchInterval: running ? 10_000 : false });
+  const sweepId = useSweepScope();
+  const runs = useAllRuns(experimentId, { refetchInterval: running ? 10_000 : false, sweepId });
   const { theme } = useTheme();
   const [metric, setMetric] = useState("weighted_score");
 
@@ -103,7 +105,7 @@ export default function ExperimentCharts({ experimentId }: { experimentId: strin
       </Card>
 
       <div className="grid gap-4 xl:grid-cols-2">
-        <ImportanceChart experimentId={experimentId} colors={colors} running={running} />
+        <ImportanceChart experimentId={experimentId} sweepId={sweepId} colors={colors} running={running} />
         <ParetoChart runs={scored} keys={keys} metric={metric} colors={colors} />
       </div>
 

@@ -3,6 +3,7 @@ import { lazy, Suspense, useState } from "react";
 import { isApiError } from "../../api/errors";
 import { EXPORT_FORMATS, fetchExport, useExport } from "../../api/queries/exports";
 import type { ExportKind } from "../../api/queries/keys";
+import { useSweepScope } from "../../lib/sweepScope";
 import { Button, Card, CardHeader, CopyButton, downloadText, EmptyState, ErrorMessage, Skeleton, Tabs } from "../ui";
 
 const MarkdownView = lazy(() => import("./MarkdownView"));
@@ -19,7 +20,8 @@ const DESCRIPTIONS: Record<ExportKind, string> = {
 export function ExportsPanel({ experimentId, experimentName }: { experimentId: string; experimentName: string }) {
   const [kind, setKind] = useState<ExportKind>("best");
   const [reportSource, setReportSource] = useState(false);
-  const preview = useExport(experimentId, kind);
+  const sweepId = useSweepScope();
+  const preview = useExport(experimentId, kind, { sweepId });
   const [downloadError, setDownloadError] = useState<unknown>(null);
   const format = EXPORT_FORMATS[kind];
   const nothingYet = isApiError(preview.error, 404) && preview.error.code === "no_completed_runs";
@@ -28,7 +30,7 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
   const download = async (which: ExportKind) => {
     setDownloadError(null);
     try {
-      const text = await fetchExport(experimentId, which);
+      const text = await fetchExport(experimentId, which, undefined, sweepId);
       downloadText(`${base}-${EXPORT_FORMATS[which].filename}`, text, EXPORT_FORMATS[which].mime);
     } catch (error) {
       setDownloadError(error);
@@ -63,7 +65,7 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
           <p className="text-sm text-muted">{DESCRIPTIONS[kind]}</p>
           <div className="flex gap-2">
             <CopyButton
-              text={() => (preview.data !== undefined ? preview.data : fetchExport(experimentId, kind))}
+              text={() => (preview.data !== undefined ? preview.data : fetchExport(experimentId, kind, undefined, sweepId))}
               label={`Copy ${format.label}`}
               disabled={nothingYet}
               data-testid={`export-copy-${kind}`}

@@ -3,6 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 
 import { useLeaderboard } from "../../api/queries/leaderboard";
 import { formatCost, formatDurationMs, formatScore, formatTokens, shortId } from "../../lib/format";
+import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
 import { configValue, keyLabel } from "../runs/configValue";
@@ -27,7 +28,8 @@ export interface LeaderboardProps {
 export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [], expectedRows = 0, emptyHint }: LeaderboardProps) {
   const [sort, setSort] = useState("weighted_score");
   const [limit, setLimit] = useState(10);
-  const query = useLeaderboard(experimentId, { limit, sort });
+  const sweepId = useSweepScope();
+  const query = useLeaderboard(experimentId, sweepId ? { limit, sort, sweep_id: sweepId } : { limit, sort });
   const navigate = useNavigate();
   const rows = useMemo(
     () => mergeLeaderboard(query.data?.items ?? [], liveRuns, sort, limit),

@@ -7,6 +7,7 @@ import type { Run } from "../../api/client";
 import type { RunListParams } from "../../api/queries/keys";
 import { runsPageOptions } from "../../api/queries/runs";
 import { formatCost, formatDurationMs, formatInt, formatScore, formatTokens, shortId } from "../../lib/format";
+import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton, StatusBadge } from "../ui";
 import { configValue, keyLabel } from "./configValue";
@@ -47,6 +48,7 @@ export function RunsTable({
   const [selected, setSelected] = useState<string[]>([]);
   const navigate = useNavigate();
   const label = useValueLabel();
+  const sweepId = useSweepScope();
   const scrollRef = useRef<HTMLDivElement>(null);
   const filter = status || undefined;
 
@@ -101,7 +103,7 @@ export function RunsTable({
   const [visiblePages, setVisiblePages] = useState<number[]>([0]);
   const pageQueries = useQueries({
     queries: visiblePages.map((page) => ({
-      ...runsPageOptions(experimentId, { sort, status: filter, limit: RUNS_PAGE_SIZE, offset: page * RUNS_PAGE_SIZE }),
+      ...runsPageOptions(experimentId, { sort, status: filter, limit: RUNS_PAGE_SIZE, offset: page * RUNS_PAGE_SIZE, ...(sweepId ? { sweep_id: sweepId } : {}) }),
       placeholderData: page === 0 ? keepPreviousData : undefined,
     })),
   });
