@@ -48,7 +48,7 @@ export default function ExperimentPage() {
   // then the live history.
   const live = useExperimentLive(experiment.data ? experimentId : undefined, experiment.data?.status);
 
-  const sweepList = useSweepList(experiment.data ? experimentId : undefined, `${live.state.status}:${live.state.progress.total}:${experiment.data?.status}`);
+  const sweepList = useSweepList(experiment.data ? experimentId : undefined, live.state.progress.sweepId ?? experiment.data?.status);
   const sweepChoice = search.get("sweep") ?? "latest";
   const sweeps = sweepList.data ?? [];
   // One sweep (or none): nothing to keep apart, and the queries stay those of the whole experiment.
