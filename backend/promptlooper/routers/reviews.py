@@ -13,7 +13,8 @@ from promptlooper.schemas import OutputRatingIn, OutputRatings, ReviewQueue
 from promptlooper.services import reviews as service
 
 router = APIRouter(tags=["reviews"])
-SampleId = Annotated[str, Path(min_length=1, max_length=200)]
+# No control characters: Postgres refuses NUL in text, and a sample id never holds one.
+SampleId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 
 
 @router.get("/runs/{run_id}/ratings", response_model=OutputRatings, responses=READ_ONE)

@@ -64,6 +64,9 @@ def test_one_editable_rating_per_person_and_output_and_the_run_mean(admin: TestC
         assert admin.put(url, json={"rating": 3, "extra": 1}).status_code == 422
         assert anon.put(url, json={"rating": 3}).status_code == 401
         assert admin.get(f"/api/v1/runs/{uuid.uuid4()}/ratings").status_code == 404
+        for bad in ("a%00b", "%0A"):  # NUL and newline in the path: refused up front, never a 500
+            assert admin.delete(f"/api/v1/runs/{top}/samples/{bad}/rating").status_code == 422
+            assert admin.put(f"/api/v1/runs/{top}/samples/{bad}/rating", json={"rating": 3}).status_code == 422
         # The run-level rating of CONTRACT still works beside them.
         assert admin.post(f"/api/v1/runs/{top}/score", json={"rating": 5}).status_code == 200
 
