@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.errors import NotFound
 from promptlooper.models import Experiment, LLMEndpoint, Run
 from promptlooper.services.common import get_or_404
+from promptlooper.services.experiments import definition_of
 from promptlooper.services.results import leaderboard, scores_by_run
+from promptlooper.services.variants import labels_of, variant_keys, variant_label
 
 
 def _of(experiment_id: uuid.UUID, sweep_id: uuid.UUID | None) -> list[Any]:
@@ -84,6 +86,9 @@ async def best_json(session: AsyncSession, experiment_id: uuid.UUID,
         out["vars"] = run.config["vars"]
     if len(stages) > 1:
         out["stages"] = stages
+    variants = labels_of(definition_of(experiment), dict(experiment.variant_names or {}), run.config)
+    if variants:
+        out["variants"] = variants  # {space key: variant name}, e.g. {"prompt_template": "concise"}
     return out
 
 
@@ -202,6 +207,9 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID,
     ).one()
     data = await best_json(session, experiment_id, sweep_id)
     names = sorted({n for entry in board.items for n in entry.scores})
+    defn = definition_of(experiment)
+    given = dict(experiment.variant_names or {})
+    vkeys = variant_keys(defn, given)
     lines = [
         f"# Experiment report: {experiment.name}",
         "",
@@ -221,8 +229,8 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID,
         "",
         "## Leaderboard",
         "",
-        "| rank | weighted | " + " | ".join(names) + " | model | params |",
-        "|---|---|" + "---|" * len(names) + "---|---|",
+        "| rank | weighted | " + " | ".join(names) + " | model | params |" + "".join(f" {k} |" for k in vkeys),
+        "|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(vkeys),
     ]
     for entry in board.items:
         stage = entry.config.get("stages", [{}])[-1]
@@ -232,6 +240,13 @@ async def report_markdown(session: AsyncSession, experiment_id: uuid.UUID,
             f"| {entry.rank} | {weighted} | "
             + " | ".join(cells)
             + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |"
+            + "".join(f" {labels_of(defn, given, entry.config).get(k, '-')} |" for k in vkeys)
         )
+    if vkeys:
+        lines += ["", "## Prompt variants", ""]
+        for key, values in vkeys.items():
+            for value in values:
+                text = value if isinstance(value, str) else json.dumps(value)
+                lines += [f"**{key} · {variant_label(key, values, given, value)}**", "", "```text", text, "```", ""]
     lines += ["", f"_Generated {data['exported_at']} by PromptLooper._", ""]
     return "\n".join(lines)

@@ -54,3 +54,26 @@ def test_estimate_accepts_a_document_with_variant_names(admin: TestClient) -> No
     answer = admin.post("/api/v1/experiments/estimate", json={"document": doc})
     assert answer.status_code == 200, answer.text
     assert answer.json()["runs"] == 2 * 3 * 2 * 4
+
+
+def test_exports_and_report_name_the_variants(admin: TestClient) -> None:
+    from tests.support.flows import make_endpoint, make_experiment, wait_status
+    from tests.support.llm_server import LLMServer
+
+    long_a = "Answer in one short sentence, nothing else: {{ input }}"
+    long_b = "Answer in one short sentence, then stop there: {{ input }}"
+    with LLMServer(models=["m1"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        experiment_id = make_experiment(admin, endpoint_id, samples=1, space={"prompt_template": [long_a, long_b]})
+        path = f"/api/v1/experiments/{experiment_id}"
+        assert admin.put(path, json={"variant_names": {"prompt_template": ["concise"]}}).status_code == 200
+        admin.post(f"{path}/sweep", json={"type": "grid"})
+        wait_status(admin, experiment_id)
+        best = admin.get(f"{path}/export/best").json()
+        assert best["variants"]["prompt_template"] in {"concise", "v2"}
+        assert best["prompt_template"] == (long_a if best["variants"]["prompt_template"] == "concise" else long_b)
+        report = admin.get(f"{path}/export/report").text
+        assert "| prompt_template |" in report.splitlines()[next(
+            i for i, line in enumerate(report.splitlines()) if line.startswith("| rank"))]
+        assert "## Prompt variants" in report and "**prompt_template · concise**" in report
+        assert "**prompt_template · v2**" in report and long_b in report
