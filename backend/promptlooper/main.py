@@ -25,12 +25,14 @@ from promptlooper.logsafety import install_log_redaction
 from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
 from promptlooper.routers import (
     admin,
+    analysis,
     auth,
     endpoints,
     events,
     experiments,
     exports,
     projects,
+    reviews,
     runs,
     scorers,
     steering,
@@ -220,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
-                   steering):
+                   steering, analysis, reviews):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws.router)

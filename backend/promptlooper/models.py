@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -120,6 +121,8 @@ class Experiment(Base):
     pipeline_stages: Mapped[list[Any]] = mapped_column(default=list)
     scoring_config: Mapped[list[Any]] = mapped_column(default=list)
     parameter_space: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {parameter_space key: [a name per value]} for swept prompts ("concise", ...); "" = the default "v<n>"
+    variant_names: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # Where a fork came from; plain ids (no foreign key): the origin may be deleted, the history stays.
     forked_from_experiment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
@@ -238,6 +241,22 @@ class Score(Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutputRating(Base):
+    """One person's 1-5 rating of one output (a run applied to one sample); rating again replaces it."""
+
+    __tablename__ = "output_ratings"
+    __table_args__ = (UniqueConstraint("run_id", "sample_id", "rater", name="uq_output_ratings_run_sample_rater"),)
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[str] = mapped_column(String(200))
+    rater: Mapped[str] = mapped_column(String(200))  # the principal's username (a static key has no user row)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ResponseCache(Base):

@@ -212,11 +212,19 @@ class ProjectDetail(ProjectOut):
 # ---- experiments ----------------------------------------------------------------------------
 
 
+VariantName = Annotated[str, Field(max_length=60)]
+VARIANT_NAMES_DOC = (
+    "Names of swept values, by parameter_space key: `{\"prompt_template\": [\"concise\", \"\"]}` names the first "
+    "value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position)."
+)
+
+
 class ExperimentCreate(ExperimentDefinition):
     """The experiment document of CONTRACT.md plus its project."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     project_id: uuid.UUID
+    variant_names: dict[str, list[VariantName]] = Field(default_factory=dict, description=VARIANT_NAMES_DOC)
 
     @model_validator(mode="before")
     @classmethod
@@ -234,6 +242,7 @@ class ExperimentUpdate(InModel):
     pipeline_stages: list[dict[str, Any]] | None = None
     scoring_config: list[dict[str, Any]] | None = None
     parameter_space: dict[str, Any] | None = None
+    variant_names: dict[str, list[VariantName]] | None = Field(default=None, description=VARIANT_NAMES_DOC)
 
 
 class ForkedFrom(OutModel):
@@ -254,6 +263,7 @@ class ExperimentOut(OutModel):
     pipeline_stages: list[dict[str, Any]]
     scoring_config: list[dict[str, Any]]
     parameter_space: dict[str, Any]
+    variant_names: dict[str, list[str]] = Field(default_factory=dict, description=VARIANT_NAMES_DOC)
     status: str
     created_at: UTCTime
     updated_at: UTCTime
@@ -648,6 +658,82 @@ class Leaderboard(BaseModel):
     """Top runs."""
 
     items: list[LeaderboardEntry]
+
+
+class OutputRatingIn(InModel):
+    """A 1-5 rating of one output (a run on one sample); a second rating by the same person replaces it."""
+
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=10000)] | None = None
+
+
+class OutputRatingOut(BaseModel):
+    """One person's rating of one output."""
+
+    run_id: uuid.UUID
+    sample_id: str
+    rating: int
+    rater: str
+    comment: str | None
+    updated_at: UTCTime
+    mine: bool = False
+
+
+class OutputRatings(BaseModel):
+    """Every rating of a run's outputs; `human_score` is their mean on 0-1 ((rating - 1) / 4)."""
+
+    items: list[OutputRatingOut]
+    human_score: float | None
+    count: int
+
+
+class ReviewItem(BaseModel):
+    """An output you have not rated yet, of one of the top configurations."""
+
+    run_id: uuid.UUID
+    sample_id: str
+    rank: int
+    weighted_score: float | None
+    input: str
+    output: str | None
+    error: str | None
+
+
+class ReviewQueue(BaseModel):
+    """`GET /experiments/{id}/review-queue`: unrated outputs of the top runs, best run first."""
+
+    items: list[ReviewItem]
+    total_unrated: int
+    runs: int
+
+
+class SweepSummary(BaseModel):
+    """One sweep of an experiment, for choosing which runs to show."""
+
+    id: uuid.UUID
+    number: int = Field(description="1 for the experiment's first sweep, 2 for the next, ...")
+    type: str
+    status: str
+    total_runs: int
+    created_at: UTCTime
+    completed_at: UTCTime | None
+
+
+class ImportanceItem(BaseModel):
+    """One swept key's share of the score's variation (importances sum to 1)."""
+
+    key: str
+    importance: float
+
+
+class ParameterImportance(BaseModel):
+    """`GET /experiments/{id}/importance`: Optuna's PED-ANOVA importances of the swept keys."""
+
+    metric: str
+    evaluator: str
+    runs_used: int
+    items: list[ImportanceItem]
+    reason: str | None = Field(default=None, description="Why there are no items (too few runs, nothing varies)")
 
 
 class EventOut(BaseModel):

@@ -57,17 +57,57 @@ function defineSuite() {
     experimentId: null,
     compared: [],
     ratedRunId: null,
+    overflow: [],
   };
   const started = Date.now();
 
+  /** Every page is screenshotted at 1280 and 390 px in the light and the dark theme, and must fit
+   * 390 px (and 360 px) without horizontal scrolling: what overflows is named in the failure. */
+  const overflowAt = (width) =>
+    s.page.evaluate((w) => {
+      const doc = document.documentElement;
+      if (doc.scrollWidth <= window.innerWidth) return null;
+      // The outermost elements that reach past the viewport (their parent does not): the culprits.
+      const past = (el) => el.getBoundingClientRect().right > window.innerWidth + 1;
+      const wide = [...document.querySelectorAll("body *")]
+        .filter((el) => past(el) && el.parentElement && !past(el.parentElement))
+        .slice(0, 6)
+        .map((el) => `${el.outerHTML.slice(0, 160)} (right ${Math.round(el.getBoundingClientRect().right)})`);
+      return `at ${w} px the page is ${doc.scrollWidth} px wide: ${wide.join("; ")}`;
+    }, width);
   const shot = async (name) => {
     s.shotIndex += 1;
-    const file = join(SHOTS, `${String(s.shotIndex).padStart(2, "0")}-${name}.png`);
-    // Let lazy chunks, fonts and transitions settle so the picture is what a person would see.
-    await s.page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
-    // From the top, so the sticky header and panels sit where a person sees them.
-    await s.page.evaluate(() => window.scrollTo(0, 0));
+    const base = `${String(s.shotIndex).padStart(2, "0")}-${name}`;
+    const file = join(SHOTS, `${base}.png`);
+    const settle = async () => {
+      // Let lazy chunks, fonts and transitions settle so the picture is what a person would see.
+      await s.page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
+      // From the top, so the sticky header and panels sit where a person sees them.
+      await s.page.evaluate(() => window.scrollTo(0, 0));
+    };
+    await settle();
     await s.page.screenshot({ path: file, fullPage: true });
+    await s.page.emulateMedia({ colorScheme: "dark" });
+    await settle();
+    await s.page.screenshot({ path: join(SHOTS, `${base}-dark.png`), fullPage: true });
+    const problems = [];
+    for (const width of [390, 360]) {
+      await s.page.setViewportSize({ width, height: 844 });
+      await s.page.waitForTimeout(150); // charts resize on a ResizeObserver tick
+      const problem = await overflowAt(width);
+      if (problem) problems.push(`${name}: ${problem}`);
+      if (width === 390) {
+        await s.page.screenshot({ path: join(SHOTS, `${base}-390-dark.png`), fullPage: true });
+        await s.page.emulateMedia({ colorScheme: "light" });
+        await settle();
+        await s.page.screenshot({ path: join(SHOTS, `${base}-390.png`), fullPage: true });
+      }
+    }
+    await s.page.emulateMedia({ colorScheme: "light" });
+    await s.page.setViewportSize({ width: 1280, height: 900 });
+    await s.page.waitForTimeout(100);
+    // Collected and asserted in the last step, so one run names every page that overflows.
+    s.overflow.push(...problems);
     return file;
   };
   const path = () => new URL(s.page.url()).pathname + new URL(s.page.url()).search;
@@ -377,6 +417,17 @@ function defineSuite() {
       await page.getByTestId("experiment-charts").waitFor({ timeout: 60_000 });
       await expectText(page.getByTestId("charts-coverage"), /^4 scored runs of 4/);
       await poll(async () => (await page.getByTestId("experiment-charts").locator("canvas").count()) > 0, { message: "a chart canvas" });
+      // Parameter importance (Optuna on the server) ranks both swept keys; the Pareto chart has the runs.
+      const importance = page.getByTestId("chart-importance");
+      await importance.locator("canvas").waitFor();
+      assert.match(await importance.getAttribute("aria-label"), /^Importance: (model|temperature) \d+%, (model|temperature) \d+%$/);
+      await expectText(page.getByTestId("importance-runs"), /^From 4 scored runs/);
+      const pareto = page.getByTestId("chart-pareto");
+      await pareto.locator("canvas").waitFor();
+      assert.match(await pareto.getAttribute("aria-label"), /against cost for 4 runs; 1 run on the Pareto front/);
+      const imp = await s.api.get(`/experiments/${s.experimentId}/importance`);
+      assert.equal(imp.runs_used, 4);
+      assert.deepEqual(imp.items.map((i) => i.key).sort(), ["model", "temperature"]);
       await shot("experiment-charts");
 
       await page.getByRole("tab", { name: "Runs" }).click();
@@ -464,6 +515,17 @@ function defineSuite() {
       const content = readFileSync(file, "utf8");
       assert.match(content, /^LLM_MODEL=m2$/m, "the downloaded .env names the best model");
       assert.equal(content.trim(), env.trim(), "the download is what the preview shows");
+
+      // The markdown report is rendered (headings and the leaderboard table), with the source a click away.
+      await page.getByRole("tablist", { name: "Export format" }).getByRole("tab", { name: "Report" }).click();
+      const report = page.getByTestId("export-rendered-report");
+      await report.getByRole("heading", { name: `Experiment report: ${EXPERIMENT_NAME}` }).waitFor();
+      await report.getByRole("heading", { name: "Leaderboard" }).waitFor();
+      assert.ok((await report.locator("table tr").count()) >= 2, "the leaderboard is a rendered table");
+      await page.getByTestId("report-show-source").click();
+      await expectText(page.getByTestId("export-preview-report"), /^# Experiment report: /);
+      await page.getByTestId("report-show-rendered").click();
+      await report.waitFor();
       await shot("experiment-exports");
     });
 
@@ -479,6 +541,21 @@ function defineSuite() {
       await expectText(page.getByTestId("stat-cache"), /^100%$/);
       await expectText(stats, /completed/);
       await shot("experiment-live-cached");
+
+      // Sweeps kept apart: the views show the latest sweep by default, or all of them on request.
+      const selector = page.getByTestId("sweep-selector").getByRole("combobox");
+      await selector.waitFor();
+      await page.getByRole("tab", { name: "Runs" }).click();
+      const runsTable = page.getByTestId("runs-table");
+      await runsTable.getByRole("heading", { name: "Runs (4)" }).waitFor();
+      await selector.selectOption("all");
+      await runsTable.getByRole("heading", { name: "Runs (8)" }).waitFor();
+      assert.match(path(), /sweep=all/);
+      await page.getByRole("tab", { name: "Charts" }).click();
+      await expectText(page.getByTestId("charts-coverage"), /^8 scored runs of 8/);
+      await selector.selectOption("latest");
+      await expectText(page.getByTestId("charts-coverage"), /^4 scored runs of 4/);
+      await page.getByRole("tab", { name: "Live" }).click();
 
       const mock = await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json();
       assert.equal(mock.calls, 12, "the mock got no new call");
@@ -576,6 +653,99 @@ function defineSuite() {
       const rows = await s.api.get(`/projects/${s.projectId}/exports?limit=100`);
       assert.ok(rows.items.some((r) => r.format === "env" && r.user === "admin"), "the .env export is in the history");
       await shot("project-memory");
+    });
+
+    step("Named prompt variants in the leaderboard; rows open their run; duplicate; the builder guards unsaved changes", async () => {
+      const { page } = s;
+      s.token = await page.evaluate(() => localStorage.getItem("promptlooper.token"));
+      const A = "Answer in one short sentence, nothing else: {{ input }}";
+      const B = "Answer in one short sentence, then stop there: {{ input }}";
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "variants",
+        sample_data: [{ id: "v1", input: "alpha" }],
+        pipeline_stages: [{ name: "main", endpoint_id: s.endpointId, model: "m1", prompt_template: A }],
+        scoring_config: [{ scorer: "length", weight: 1, config: { max_words: 40 } }],
+        parameter_space: { prompt_template: [A, B] },
+        variant_names: { prompt_template: ["concise", ""] },
+      });
+      s.variantsId = created.id;
+      await s.api.post(`/experiments/${created.id}/sweep`, { type: "grid" });
+      await poll(async () => (await s.api.get(`/experiments/${created.id}`)).status === "completed", { timeout: 60_000, message: "the variants sweep to complete" });
+      await page.goto(`/experiments/${created.id}`);
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      await poll(async () => (await board.getByTestId("leaderboard-row").count()) === 2, { message: "2 leaderboard rows" });
+      const cells = board.getByTestId("leaderboard-variant");
+      assert.deepEqual((await cells.allInnerTexts()).sort(), ["concise", "v2"], "the variants show by name (or v2), not by their first words");
+      const titles = await cells.evaluateAll((els) => els.map((e) => e.getAttribute("title")).sort());
+      assert.deepEqual(titles, [A, B].sort(), "the full text is on hover");
+      await shot("experiment-variants");
+
+      // A row opens its run wherever it is clicked.
+      const first = board.getByTestId("leaderboard-row").first();
+      const runId = await first.getAttribute("data-run-id");
+      await first.locator("td").nth(1).click();
+      await waitForPath(new RegExp(`^/runs/${runId}$`));
+      await page.goBack();
+      await waitForPath(new RegExp(`^/experiments/${created.id}$`));
+
+      // Duplicate: a new experiment with the same document, opened in the builder.
+      await page.getByTestId("duplicate-experiment").click();
+      await waitForPath(new RegExp(`^/experiments/${UUID}/edit$`));
+      await page.getByRole("heading", { name: "Edit variants (copy)" }).waitFor();
+      const copyId = path().split("/")[2];
+      assert.notEqual(copyId, created.id);
+      const copy = await s.api.get(`/experiments/${copyId}`);
+      assert.deepEqual(copy.parameter_space, { prompt_template: [A, B] });
+      assert.deepEqual(copy.variant_names, { prompt_template: ["concise", ""] });
+      assert.equal(copy.run_count, 0);
+
+      // Unsaved changes: leaving asks; "Keep editing" stays with the edit; "Discard" leaves.
+      await page.getByTestId("builder-name").fill("variants renamed");
+      await page.getByRole("link", { name: "Cancel" }).click();
+      const dialog = page.getByTestId("unsaved-changes");
+      await dialog.getByRole("heading", { name: "Leave without saving?" }).waitFor();
+      await dialog.getByRole("button", { name: "Keep editing" }).click();
+      assert.equal(await page.getByTestId("builder-name").inputValue(), "variants renamed");
+      assert.match(path(), /\/edit$/);
+      await page.getByRole("link", { name: "Cancel" }).click();
+      await page.getByTestId("unsaved-leave").click();
+      await waitForPath(new RegExp(`^/experiments/${copyId}$`));
+      assert.equal((await s.api.get(`/experiments/${copyId}`)).name, "variants (copy)", "nothing was saved");
+    });
+
+    step("Review per output with the keyboard: the queue walks unrated outputs; a second rating replaces the first", async () => {
+      const { page } = s;
+      await page.goto(`/experiments/${s.variantsId}?tab=review`);
+      const item = page.getByTestId("review-item");
+      await item.waitFor();
+      await expectText(page.getByTestId("review-position"), /^1 of 2 unrated outputs · run #1/);
+      const runId = await item.getAttribute("data-run-id");
+      const sampleId = await item.getAttribute("data-sample-id");
+      await shot("experiment-review");
+      await page.locator("body").press("4");
+      await expectText(page.getByTestId("review-position"), /^1 of 1 unrated output · run #2/);
+      let ratings = await s.api.get(`/runs/${runId}/ratings`);
+      assert.deepEqual(ratings.items.map((r) => [r.sample_id, r.rating, r.rater]), [[sampleId, 4, "admin"]]);
+      assert.equal(ratings.human_score, 0.75);
+
+      // On the run's page the output shows the rating; pressing 2 replaces it (one rating per person).
+      await page.goto(`/runs/${runId}`);
+      const control = page.getByTestId(`output-rating-${sampleId}`);
+      await poll(async () => (await control.getAttribute("data-mine")) === "4", { message: "the stored rating 4 on the output" });
+      await page.locator("body").press("2");
+      await poll(async () => (await control.getAttribute("data-mine")) === "2", { message: "the rating replaced by 2" });
+      ratings = await s.api.get(`/runs/${runId}/ratings`);
+      assert.equal(ratings.count, 1, "the second rating replaced the first");
+      assert.equal(ratings.items[0].rating, 2);
+      const run = await s.api.get(`/runs/${runId}`);
+      assert.equal(run.scores.human_rating, 0.25, "the run's human score is the mean of its outputs' ratings");
+      await shot("run-detail-rated-output");
+    });
+
+    step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {
+      assert.ok(s.shotIndex >= 12, "the pages were visited");
+      assert.deepEqual(s.overflow, []);
     });
 
     step("no page logged an uncaught JavaScript error", async () => {

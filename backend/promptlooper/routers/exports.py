@@ -23,9 +23,10 @@ async def export_best(
     session: SessionDep,
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The configuration as JSON: model, endpoint URL, params, prompts, score, experiment, run_id."""
-    return await service.best_json(session, experiment_id, run_id, saved_config_id, user)
+    return await service.best_json(session, experiment_id, run_id, saved_config_id, user, sweep_id)
 
 
 @router.get("/env", response_class=PlainTextResponse, responses=EXPORT)
@@ -35,9 +36,10 @@ async def export_env(
     session: SessionDep,
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> str:
     """The configuration as a .env snippet."""
-    return await service.best_env(session, experiment_id, run_id, saved_config_id, user)
+    return await service.best_env(session, experiment_id, run_id, saved_config_id, user, sweep_id)
 
 
 @router.get("/yaml", response_class=PlainTextResponse, responses=EXPORT)
@@ -47,9 +49,10 @@ async def export_yaml(
     session: SessionDep,
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> PlainTextResponse:
     """The configuration in the spec's YAML layout."""
-    text = await service.best_yaml(session, experiment_id, run_id, saved_config_id, user)
+    text = await service.best_yaml(session, experiment_id, run_id, saved_config_id, user, sweep_id)
     return PlainTextResponse(text, media_type="application/yaml")
 
 
@@ -60,7 +63,8 @@ async def export_report(
     session: SessionDep,
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> PlainTextResponse:
     """A markdown report of the experiment around the exported configuration."""
-    text = await service.report_markdown(session, experiment_id, run_id, saved_config_id, user)
+    text = await service.report_markdown(session, experiment_id, run_id, saved_config_id, user, sweep_id)
     return PlainTextResponse(text, media_type="text/markdown")

@@ -43,9 +43,10 @@ async def get_leaderboard(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
     sort: Sort = "weighted_score",
+    sweep_id: uuid.UUID | None = None,
 ) -> Leaderboard:
-    """Top configurations by weighted score (or any score); rejected runs are left out."""
-    return await service.leaderboard(session, experiment_id, limit, sort)
+    """Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's."""
+    return await service.leaderboard(session, experiment_id, limit, sort, sweep_id)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=READ_ONE)

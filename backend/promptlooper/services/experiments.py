@@ -158,14 +158,42 @@ def _document(defn: ExperimentDefinition) -> dict[str, Any]:
     return defn.model_dump(mode="json", include=set(DOCUMENT_FIELDS))
 
 
+def check_variant_names(names: dict[str, list[str]], defn: ExperimentDefinition) -> dict[str, list[str]]:
+    """Names only for list-valued keys of the parameter space, at most one per value; blanks trimmed off."""
+    problems: list[dict[str, Any]] = []
+    out: dict[str, list[str]] = {}
+    for key, labels in names.items():
+        values = defn.parameter_space.get(key)
+        if not isinstance(values, list):
+            problems.append({"loc": ["body", "variant_names", key], "type": "value_error",
+                             "msg": f"`{key}` is not a list of values in parameter_space: it has no variants"})
+            continue
+        if len(labels) > len(values):
+            problems.append({"loc": ["body", "variant_names", key], "type": "value_error",
+                             "msg": f"{len(labels)} names for {len(values)} values"})
+            continue
+        cleaned = [label.strip() for label in labels]
+        taken = [label for label in cleaned if label]
+        if len(set(taken)) != len(taken):
+            problems.append({"loc": ["body", "variant_names", key], "type": "value_error",
+                             "msg": "two variants have the same name"})
+            continue
+        if taken:
+            out[key] = cleaned
+    if problems:
+        raise InvalidDefinition(problems)
+    return out
+
+
 async def create_experiment(session: AsyncSession, body: ExperimentCreate, ctx: AppContext) -> ExperimentOut:
     """Validate and store a new experiment (secret scorer headers encrypted)."""
     await get_or_404(session, Project, body.project_id, "Project")
-    defn = ExperimentDefinition.model_validate(body.model_dump(exclude={"project_id"}))
+    defn = ExperimentDefinition.model_validate(body.model_dump(exclude={"project_id", "variant_names"}))
     await validate_document(session, defn)
+    names = check_variant_names(body.variant_names, defn)
     document = _document(defn)
     document["scoring_config"] = seal_scoring_config(ctx, document["scoring_config"])
-    experiment = Experiment(project_id=body.project_id, **document)
+    experiment = Experiment(project_id=body.project_id, variant_names=names, **document)
     session.add(experiment)
     await session.flush()
     return await experiment_out(session, experiment)
@@ -180,7 +208,8 @@ async def update_experiment(
     """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     merged = {f: getattr(experiment, f) for f in DOCUMENT_FIELDS} | {
-        k: v for k, v in body.model_dump(exclude_unset=True).items() if not (k == "name" and v is None)
+        k: v for k, v in body.model_dump(exclude_unset=True, exclude={"variant_names"}).items()
+        if not (k == "name" and v is None)
     }
     try:
         defn = ExperimentDefinition.model_validate(merged)
@@ -189,6 +218,13 @@ async def update_experiment(
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from exc
     await validate_document(session, defn)
+    names = body.variant_names if body.variant_names is not None else dict(experiment.variant_names or {})
+    # Names of keys that left the parameter space (or lost values) are dropped, not refused, on a
+    # partial update that did not send them; names sent with the update are checked strictly.
+    if body.variant_names is None:
+        names = {k: v[: len(vals)] for k, v in names.items()
+                 if isinstance(vals := defn.parameter_space.get(k), list)}
+    experiment.variant_names = check_variant_names(names, defn)
     document = _document(defn)
     document["scoring_config"] = seal_scoring_config(ctx, document["scoring_config"], experiment.scoring_config)
     scoring_changed = document["scoring_config"] != experiment.scoring_config

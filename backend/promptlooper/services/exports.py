@@ -18,8 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.auth import Principal
 from promptlooper.models import Experiment, LLMEndpoint, Run
+from promptlooper.services.experiments import definition_of
 from promptlooper.services.results import leaderboard
 from promptlooper.services.steering import ExportTarget, export_target, record_export
+from promptlooper.services.variants import labels_of, value_and_label, variant_keys, variant_label
+
+
+def _of(experiment_id: uuid.UUID, sweep_id: uuid.UUID | None) -> list[Any]:
+    """The runs of the experiment, or of one of its sweeps."""
+    where: list[Any] = [Run.experiment_id == experiment_id]
+    if sweep_id is not None:
+        where.append(Run.sweep_id == sweep_id)
+    return where
 
 
 async def _best(
@@ -29,9 +39,10 @@ async def _best(
     saved_config_id: uuid.UUID | None,
     format: str,
     principal: Principal | None,
+    sweep_id: uuid.UUID | None = None,
 ) -> ExportTarget:
     """The configuration to export (asked for, approved, else best; never a rejected one), recorded."""
-    target = await export_target(session, experiment_id, run_id, saved_config_id)
+    target = await export_target(session, experiment_id, run_id, saved_config_id, sweep_id)
     record_export(session, target, format, principal)
     return target
 
@@ -66,9 +77,11 @@ async def best_json(
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
     principal: Principal | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The exported configuration as the spec's JSON: model, endpoint, params, prompts, score and provenance."""
-    return await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "json", principal))
+    target = await _best(session, experiment_id, run_id, saved_config_id, "json", principal, sweep_id)
+    return await _json_of(session, target)
 
 
 async def _json_of(session: AsyncSession, target: ExportTarget) -> dict[str, Any]:
@@ -92,6 +105,9 @@ async def _json_of(session: AsyncSession, target: ExportTarget) -> dict[str, Any
         out["vars"] = config["vars"]
     if len(stages) > 1:
         out["stages"] = stages
+    variants = labels_of(definition_of(target.experiment), dict(target.experiment.variant_names or {}), config)
+    if variants:
+        out["variants"] = variants  # {space key: variant name}, e.g. {"prompt_template": "concise"}
     return out
 
 
@@ -112,9 +128,11 @@ async def best_env(
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
     principal: Principal | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> str:
     """The exported configuration as a .env snippet (LLM_MODEL=..., or LLM_<STAGE>_MODEL=... for several stages)."""
-    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "env", principal))
+    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "env", principal,
+                                               sweep_id))
     stages = data.get("stages") or [data]
     lines: list[str] = []
     for stage in stages:
@@ -175,9 +193,11 @@ async def best_yaml(
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
     principal: Principal | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> str:
     """The exported configuration in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
-    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "yaml", principal))
+    data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "yaml", principal,
+                                               sweep_id))
     stages = data.get("stages")
     single = {
         k: v
@@ -204,15 +224,16 @@ async def report_markdown(
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
     principal: Principal | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> str:
     """A markdown report: the exported configuration, the leaderboard, per-status counts and cost."""
-    best = await _best(session, experiment_id, run_id, saved_config_id, "report", principal)
+    best = await _best(session, experiment_id, run_id, saved_config_id, "report", principal, sweep_id)
     experiment = best.experiment
-    board = await leaderboard(session, experiment_id, 10, "weighted_score")
+    board = await leaderboard(session, experiment_id, 10, "weighted_score", sweep_id)
     counts = dict(
         (
             await session.execute(
-                select(Run.status, func.count()).where(Run.experiment_id == experiment_id).group_by(Run.status)
+                select(Run.status, func.count()).where(*_of(experiment_id, sweep_id)).group_by(Run.status)
             )
         )
         .all()
@@ -228,13 +249,15 @@ async def report_markdown(
                 func.coalesce(func.sum(Run.cost_spent), 0.0),
                 func.coalesce(func.sum(Run.llm_calls_paid), 0),
                 func.coalesce(func.sum(Run.cache_hits), 0),
-            ).where(Run.experiment_id == experiment_id)
+            ).where(*_of(experiment_id, sweep_id))
         )
     ).one()
     t_in, t_out, worth, s_in, s_out, spent, paid_calls, hits = totals
     data = await _json_of(session, best)
     names = sorted({n for entry in board.items for n in entry.scores} | _human_scorers(experiment))
-    variants = _variant_fields([entry.config for entry in board.items])
+    defn = definition_of(experiment)
+    given = dict(experiment.variant_names or {})
+    vkeys = variant_keys(defn, given)
     lines = [
         f"# Experiment report: {experiment.name}",
         "",
@@ -258,22 +281,27 @@ async def report_markdown(
         "",
         "## Leaderboard",
         "",
-        "| rank | weighted | " + " | ".join(names) + " | model | params | "
-        + "".join(f"{label} | " for label, _ in variants) + "runs |",
-        "|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(variants) + "---|",
+        "| rank | weighted | " + " | ".join(names) + " | model | params |" + "".join(f" {k} |" for k in vkeys)
+        + " runs |",
+        "|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(vkeys) + "---|",
     ]
     for entry in board.items:
         stage = entry.config.get("stages", [{}])[-1]
         cells = [_score_cell(n, entry.scores.get(n)) for n in names]
         weighted = "—" if entry.weighted_score is None else f"{entry.weighted_score:.4f}"
-        swept = [_cell(pick(entry.config)) for _, pick in variants]
         lines.append(
             f"| {entry.rank} | {weighted} | "
             + " | ".join(cells)
-            + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` | "
-            + "".join(f"{cell} | " for cell in swept)
-            + f"{entry.runs} |"
+            + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |"
+            + "".join(f" {_variant_cell(defn, given, k, values, entry.config)} |" for k, values in vkeys.items())
+            + f" {entry.runs} |"
         )
+    if vkeys:
+        lines += ["", "## Prompt variants", ""]
+        for key, values in vkeys.items():
+            for value in values:
+                text = value if isinstance(value, str) else json.dumps(value)
+                lines += [f"**{key} · {variant_label(key, values, given, value)}**", "", "```text", text, "```", ""]
     lines += ["", f"_Generated {data['exported_at']} by PromptLooper._", ""]
     return "\n".join(lines)
 
@@ -290,6 +318,14 @@ def _score_cell(name: str, value: float | None) -> str:
     return f"{value:.3f}"
 
 
+def _variant_cell(defn: Any, given: dict[str, list[str]], key: str, values: list[Any], config: dict[str, Any]) -> str:
+    """`name: text` of a run's variant (the name alone says little, the text alone is long)."""
+    value, label = value_and_label(defn, given, key, values, config)
+    if label is None:
+        return "-"
+    return f"{label}: {_cell(value, 48)}"
+
+
 def _cell(value: Any, width: int = 60) -> str:
     """A table cell: one line, pipes escaped, long text shortened."""
     if value is None:
@@ -299,27 +335,3 @@ def _cell(value: Any, width: int = 60) -> str:
     if len(text) > width:
         text = text[: width - 1] + "…"
     return text.replace("|", "\\|")
-
-
-def _variant_fields(configs: list[dict[str, Any]]) -> list[tuple[str, Any]]:
-    """The prompt parts (system prompt, template per stage, vars) that differ between the rows."""
-    if len(configs) < 2:
-        return []
-    out: list[tuple[str, Any]] = []
-    stage_names = [str(s.get("name", i)) for i, s in enumerate(configs[0].get("stages", []))]
-    for index, stage_name in enumerate(stage_names):
-        for field in ("system_prompt", "prompt_template"):
-            def pick(config: dict[str, Any], index: int = index, field: str = field) -> Any:
-                stages = config.get("stages", [])
-                return stages[index].get(field) if index < len(stages) else None
-
-            if len({json.dumps(pick(c)) for c in configs}) > 1:
-                label = field if len(stage_names) == 1 else f"{stage_name}.{field}"
-                out.append((label, pick))
-
-    def variables(config: dict[str, Any]) -> Any:
-        return config.get("vars") or None
-
-    if len({json.dumps(variables(c), sort_keys=True) for c in configs}) > 1:
-        out.append(("vars", variables))
-    return out

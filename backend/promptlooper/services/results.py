@@ -157,8 +157,9 @@ async def _config_totals(
     }
 
 
-async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str) -> Leaderboard:
-    """Top configurations: one entry per `config_hash` across the experiment, shown by its best run.
+async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str,
+                      sweep_id: uuid.UUID | None = None) -> Leaderboard:
+    """Top configurations: one entry per `config_hash` across the experiment (or one sweep), shown by its best run.
 
     A rejected configuration (any of its runs rejected) is left out entirely; `runs` counts the
     configuration's finished runs, and the spent/saved figures add up all of them.
@@ -170,6 +171,8 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
         Run.status.in_(FINAL_OK),
         Run.config_hash.not_in(rejected_configs(experiment_id)),
     )
+    if sweep_id is not None:
+        base = base.where(Run.sweep_id == sweep_id)
     ordered = _sorted(base, sort if sort.startswith(("-", "+")) else "-" + sort)  # best first unless "+"
     entries: list[LeaderboardEntry] = []
     seen: set[str] = set()

@@ -37,9 +37,10 @@ STAGE_KEYS = ("name", "endpoint_id", "model", "system_prompt", "prompt_template"
 # ---- fork -----------------------------------------------------------------------------------
 
 
-async def _best_run(session: AsyncSession, experiment_id: uuid.UUID, what: str) -> Run:
+async def _best_run(session: AsyncSession, experiment_id: uuid.UUID, what: str,
+                    sweep_id: uuid.UUID | None = None) -> Run:
     """The leaderboard's best run whose configuration is not rejected (a cached twin of a rejected run is)."""
-    board = await leaderboard(session, experiment_id, 100, "weighted_score")
+    board = await leaderboard(session, experiment_id, 100, "weighted_score", sweep_id)
     for entry in board.items:
         if not await config_rejected(session, experiment_id, entry.config_hash):
             run = await session.get(Run, entry.run_id)
@@ -265,9 +266,11 @@ async def export_target(
     experiment_id: uuid.UUID,
     run_id: uuid.UUID | None = None,
     saved_config_id: uuid.UUID | None = None,
+    sweep_id: uuid.UUID | None = None,
 ) -> ExportTarget:
     """What an export of the experiment serves: the run or saved configuration asked for, else the
     latest approval of the experiment that is not rejected, else the best run of the leaderboard.
+    With `sweep_id` (the dashboard's sweep selector) and nothing asked for: that sweep's best run.
     A rejected configuration is never served."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     if run_id is not None and saved_config_id is not None:
@@ -286,6 +289,8 @@ async def export_target(
         if run.status not in FINAL_OK:
             raise Conflict(f"Only a finished run can be exported; this one is {run.status}.", code="run_not_finished")
         await _refuse_rejected(session, experiment_id, run.config_hash)
+    elif sweep_id is not None:
+        run = await _best_run(session, experiment_id, "export", sweep_id)
     else:
         approvals = await session.scalars(
             select(SavedConfig)

@@ -144,7 +144,7 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
 
 
 def _definition_of_estimate(body: SweepEstimateIn) -> ExperimentDefinition:
-    return ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id"}))
+    return ExperimentDefinition.model_validate(body.document.model_dump(exclude={"project_id", "variant_names"}))
 
 
 @dataclasses.dataclass(frozen=True)

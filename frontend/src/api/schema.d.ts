@@ -540,6 +540,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/importance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Importance
+         * @description How much each swept key explains `weighted_score` (Optuna's PED-ANOVA over the scored runs).
+         */
+        get: operations["get_importance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/judge-agreement": {
         parameters: {
             query?: never;
@@ -569,7 +589,7 @@ export interface paths {
         };
         /**
          * Get Leaderboard
-         * @description Top configurations by weighted score (or any score); rejected runs are left out.
+         * @description Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's.
          */
         get: operations["get_leaderboard"];
         put?: never;
@@ -640,6 +660,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/review-queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Queue
+         * @description The outputs of the top runs you have not rated yet, best run first.
+         */
+        get: operations["review_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/runs": {
         parameters: {
             query?: never;
@@ -694,6 +734,27 @@ export interface paths {
          * @description Start a grid or random sweep; answers at once with the sweep id and the number of runs.
          */
         post: operations["start_sweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{experiment_id}/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sweeps
+         * @description The experiment's sweeps, newest first (`number` counts from the first): pass one's id as `sweep_id`
+         *     to the runs, leaderboard, importance and export routes to see that sweep alone.
+         */
+        get: operations["list_sweeps"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -871,6 +932,50 @@ export interface paths {
          * @description Forget the cached responses this run used.
          */
         delete: operations["invalidate_run_cache"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Ratings
+         * @description Every rating of the run's outputs (yours marked `mine`), and their mean as the run's human score.
+         */
+        get: operations["list_ratings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/samples/{sample_id}/rating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rate Output
+         * @description Rate one output 1-5; rating it again replaces your earlier rating. The run's human_rating follows.
+         */
+        put: operations["rate_output"];
+        post?: never;
+        /**
+         * Clear Rating
+         * @description Take back your rating of one output.
+         */
+        delete: operations["clear_rating"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1224,6 +1329,13 @@ export interface components {
             sample_data?: components["schemas"]["SampleDef"][];
             /** Scoring Config */
             scoring_config?: components["schemas"]["ScorerEntry"][];
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * EventOut
@@ -1281,6 +1393,13 @@ export interface components {
             sample_data?: components["schemas"]["SampleDef"][];
             /** Scoring Config */
             scoring_config?: components["schemas"]["ScorerEntry"][];
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * ExperimentOut
@@ -1333,6 +1452,13 @@ export interface components {
             status: string;
             /** Updated At */
             updated_at: string;
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            };
         };
         /**
          * ExperimentSummary
@@ -1392,6 +1518,13 @@ export interface components {
             scoring_config?: {
                 [key: string]: unknown;
             }[] | null;
+            /**
+             * Variant Names
+             * @description Names of swept values, by parameter_space key: `{"prompt_template": ["concise", ""]}` names the first value `concise`; an empty or missing name shows as `v1`, `v2`, ... (by position).
+             */
+            variant_names?: {
+                [key: string]: string[];
+            } | null;
         };
         /**
          * ExportRecordOut
@@ -1468,6 +1601,16 @@ export interface components {
             status: "ok" | "degraded";
             /** Version */
             version: string;
+        };
+        /**
+         * ImportanceItem
+         * @description One swept key's share of the score's variation (importances sum to 1).
+         */
+        ImportanceItem: {
+            /** Importance */
+            importance: number;
+            /** Key */
+            key: string;
         };
         /**
          * JudgeAgreement
@@ -1578,6 +1721,54 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * OutputRatingIn
+         * @description A 1-5 rating of one output (a run on one sample); a second rating by the same person replaces it.
+         */
+        OutputRatingIn: {
+            /** Comment */
+            comment?: string | null;
+            /** Rating */
+            rating: number;
+        };
+        /**
+         * OutputRatingOut
+         * @description One person's rating of one output.
+         */
+        OutputRatingOut: {
+            /** Comment */
+            comment: string | null;
+            /**
+             * Mine
+             * @default false
+             */
+            mine: boolean;
+            /** Rater */
+            rater: string;
+            /** Rating */
+            rating: number;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /** Sample Id */
+            sample_id: string;
+            /** Updated At */
+            updated_at: string;
+        };
+        /**
+         * OutputRatings
+         * @description Every rating of a run's outputs; `human_score` is their mean on 0-1 ((rating - 1) / 4).
+         */
+        OutputRatings: {
+            /** Count */
+            count: number;
+            /** Human Score */
+            human_score: number | null;
+            /** Items */
+            items: components["schemas"]["OutputRatingOut"][];
+        };
         /** Page[ApiKeyOut] */
         Page_ApiKeyOut_: {
             /** Items */
@@ -1687,6 +1878,25 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /**
+         * ParameterImportance
+         * @description `GET /experiments/{id}/importance`: Optuna's PED-ANOVA importances of the swept keys.
+         */
+        ParameterImportance: {
+            /** Evaluator */
+            evaluator: string;
+            /** Items */
+            items: components["schemas"]["ImportanceItem"][];
+            /** Metric */
+            metric: string;
+            /**
+             * Reason
+             * @description Why there are no items (too few runs, nothing varies)
+             */
+            reason?: string | null;
+            /** Runs Used */
+            runs_used: number;
         };
         /**
          * Price
@@ -1829,6 +2039,41 @@ export interface components {
              * @default rescoring
              */
             status: string;
+        };
+        /**
+         * ReviewItem
+         * @description An output you have not rated yet, of one of the top configurations.
+         */
+        ReviewItem: {
+            /** Error */
+            error: string | null;
+            /** Input */
+            input: string;
+            /** Output */
+            output: string | null;
+            /** Rank */
+            rank: number;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /** Sample Id */
+            sample_id: string;
+            /** Weighted Score */
+            weighted_score: number | null;
+        };
+        /**
+         * ReviewQueue
+         * @description `GET /experiments/{id}/review-queue`: unrated outputs of the top runs, best run first.
+         */
+        ReviewQueue: {
+            /** Items */
+            items: components["schemas"]["ReviewItem"][];
+            /** Runs */
+            runs: number;
+            /** Total Unrated */
+            total_unrated: number;
         };
         /**
          * RunDetail
@@ -2414,6 +2659,32 @@ export interface components {
              * Format: uuid
              */
             sweep_id: string;
+            /** Total Runs */
+            total_runs: number;
+            /** Type */
+            type: string;
+        };
+        /**
+         * SweepSummary
+         * @description One sweep of an experiment, for choosing which runs to show.
+         */
+        SweepSummary: {
+            /** Completed At */
+            completed_at: string | null;
+            /** Created At */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Number
+             * @description 1 for the experiment's first sweep, 2 for the next, ...
+             */
+            number: number;
+            /** Status */
+            status: string;
             /** Total Runs */
             total_runs: number;
             /** Type */
@@ -4158,6 +4429,7 @@ export interface operations {
             query?: {
                 run_id?: string | null;
                 saved_config_id?: string | null;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4230,6 +4502,7 @@ export interface operations {
             query?: {
                 run_id?: string | null;
                 saved_config_id?: string | null;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4300,6 +4573,7 @@ export interface operations {
             query?: {
                 run_id?: string | null;
                 saved_config_id?: string | null;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4370,6 +4644,7 @@ export interface operations {
             query?: {
                 run_id?: string | null;
                 saved_config_id?: string | null;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4506,6 +4781,57 @@ export interface operations {
             };
         };
     };
+    get_importance: {
+        parameters: {
+            query?: {
+                sweep_id?: string | null;
+            };
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParameterImportance"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     get_judge_agreement: {
         parameters: {
             query?: never;
@@ -4561,6 +4887,7 @@ export interface operations {
                 limit?: number;
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
+                sweep_id?: string | null;
             };
             header?: never;
             path: {
@@ -4845,6 +5172,59 @@ export interface operations {
             };
         };
     };
+    review_queue: {
+        parameters: {
+            query?: {
+                /** @description How many of the best runs to review */
+                top?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewQueue"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_runs: {
         parameters: {
             query?: {
@@ -5077,6 +5457,55 @@ export interface operations {
             };
             /** @description A dependency is down */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_sweeps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepSummary"][];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5788,6 +6217,195 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CacheInvalidated"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_ratings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputRatings"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rate_output: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                sample_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutputRatingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputRatings"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    clear_rating: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                sample_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputRatings"];
                 };
             };
             /** @description No or bad credentials */

@@ -45,6 +45,8 @@ export interface ExperimentDocument {
   pipeline_stages: StageDoc[];
   scoring_config: ScorerDoc[];
   parameter_space: Record<string, SpaceValue>;
+  /** Names of swept values by parameter_space key ("" = the default v1, v2, ...). */
+  variant_names?: Record<string, string[]>;
 }
 
 /** The keys of the document, in the order the YAML view shows them. */
@@ -55,6 +57,7 @@ export const DOCUMENT_KEYS = [
   "pipeline_stages",
   "scoring_config",
   "parameter_space",
+  "variant_names",
 ] as const;
 
 export function isRange(value: unknown): value is RangeDoc {
@@ -149,6 +152,11 @@ export function cleanDocument(doc: ExperimentDocument): ExperimentDocument {
     parameter_space: doc.parameter_space,
   };
   if (!doc.description) delete cleaned.description;
+  const names = Object.fromEntries(
+    Object.entries(doc.variant_names ?? {}).filter(([key, list]) => key in doc.parameter_space && list.some((n) => n.trim() !== "")),
+  );
+  if (Object.keys(names).length > 0) cleaned.variant_names = names;
+  else delete cleaned.variant_names;
   return cleaned;
 }
 

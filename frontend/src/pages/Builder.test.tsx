@@ -234,7 +234,39 @@ describe("Builder", { timeout: 30_000 }, () => {
       pipeline_stages: [{ name: "facts", model: "m1", prompt_template: "{{ input }} {{ vars.topic }}" }],
       scoring_config: [{ scorer: "length", weight: 1, config: { max_words: 10 } }],
       parameter_space: { "stages.facts.temperature": [0.1, 0.9] },
+      variant_names: {},
     });
+  });
+
+  it("names swept prompt variants and saves the names", async () => {
+    const user = userEvent.setup();
+    const EXP = "66666666-6666-6666-6666-666666666666";
+    const calls = fakeApi(
+      routes({
+        [`GET /api/v1/experiments/${EXP}`]: {
+          id: EXP,
+          project_id: PROJECT,
+          name: "variants",
+          description: null,
+          status: "draft",
+          run_count: 0,
+          sample_data: [{ id: "s1", input: "hello" }],
+          pipeline_stages: [{ name: "main", endpoint_id: null, model: "m1", system_prompt: null, prompt_template: "{{ input }}", params: {} }],
+          scoring_config: [],
+          parameter_space: { prompt_template: ["Answer: {{ input }}", "Think, then answer: {{ input }}"] },
+          variant_names: {},
+        },
+        [`PUT /api/v1/experiments/${EXP}`]: (request: { body: unknown }) => ({ id: EXP, ...(request.body as object) }),
+      }),
+    );
+    renderAt(<BuilderPage />, "/experiments/:experimentId/edit", `/experiments/${EXP}/edit`);
+    const name = await screen.findByTestId("space-0-variant-name-1");
+    expect(name).toHaveAttribute("placeholder", "v2");
+    await user.type(name, "stepwise");
+    await user.click(screen.getByTestId("builder-save"));
+    expect(await screen.findByTestId("navigated")).toBeInTheDocument();
+    const put = calls.find((c) => c.method === "PUT")!;
+    expect((put.body as { variant_names: unknown }).variant_names).toEqual({ prompt_template: ["", "stepwise"] });
   });
 
   it("shows the API's field errors in words next to the fields", async () => {
@@ -254,5 +286,42 @@ describe("Builder", { timeout: 30_000 }, () => {
     const stage = screen.getByTestId("stage-0");
     expect(within(stage).getByText(/has no model: set `model`/)).toBeInTheDocument();
     expect(screen.getByTestId("builder-name")).toHaveAttribute("aria-invalid", "true");
+  });
+
+  it("asks before leaving with unsaved changes, and stays when told to", async () => {
+    const user = userEvent.setup();
+    const { router } = renderBuilder();
+    await user.type(await screen.findByTestId("builder-name"), "draft");
+    await user.click(screen.getByRole("link", { name: "Cancel" }));
+    const dialog = await screen.findByTestId("unsaved-changes");
+    expect(dialog).toHaveTextContent("Leave without saving?");
+    await user.click(within(dialog).getByRole("button", { name: "Keep editing" }));
+    expect(router.state.location.pathname).toBe(`/projects/${PROJECT}/experiments/new`);
+    expect(screen.getByTestId("builder-name")).toHaveValue("draft");
+    await user.click(screen.getByRole("link", { name: "Cancel" }));
+    await user.click(await screen.findByTestId("unsaved-leave"));
+    expect(await screen.findByTestId("navigated")).toBeInTheDocument();
+  });
+
+  it("leaves without asking when nothing changed", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    await user.click(await screen.findByRole("link", { name: "Cancel" }));
+    expect(await screen.findByTestId("navigated")).toBeInTheDocument();
+    expect(screen.queryByTestId("unsaved-changes")).not.toBeInTheDocument();
+  });
+
+  it("grows a prompt box with its text and opens it full screen", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    const box = (await screen.findByLabelText("Prompt template")) as HTMLTextAreaElement;
+    const before = box.rows;
+    fireEvent.change(box, { target: { value: Array.from({ length: 25 }, (_, i) => `line ${i + 1}`).join("\n") } });
+    expect(box.rows).toBeGreaterThanOrEqual(26);
+    expect(box.rows).toBeGreaterThan(before);
+    await user.click(screen.getAllByRole("button", { name: "Full screen" })[0]);
+    expect(screen.getByRole("dialog", { name: /\(full screen\)/ })).toBeInTheDocument();
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog", { name: /\(full screen\)/ })).not.toBeInTheDocument();
   });
 });

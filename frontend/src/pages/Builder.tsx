@@ -1,7 +1,7 @@
 // The experiment builder: samples, stages, scorers and the parameter space of one experiment
 // document, with a live estimate of the sweep and a YAML view of the same document.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useBlocker, useNavigate, useParams } from "react-router-dom";
 
 import type { ExperimentCreate, ExperimentUpdate } from "../api/client";
 import { isApiError } from "../api/errors";
@@ -23,7 +23,7 @@ import { ScorersEditor } from "../components/builder/ScorersEditor";
 import { nextStageName, parseKey, removeStage, renameStage, stagesOfKey } from "../components/builder/spaceKeys";
 import { StageEditor } from "../components/builder/StageEditor";
 import { YamlEditor } from "../components/builder/YamlEditor";
-import { Button, ButtonLink, Card, CardBody, ErrorMessage, Field, Input, PageHeader, PageLoading, TabPanel, Tabs, Textarea } from "../components/ui";
+import { Button, ButtonLink, Card, CardBody, ConfirmDialog, ErrorMessage, Field, Input, PageHeader, PageLoading, TabPanel, Tabs, Textarea } from "../components/ui";
 import {
   cleanDocument,
   documentToYaml,
@@ -88,6 +88,11 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
+  // Leaving the page inside the app (a link, Back, Cancel) with unsaved changes asks first. A ref,
+  // not the state, so the navigation right after a save is not blocked by the render before it.
+  const dirtyRef = useRef(false);
+  dirtyRef.current = dirty;
+  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirtyRef.current && currentLocation.pathname !== nextLocation.pathname);
 
   const spaceKeys = Object.keys(doc.parameter_space);
   const vars = definedVars(doc.sample_data, spaceKeys);
@@ -139,13 +144,16 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
           pipeline_stages: cleaned.pipeline_stages as unknown as ExperimentUpdate["pipeline_stages"],
           scoring_config: cleaned.scoring_config as unknown as ExperimentUpdate["scoring_config"],
           parameter_space: cleaned.parameter_space,
+          variant_names: cleaned.variant_names ?? {},
         };
         await update.mutateAsync(body);
+        dirtyRef.current = false;
         setDirty(false);
         navigate(`/experiments/${experimentId}`);
       } else {
         const body = { ...cleaned, project_id: projectId } as unknown as ExperimentCreate;
         const created = await create.mutateAsync(body);
+        dirtyRef.current = false;
         setDirty(false);
         navigate(`/experiments/${created.id}`);
       }
@@ -170,6 +178,17 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
 
   return (
     <FieldErrorsProvider errors={fieldErrors}>
+      <ConfirmDialog
+        open={blocker.state === "blocked"}
+        onClose={() => blocker.reset?.()}
+        onConfirm={() => blocker.proceed?.()}
+        title="Leave without saving?"
+        description={`Your changes to ${doc.name ? `“${doc.name}”` : "this experiment"} are not saved and will be lost.`}
+        confirmLabel="Discard changes and leave"
+        cancelLabel="Keep editing"
+        testId="unsaved-changes"
+        confirmTestId="unsaved-leave"
+      />
       <PageHeader
         title={title}
         crumbs={crumbs}
@@ -302,6 +321,7 @@ export function Builder({ initial, projectId, experimentId, status }: BuilderPro
                 <ParameterSpaceEditor
                   doc={doc}
                   onChange={(parameter_space) => change({ ...doc, parameter_space })}
+                  onVariantNames={(variant_names) => change({ ...doc, variant_names })}
                   endpoints={endpoints}
                   scopes={scopes}
                 />

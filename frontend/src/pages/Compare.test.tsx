@@ -143,4 +143,29 @@ describe("Compare page", { timeout: 30_000 }, () => {
     expect(router.state.location.search).toContain(`b=${B}`);
     expect(await screen.findByTestId("compare-scores")).toBeInTheDocument();
   });
+
+  it("rates each side's output per sample (the same per-output rating as the run page)", async () => {
+    const user = userEvent.setup();
+    const calls = fakeApi({
+      [`GET /api/v1/runs/${A}`]: runA,
+      [`GET /api/v1/runs/${B}`]: runB,
+      [`GET /api/v1/runs/${A}/ratings`]: { items: [], human_score: null, count: 0 },
+      [`GET /api/v1/runs/${B}/ratings`]: { items: [], human_score: null, count: 0 },
+      [`PUT /api/v1/runs/${B}/samples/s1/rating`]: {
+        items: [{ run_id: B, sample_id: "s1", rating: 3, rater: "admin", comment: null, updated_at: "2025-01-01T00:00:00Z", mine: true }],
+        human_score: 0.5,
+        count: 1,
+      },
+      "GET /api/v1/experiments/:id/leaderboard": { items: [] },
+      "GET /api/v1/experiments/:id": { id: EXP, name: "demo", sample_data: [{ id: "s1", input: "first" }], parameter_space: {} },
+      "GET /api/v1/experiments": { items: [], total: 0, limit: 100, offset: 0 },
+      "GET /api/v1/endpoints": { items: [], total: 0, limit: 200, offset: 0 },
+      "GET /api/v1/auth/me": { id: "u", username: "admin", is_admin: true, role: "admin" },
+    });
+    renderAt(<ComparePage />, "/compare", `/compare?a=${A}&b=${B}`);
+    const side = await screen.findByTestId(`compare-rating-${B.slice(0, 8)}-s1`);
+    await user.click(within(side).getByRole("button", { name: "3 of 5 (fair)" }));
+    expect(await within(side).findByRole("button", { name: "3 of 5 (fair)", pressed: true })).toBeInTheDocument();
+    expect(calls.find((c) => c.method === "PUT")?.body).toEqual({ rating: 3 });
+  });
 });

@@ -2,31 +2,38 @@ import { lazy, Suspense, useMemo } from "react";
 import { useParams, useSearchParams } from "react-router-dom";
 
 import { useCanWrite } from "../components/layout/RequireAuth";
+import { DuplicateExperiment } from "../components/live/DuplicateExperiment";
 import { ExportsPanel } from "../components/exports/ExportsPanel";
 import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
 import { StartSweepForm } from "../components/live/StartSweepForm";
+import { SweepSelector } from "../components/live/SweepSelector";
 import { SteeringControls } from "../components/live/SteeringControls";
 import { ForkedFrom } from "../components/steering/ForkedFrom";
 import { SteeringActions } from "../components/steering/SteeringActions";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
+import { ReviewQueue } from "../components/run/ReviewQueue";
 import { RunsTable } from "../components/runs/RunsTable";
 import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, StatusBadge, TabPanel, Tabs } from "../components/ui";
 import { useExperiment } from "../api/queries/experiments";
 import { useLeaderboard } from "../api/queries/leaderboard";
+import { useSweepList } from "../api/queries/sweepList";
 import { useProject } from "../api/queries/projects";
-import { formatInt, formatScore } from "../lib/format";
+import { formatScore, pluralize } from "../lib/format";
 import { liveRunsList } from "../lib/liveReducer";
+import { SweepScope } from "../lib/sweepScope";
+import { VariantLabels } from "../lib/variants";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
 
-type TabId = "live" | "runs" | "charts" | "exports";
+type TabId = "live" | "runs" | "charts" | "review" | "exports";
 const TABS: { id: TabId; label: string }[] = [
   { id: "live", label: "Live" },
   { id: "runs", label: "Runs" },
   { id: "charts", label: "Charts" },
+  { id: "review", label: "Review" },
   { id: "exports", label: "Exports" },
 ];
 
@@ -43,6 +50,11 @@ export default function ExperimentPage() {
   // then the live history.
   const live = useExperimentLive(experiment.data ? experimentId : undefined, experiment.data?.status);
 
+  const sweepList = useSweepList(experiment.data ? experimentId : undefined, live.state.progress.sweepId ?? experiment.data?.status);
+  const sweepChoice = search.get("sweep") ?? "latest";
+  const sweeps = sweepList.data ?? [];
+  // One sweep (or none): nothing to keep apart, and the queries stay those of the whole experiment.
+  const sweepId = sweeps.length < 2 || sweepChoice === "all" ? undefined : sweepChoice === "latest" ? sweeps[0]?.id : sweepChoice;
   const keys = useMemo(() => sweptKeys(experiment.data?.parameter_space), [experiment.data?.parameter_space]);
   const scorers = useMemo(() => scorerNames(experiment.data?.scoring_config), [experiment.data?.scoring_config]);
   const liveRuns = useMemo(() => liveRunsList(live.state), [live.state]);
@@ -57,7 +69,7 @@ export default function ExperimentPage() {
   const sweeping = status === "running" || status === "paused";
 
   return (
-    <>
+    <VariantLabels space={exp.parameter_space} names={exp.variant_names}>
       <PageHeader
         crumbs={[
           { label: "Projects", to: "/projects" },
@@ -73,8 +85,8 @@ export default function ExperimentPage() {
         description={
           <span className="num">
             {exp.description ? `${exp.description} · ` : ""}
-            {formatInt(exp.run_count)} runs · best {formatScore(exp.best_score)} · {exp.sample_data.length} samples · {exp.pipeline_stages.length}{" "}
-            {exp.pipeline_stages.length === 1 ? "stage" : "stages"}
+            {pluralize(exp.run_count, "run")} · best {formatScore(exp.best_score)} · {pluralize(exp.sample_data.length, "sample")} ·{" "}
+            {pluralize(exp.pipeline_stages.length, "stage")}
             {exp.forked_from && (
               <>
                 {" · "}
@@ -85,25 +97,45 @@ export default function ExperimentPage() {
         }
         actions={
           canWrite && (
-            <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
-              Edit
-            </ButtonLink>
+            <>
+              <DuplicateExperiment experiment={exp} />
+              <ButtonLink to={`/experiments/${exp.id}/edit`} data-testid="edit-experiment">
+                Edit
+              </ButtonLink>
+            </>
           )
         }
       />
       <Tabs id="experiment-tabs"
         label="Experiment views"
         value={tab}
-        onChange={(next) => setSearch(next === "live" ? {} : { tab: next }, { replace: true })}
+        onChange={(next) => {
+          const params: Record<string, string> = next === "live" ? {} : { tab: next };
+          if (sweepChoice !== "latest") params.sweep = sweepChoice;
+          setSearch(params, { replace: true });
+        }}
         tabs={TABS}
       />
+      <SweepScope sweepId={sweepId}>
+      <div className="mb-3 flex justify-end">
+        <SweepSelector
+          sweeps={sweeps}
+          value={sweepChoice}
+          onChange={(value) => {
+            const params: Record<string, string> = tab === "live" ? {} : { tab };
+            if (value !== "latest") params.sweep = value;
+            setSearch(params, { replace: true });
+          }}
+        />
+      </div>
       <TabPanel tabsId="experiment-tabs" value={tab}>
         {tab === "live" && (
-          <div className="grid gap-4">
-            <div className="grid gap-4 lg:grid-cols-[1fr_auto]">
+          <div className="grid min-w-0 gap-4">
+            <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_auto]">
               <LiveStats state={live.state} feedStatus={live.feedStatus} status={status} />
-              <Card className="flex flex-col justify-center gap-2 p-4">
+              <Card className={`flex flex-col justify-center gap-2 p-4 ${sweeping ? "" : "opacity-60"}`} data-testid="steering-card" data-active={sweeping}>
                 <h2 className="text-sm font-semibold">Steering</h2>
+                {!sweeping && <p className="text-xs text-muted">No sweep is running: start one below.</p>}
                 <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
                 {canWrite && <SteeringActions experiment={exp} />}
               </Card>
@@ -132,8 +164,10 @@ export default function ExperimentPage() {
             <ExperimentCharts experimentId={exp.id} />
           </Suspense>
         )}
+        {tab === "review" && <ReviewQueue experimentId={exp.id} readOnly={!canWrite} />}
         {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
       </TabPanel>
-    </>
+      </SweepScope>
+    </VariantLabels>
   );
 }

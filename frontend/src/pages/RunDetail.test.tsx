@@ -142,3 +142,72 @@ describe("Run detail", { timeout: 30_000 }, () => {
     expect(within(document.body).getByTestId("run-reject")).toBeInTheDocument();
   });
 });
+
+describe("Run detail states", { timeout: 30_000 }, () => {
+  it("a missing run says so and offers no Try again", async () => {
+    fakeApi({
+      [`GET /api/v1/runs/${RUN}`]: () => new Reply(404, { detail: "Run not found", code: "not_found" }),
+      "GET /api/v1/auth/me": { id: "u", username: "admin", is_admin: true, role: "admin" },
+    });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    expect(await screen.findByTestId("run-missing")).toHaveTextContent("This run does not exist");
+    expect(screen.queryByRole("button", { name: "Try again" })).not.toBeInTheDocument();
+  });
+
+  it("a failed run shows its error and how to fix it, not an empty sample list", async () => {
+    const failed = { ...run, status: "failed", error: "Connection refused by http://127.0.0.1:9/v1", stage_results: [], score_details: [], scores: {}, weighted_score: null };
+    fakeApi({
+      [`GET /api/v1/runs/${RUN}`]: failed,
+      "GET /api/v1/experiments/:id": { id: EXP, name: "demo", sample_data: [{ id: "s1", input: "hello" }], scoring_config: [], parameter_space: {} },
+      "GET /api/v1/auth/me": { id: "u", username: "admin", is_admin: true, role: "admin" },
+      "GET /api/v1/endpoints": { items: [], total: 0, limit: 200, offset: 0 },
+    });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    expect(await screen.findByTestId("run-error-fix")).toHaveTextContent("Admin › LLM endpoints");
+    expect(screen.getByText(/Connection refused/)).toBeInTheDocument();
+    expect(screen.getByTestId("run-no-outputs")).toBeInTheDocument();
+    expect(screen.queryByText(/No sample matches/)).not.toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: /Samples \(0\)/ })).not.toBeInTheDocument();
+  });
+
+  it("Reject run is a quiet button, not the page's most prominent one", async () => {
+    api(() => run);
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    const reject = await screen.findByTestId("run-reject");
+    expect(reject.className).not.toMatch(/bg-bad|bg-accent/);
+  });
+});
+
+describe("Rating per output", { timeout: 30_000 }, () => {
+  it("rates the selected output with the keyboard; a second rating replaces the first", async () => {
+    const user = userEvent.setup();
+    const stored = new Map<string, number>();
+    const answer = () => ({
+      items: [...stored].map(([sample_id, rating]) => ({ run_id: RUN, sample_id, rating, rater: "admin", comment: null, updated_at: "2025-01-01T00:00:00Z", mine: true })),
+      human_score: stored.size ? ([...stored.values()].reduce((a, b) => a + b, 0) / stored.size - 1) / 4 : null,
+      count: stored.size,
+    });
+    const calls = fakeApi({
+      [`GET /api/v1/runs/${RUN}`]: run,
+      [`GET /api/v1/runs/${RUN}/ratings`]: () => answer(),
+      [`PUT /api/v1/runs/${RUN}/samples/s1/rating`]: (request: FakeRequest) => {
+        stored.set("s1", (request.body as { rating: number }).rating);
+        return answer();
+      },
+      "GET /api/v1/experiments/:id": { id: EXP, name: "demo", sample_data: [{ id: "s1", input: "hello" }], scoring_config: [], parameter_space: {} },
+      "GET /api/v1/auth/me": { id: "u", username: "admin", is_admin: true, role: "admin" },
+      "GET /api/v1/endpoints": { items: [], total: 0, limit: 200, offset: 0 },
+    });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    expect(await screen.findByTestId("review-keys-hint")).toHaveTextContent("1–5 rate");
+    await waitFor(() => expect(screen.getByTestId("sample-s1")).toHaveAttribute("data-selected", "true"));
+    await user.keyboard("4");
+    await waitFor(() => expect(screen.getByTestId("output-rating-s1")).toHaveAttribute("data-mine", "4"));
+    await user.keyboard("2");
+    await waitFor(() => expect(screen.getByTestId("output-rating-s1")).toHaveAttribute("data-mine", "2"));
+    const puts = calls.filter((c) => c.method === "PUT");
+    expect(puts.map((c) => c.body)).toEqual([{ rating: 4 }, { rating: 2 }]);
+    expect(screen.getByTestId("review-keys-hint")).toHaveTextContent("1 rating, human score 0.250");
+    expect(screen.getByRole("button", { name: "2 of 5 (poor)" })).toHaveAttribute("aria-pressed", "true");
+  });
+});

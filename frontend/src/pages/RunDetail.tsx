@@ -12,9 +12,10 @@ import { HumanRating } from "../components/run/HumanRating";
 import { groupBySample, perSampleScores } from "../components/run/runData";
 import { SampleResultsList, type SampleInfo } from "../components/run/SampleResults";
 import { ScoresTable } from "../components/run/ScoresTable";
+import { isApiError } from "../api/errors";
 import { ApproveButton } from "../components/steering/ApproveButton";
 import { ForkButton } from "../components/steering/ForkButton";
-import { Badge, Button, ButtonLink, Card, CardBody, CardHeader, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
+import { Badge, Button, ButtonLink, Card, CardBody, CardHeader, EmptyState, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
 import type { SampleDoc, ScorerDoc } from "../lib/documentYaml";
 import { formatCost, formatDateTime, formatDurationMs, formatInt, formatPercent, formatScore, formatValue, shortId } from "../lib/format";
 
@@ -22,8 +23,41 @@ export default function RunDetailPage() {
   const { runId } = useParams();
   const run = useRun(runId);
   if (run.isPending) return <PageLoading label="Loading the run" />;
-  if (run.isError) return <ErrorMessage error={run.error} title="Could not load the run" onRetry={() => void run.refetch()} />;
+  if (run.isError) {
+    // A run that does not exist will not appear by retrying: say so and offer the way back.
+    if (isApiError(run.error) && run.error.status === 404) {
+      return (
+        <div data-testid="run-missing">
+          <EmptyState
+            title="This run does not exist"
+            description="It may have been deleted with its experiment, or the link is mistyped."
+            action={<ButtonLink to="/projects">Go to the projects</ButtonLink>}
+          />
+        </div>
+      );
+    }
+    return <ErrorMessage error={run.error} title="Could not load the run" onRetry={() => void run.refetch()} />;
+  }
   return <RunView run={run.data} />;
+}
+
+/** What to do about a run's error, from the words the adapters and the runner use. */
+export function fixForRunError(error: string): string {
+  const e = error.toLowerCase();
+  if (/connect|refused|unreachable|name or service|getaddrinfo|nodename|network/.test(e))
+    return "The endpoint could not be reached: check its base URL in Admin › LLM endpoints and use Test there, then start the sweep again.";
+  if (/401|403|unauthori[sz]ed|forbidden|api key|invalid_api_key/.test(e))
+    return "The endpoint refused the credentials: set the endpoint's API key in Admin › LLM endpoints, then start the sweep again.";
+  if (/404|not found|does not exist|unknown model|model_not_found/.test(e))
+    return "The endpoint does not know that model (or path): pick a model the endpoint lists (Admin › Test shows them) in the builder.";
+  if (/timed? ?out|timeout/.test(e))
+    return "The endpoint took too long: raise the endpoint's timeout or lower the sweep's concurrency, then start the sweep again.";
+  if (/429|rate limit|too many/.test(e)) return "The endpoint is rate-limiting: lower the sweep's concurrency or the endpoint's max concurrency.";
+  if (/template|undefined|jinja|variable/.test(e))
+    return "A prompt template refers to something the sample does not have: fix the template in the builder (unknown names are flagged as you type).";
+  if (/context length|maximum context|too long|max_tokens/.test(e))
+    return "The prompt is longer than the model accepts: shorten the template or the samples, or lower max_tokens.";
+  return "Open the experiment's builder to check the stage's endpoint, model and template, then start the sweep again.";
 }
 
 function RunView({ run }: { run: RunDetail }) {
@@ -75,7 +109,8 @@ function RunView({ run }: { run: RunDetail }) {
             )}
             {!readOnly && (
               <Button
-                variant={run.rejected ? "secondary" : "danger"}
+                variant="ghost"
+                className={run.rejected ? undefined : "text-bad"}
                 loading={reject.isPending}
                 onClick={() => reject.mutate(!run.rejected)}
                 data-testid="run-reject"
@@ -90,14 +125,42 @@ function RunView({ run }: { run: RunDetail }) {
       />
       <div className="space-y-6">
         <ErrorMessage error={reject.error} title="Could not change the rejection" />
-        {run.error && <ErrorMessage error={run.error} title="The run failed" />}
+        {run.error && (
+          <ErrorMessage error={run.error} title="The run failed" className="text-base">
+            <p className="mt-1 text-sm" data-testid="run-error-fix">
+              <strong>How to fix it:</strong> {fixForRunError(run.error)}
+            </p>
+          </ErrorMessage>
+        )}
         <Summary run={run} cacheRate={cacheRate} />
         <div className="grid gap-6 xl:grid-cols-2">
           <ScoresTable run={run} scoring={scoring} />
           <HumanRating run={run} readOnly={readOnly} counted={scoring.some((s) => s.scorer === "human_rating")} />
         </div>
         <ConfigCard config={run.config} />
-        <SampleResultsList groups={groups} samples={samples} perSample={perSample} details={run.score_details} />
+        {groups.length === 0 && (run.status === "failed" || run.error) ? (
+          <Card data-testid="run-no-outputs">
+            <CardBody>
+              <p className="text-sm">
+                No sample produced an output: the run failed before its first answer. The error above says why.
+              </p>
+            </CardBody>
+          </Card>
+        ) : groups.length === 0 && (run.status === "pending" || run.status === "running") ? (
+          <Card>
+            <CardBody>
+              <p className="text-sm text-muted">The run has not answered a sample yet: outputs appear here as it runs.</p>
+            </CardBody>
+          </Card>
+        ) : (
+          <SampleResultsList
+            groups={groups}
+            samples={samples}
+            perSample={perSample}
+            details={run.score_details}
+            rating={{ runId: run.id, readOnly }}
+          />
+        )}
       </div>
     </>
   );

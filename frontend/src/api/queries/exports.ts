@@ -12,8 +12,8 @@ export const EXPORT_FORMATS: Record<ExportKind, { label: string; filename: strin
 };
 
 /** One export as text (JSON pretty-printed); 404 `no_completed_runs` while there is nothing to export. */
-export async function fetchExport(experimentId: string, kind: ExportKind, signal?: AbortSignal): Promise<string> {
-  const options = { params: { path: { experiment_id: experimentId } }, signal };
+export async function fetchExport(experimentId: string, kind: ExportKind, signal?: AbortSignal, sweepId?: string): Promise<string> {
+  const options = { params: { path: { experiment_id: experimentId }, query: sweepId ? { sweep_id: sweepId } : {} }, signal };
   if (kind === "best") {
     const { data, error, response } = await api.GET("/api/v1/experiments/{experiment_id}/export/best", options);
     if (!response.ok) throw ApiError.from(response.status, error);
@@ -30,10 +30,10 @@ export async function fetchExport(experimentId: string, kind: ExportKind, signal
   return String(answer.data ?? "");
 }
 
-export function useExport(experimentId: string | undefined, kind: ExportKind, options: { enabled?: boolean } = {}) {
+export function useExport(experimentId: string | undefined, kind: ExportKind, options: { enabled?: boolean; sweepId?: string } = {}) {
   return useQuery({
-    queryKey: queryKeys.exports.one(experimentId ?? "", kind),
-    queryFn: ({ signal }) => fetchExport(experimentId!, kind, signal),
+    queryKey: queryKeys.exports.one(experimentId ?? "", kind, options.sweepId),
+    queryFn: ({ signal }) => fetchExport(experimentId!, kind, signal, options.sweepId),
     enabled: !!experimentId && (options.enabled ?? true),
     retry: false,
   });

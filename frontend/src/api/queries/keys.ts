@@ -16,6 +16,7 @@ export interface RunListParams extends ListParams {
 export interface LeaderboardParams {
   limit?: number;
   sort?: string;
+  sweep_id?: string;
 }
 export interface EventListParams {
   after?: number;
@@ -40,6 +41,7 @@ export const queryKeys = {
     list: (params: ExperimentListParams = {}) => ["experiments", "list", params] as const,
     detail: (experimentId: string) => ["experiments", "detail", experimentId] as const,
     judgeAgreement: (experimentId: string) => ["experiments", "judge-agreement", experimentId] as const,
+    importance: (experimentId: string, sweepId?: string) => ["experiments", "importance", experimentId, sweepId ?? "all"] as const,
   },
   runs: {
     all: ["runs"] as const,
@@ -70,9 +72,14 @@ export const queryKeys = {
   sweeps: {
     estimate: (body: unknown) => ["sweeps", "estimate", body] as const,
   },
+  reviews: {
+    ofRun: (runId: string) => ["reviews", "run", runId] as const,
+    queues: ["reviews", "queue"] as const,
+    queue: (experimentId: string, top: number) => ["reviews", "queue", experimentId, top] as const,
+  },
   exports: {
     ofExperiment: (experimentId: string) => ["exports", experimentId] as const,
-    one: (experimentId: string, kind: ExportKind) => ["exports", experimentId, kind] as const,
+    one: (experimentId: string, kind: ExportKind, sweepId?: string) => ["exports", experimentId, kind, sweepId ?? "all"] as const,
   },
   steering: {
     all: ["steering"] as const,

@@ -103,33 +103,33 @@ export interface AllRuns {
   capped: boolean;
 }
 
-async function page(experimentId: string, offset: number, signal?: AbortSignal) {
+async function page(experimentId: string, offset: number, signal?: AbortSignal, sweepId?: string) {
   return unwrap(
     api.GET("/api/v1/experiments/{experiment_id}/runs", {
-      params: { path: { experiment_id: experimentId }, query: { limit: RUNS_PAGE, offset, sort: "created_at" } },
+      params: { path: { experiment_id: experimentId }, query: { limit: RUNS_PAGE, offset, sort: "created_at", ...(sweepId ? { sweep_id: sweepId } : {}) } },
       signal,
     }),
   );
 }
 
 /** Every run of an experiment (pages of 500, four at a time) up to `cap`, for charts over the whole sweep. */
-export async function fetchAllRuns(experimentId: string, cap = RUNS_CAP, signal?: AbortSignal): Promise<AllRuns> {
-  const first = await page(experimentId, 0, signal);
+export async function fetchAllRuns(experimentId: string, cap = RUNS_CAP, signal?: AbortSignal, sweepId?: string): Promise<AllRuns> {
+  const first = await page(experimentId, 0, signal, sweepId);
   const wanted = Math.min(first.total, cap);
   const offsets: number[] = [];
   for (let offset = RUNS_PAGE; offset < wanted; offset += RUNS_PAGE) offsets.push(offset);
   const items = [...first.items];
   for (let i = 0; i < offsets.length; i += 4) {
-    const pages = await Promise.all(offsets.slice(i, i + 4).map((offset) => page(experimentId, offset, signal)));
+    const pages = await Promise.all(offsets.slice(i, i + 4).map((offset) => page(experimentId, offset, signal, sweepId)));
     for (const p of pages) items.push(...p.items);
   }
   return { items: items.slice(0, wanted), total: first.total, capped: first.total > cap };
 }
 
-export function useAllRuns(experimentId: string | undefined, options: { refetchInterval?: number | false } = {}) {
+export function useAllRuns(experimentId: string | undefined, options: { refetchInterval?: number | false; sweepId?: string } = {}) {
   return useQuery({
-    queryKey: [...queryKeys.runs.ofExperiment(experimentId ?? ""), "all", RUNS_CAP] as const,
-    queryFn: ({ signal }) => fetchAllRuns(experimentId!, RUNS_CAP, signal),
+    queryKey: [...queryKeys.runs.ofExperiment(experimentId ?? ""), "all", RUNS_CAP, options.sweepId ?? "all"] as const,
+    queryFn: ({ signal }) => fetchAllRuns(experimentId!, RUNS_CAP, signal, options.sweepId),
     enabled: !!experimentId,
     staleTime: 10_000,
     refetchInterval: options.refetchInterval,

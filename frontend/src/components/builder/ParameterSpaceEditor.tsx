@@ -15,6 +15,8 @@ interface Props {
   endpoints: Endpoint[];
   /** The template scope of each stage (for swept prompt templates). */
   scopes: TemplateScope[];
+  /** Change the names of swept prompt variants (`variant_names` of the document). */
+  onVariantNames?: (names: Record<string, string[]>) => void;
 }
 
 const FIELD_LABELS: Record<string, string> = {
@@ -25,7 +27,7 @@ const FIELD_LABELS: Record<string, string> = {
 };
 
 /** What to vary: per key, a list of values (grid: every one) or a numeric range. */
-export function ParameterSpaceEditor({ doc, onChange, endpoints, scopes }: Props) {
+export function ParameterSpaceEditor({ doc, onChange, endpoints, scopes, onVariantNames }: Props) {
   const space = doc.parameter_space;
   const entries = Object.entries(space);
   const setValue = (key: string, value: SpaceValue) => onChange({ ...space, [key]: value });
@@ -54,6 +56,7 @@ export function ParameterSpaceEditor({ doc, onChange, endpoints, scopes }: Props
             scopes={scopes}
             onChange={(next) => setValue(key, next)}
             onRemove={() => remove(key)}
+            onNames={onVariantNames ? (names) => onVariantNames({ ...(doc.variant_names ?? {}), [key]: names }) : undefined}
           />
         ))}
         <AddKeyForm doc={doc} onAdd={(key, value) => onChange({ ...space, [key]: value })} />
@@ -80,7 +83,9 @@ function SpaceEntry({
   scopes,
   onChange,
   onRemove,
+  onNames,
 }: {
+  onNames?: (names: string[]) => void;
   index: number;
   spaceKey: string;
   value: SpaceValue;
@@ -145,6 +150,8 @@ function SpaceEntry({
           onChange={onChange}
           testId={testId}
           scopes={stageIndexes.map((i) => scopes[i]).filter(Boolean)}
+          names={doc.variant_names?.[spaceKey]}
+          onNames={onNames}
           fallback={
             (parseKey(spaceKey).name === "system_prompt"
               ? doc.pipeline_stages[stageIndexes[0] ?? 0]?.system_prompt

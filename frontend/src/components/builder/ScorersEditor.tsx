@@ -9,6 +9,7 @@ import { ErrorMessage } from "../ui/ErrorMessage";
 import { Input, Select } from "../ui/Field";
 import { Spinner } from "../ui/Spinner";
 import { initialConfig, validateConfig, type JsonSchema } from "./configSchema";
+import { starterConfig } from "./scorerDefaults";
 import { FieldError } from "./fieldErrors";
 import { NumberInput } from "./NumberInput";
 import { JsonField, ScorerConfigForm } from "./ScorerConfigForm";
@@ -42,7 +43,7 @@ export function ScorersEditor({ entries, onChange, catalogue, catalogueLoading, 
     }
     onChange([
       ...entries,
-      { scorer: scorer.id, ...(name ? { name } : {}), weight: 1, config: initialConfig(scorer.config_schema as JsonSchema) },
+      { scorer: scorer.id, ...(name ? { name } : {}), weight: 1, config: starterConfig(scorer.id, initialConfig(scorer.config_schema as JsonSchema)) },
     ]);
   };
   const update = (index: number, patch: Partial<ScorerDoc>) =>

@@ -105,20 +105,45 @@ export function TemplateValues({
   testId,
   scopes,
   fallback,
+  names = [],
+  onNames,
 }: {
   values: unknown[];
   onChange: (values: unknown[]) => void;
   testId: string;
   scopes: TemplateScope[];
   fallback: string;
+  /** The variants' names (blank: v1, v2, ...), shown in tables and charts instead of the text. */
+  names?: string[];
+  onNames?: (names: string[]) => void;
 }) {
+  const setName = (i: number, name: string) => {
+    const next = values.map((_, j) => names[j] ?? "");
+    next[i] = name;
+    onNames?.(next);
+  };
   return (
     <div className="space-y-3">
       {values.map((value, i) => (
         <div key={i} className="flex items-start gap-2">
-          <div className="min-w-0 flex-1">
+          <div className="min-w-0 flex-1 space-y-1">
+            {onNames && (
+              <label className="flex flex-wrap items-center gap-2 text-xs text-muted">
+                Name
+                <Input
+                  value={names[i] ?? ""}
+                  placeholder={`v${i + 1}`}
+                  maxLength={60}
+                  onChange={(e) => setName(i, e.target.value)}
+                  className="h-7 max-w-48 text-sm"
+                  data-testid={`${testId}-variant-name-${i}`}
+                  aria-label={`Name of variant ${i + 1}`}
+                />
+                <span>shown in the leaderboard, runs and charts (the full text on hover)</span>
+              </label>
+            )}
             <TemplateEditor
-              label={`Variant ${i + 1}`}
+              label={`Variant ${i + 1}${names[i] ? ` · ${names[i]}` : ""}`}
               value={typeof value === "string" ? value : ""}
               onChange={(text) => onChange(values.map((v, j) => (j === i ? text : v)))}
               scope={scopes.length > 0 ? scopes : [{ stageIndex: 0, earlierStages: [], vars: [] }]}
@@ -126,7 +151,15 @@ export function TemplateValues({
               rows={3}
             />
           </div>
-          <Button size="sm" variant="ghost" aria-label={`Remove variant ${i + 1}`} onClick={() => onChange(values.filter((_, j) => j !== i))}>
+          <Button
+            size="sm"
+            variant="ghost"
+            aria-label={`Remove variant ${i + 1}`}
+            onClick={() => {
+              onChange(values.filter((_, j) => j !== i));
+              if (names.length > i) onNames?.(names.filter((_, j) => j !== i));
+            }}
+          >
             ×
           </Button>
         </div>

@@ -1,4 +1,4 @@
-import { useId, useMemo, useRef, type ReactNode } from "react";
+import { useEffect, useId, useMemo, useRef, useState, type ReactNode } from "react";
 
 import { checkTemplate, knownNames, parseTemplate, type TemplateIssue, type TemplateScope } from "../../lib/templateVars";
 
@@ -46,6 +46,16 @@ export function TemplateEditor({ label, value, onChange, scope, testId, rows = 4
   const issues = useMemo(() => templateIssues(value, scope), [value, scope]);
   const bad = useMemo(() => new Set(issues.map((i) => `${i.start}:${i.end}`)), [issues]);
   const names = useMemo(() => knownNames(Array.isArray(scope) ? scope[0] ?? emptyScope : scope), [scope]);
+  // The box grows with its text (up to MAX_ROWS lines, then it scrolls), or opens full screen.
+  const [fullScreen, setFullScreen] = useState(false);
+  const shownRows = Math.min(MAX_ROWS, Math.max(rows, visualLines(value) + 1));
+  useEffect(() => {
+    if (!fullScreen) return;
+    const onKey = (event: KeyboardEvent) => event.key === "Escape" && setFullScreen(false);
+    window.addEventListener("keydown", onKey);
+    textarea.current?.focus();
+    return () => window.removeEventListener("keydown", onKey);
+  }, [fullScreen]);
 
   const highlighted = useMemo(() => {
     const out: ReactNode[] = [];
@@ -119,11 +129,29 @@ export function TemplateEditor({ label, value, onChange, scope, testId, rows = 4
   const problems = [...issues.map((i) => i.message), ...(serverErrors ?? [])];
   const shared = "m-0 whitespace-pre-wrap break-words px-3 py-2 font-mono text-sm leading-6";
   return (
-    <div className="space-y-1">
-      <label htmlFor={id} className="block text-sm font-medium">
-        {label}
-      </label>
-      <div className="relative rounded-md border border-line bg-panel focus-within:ring-2 focus-within:ring-accent">
+    <div
+      className={fullScreen ? "fixed inset-0 z-50 flex flex-col gap-2 overflow-auto bg-surface p-4" : "space-y-1"}
+      role={fullScreen ? "dialog" : undefined}
+      aria-modal={fullScreen || undefined}
+      aria-label={fullScreen ? `${label} (full screen)` : undefined}
+      data-testid={`${testId}-container`}
+      data-fullscreen={fullScreen}
+    >
+      <div className="flex items-center justify-between gap-2">
+        <label htmlFor={id} className="block text-sm font-medium">
+          {label}
+        </label>
+        <button
+          type="button"
+          className="rounded px-1.5 py-0.5 text-xs text-accent hover:bg-raised"
+          onClick={() => setFullScreen((v) => !v)}
+          aria-pressed={fullScreen}
+          data-testid={`${testId}-fullscreen`}
+        >
+          {fullScreen ? "Close full screen (Esc)" : "Full screen"}
+        </button>
+      </div>
+      <div className={`relative rounded-md border border-line bg-panel focus-within:ring-2 focus-within:ring-accent ${fullScreen ? "flex min-h-0 flex-1 flex-col" : ""}`}>
         <pre
           ref={mirror}
           aria-hidden="true"
@@ -136,14 +164,14 @@ export function TemplateEditor({ label, value, onChange, scope, testId, rows = 4
           id={id}
           data-testid={testId}
           value={value}
-          rows={rows}
+          rows={shownRows}
           placeholder={placeholder}
           spellCheck={false}
           aria-invalid={problems.length > 0}
           aria-describedby={problems.length > 0 ? `${id}-issues` : `${id}-names`}
           onChange={(event) => onChange(event.target.value)}
           onScroll={syncScroll}
-          className={`${shared} relative block w-full resize-y bg-transparent text-transparent caret-fg outline-none placeholder:text-muted`}
+          className={`${shared} relative block w-full ${fullScreen ? "min-h-0 flex-1 resize-none" : "resize-y"} bg-transparent text-transparent caret-fg outline-none placeholder:text-muted`}
         />
       </div>
       {problems.length > 0 && (
@@ -173,6 +201,12 @@ export function TemplateEditor({ label, value, onChange, scope, testId, rows = 4
       </div>
     </div>
   );
+}
+
+const MAX_ROWS = 30;
+/** Lines the text takes, counting a long line as several (about 90 characters wide). */
+function visualLines(text: string): number {
+  return text.split("\n").reduce((total, line) => total + Math.max(1, Math.ceil(line.length / 90)), 0);
 }
 
 const emptyScope: TemplateScope = { stageIndex: 0, earlierStages: [], vars: [] };

@@ -4,13 +4,16 @@ import { useMemo, useState } from "react";
 
 import { useExperiment } from "../../api/queries/experiments";
 import { RUNS_CAP, useAllRuns } from "../../api/queries/runs";
-import { formatInt } from "../../lib/format";
+import { formatInt, pluralize } from "../../lib/format";
 import { useTheme } from "../../lib/theme";
+import { useSweepScope } from "../../lib/sweepScope";
+import { useValueLabel } from "../../lib/variants";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { EmptyState } from "../ui/EmptyState";
 import { ErrorMessage } from "../ui/ErrorMessage";
 import { Select } from "../ui/Field";
 import { Skeleton } from "../ui/Spinner";
+import { ImportanceChart, ParetoChart } from "./AnalysisCharts";
 import { EChart } from "./EChart";
 import { chartColors } from "./echarts";
 import { histogramOption, parallelOption, parameterOption } from "./options";
@@ -19,7 +22,8 @@ import { scoredRuns, sweptParameter, type RunLike } from "./sweepData";
 export default function ExperimentCharts({ experimentId }: { experimentId: string }) {
   const experiment = useExperiment(experimentId);
   const running = experiment.data?.status === "running";
-  const runs = useAllRuns(experimentId, { refetchInterval: running ? 10_000 : false });
+  const sweepId = useSweepScope();
+  const runs = useAllRuns(experimentId, { refetchInterval: running ? 10_000 : false, sweepId });
   const { theme } = useTheme();
   const [metric, setMetric] = useState("weighted_score");
 
@@ -33,7 +37,16 @@ export default function ExperimentCharts({ experimentId }: { experimentId: strin
   }, [allRuns]);
   const scored = useMemo(() => scoredRuns(allRuns, metric), [allRuns, metric]);
   const keys = useMemo(() => Object.keys(experiment.data?.parameter_space ?? {}), [experiment.data]);
-  const params = useMemo(() => keys.map((key) => sweptParameter(scored, key, keys)), [keys, scored]);
+  const label = useValueLabel();
+  // Swept prompts are drawn under their variant names (v1, concise, ...); the tooltip keeps the text.
+  const params = useMemo(
+    () =>
+      keys.map((key) => {
+        const param = sweptParameter(scored, key, keys);
+        return { ...param, values: param.values.map((v) => (label(key, v.raw).named ? { ...v, label: label(key, v.raw).text } : v)) };
+      }),
+    [keys, scored, label],
+  );
   const varying = params.filter((p) => p.values.length > 1);
 
   const histogram = useMemo(() => histogramOption(scored, metric, colors), [scored, metric, colors]);
@@ -87,20 +100,25 @@ export default function ExperimentCharts({ experimentId }: { experimentId: strin
       <Card>
         <CardHeader title="Score distribution" description={`How many runs reached each ${metric} (20 bins from 0 to 1).`} />
         <CardBody>
-          <EChart option={histogram} label={`Histogram of ${metric} over ${scored.length} runs`} height={260} testId="chart-histogram" />
+          <EChart option={histogram} label={`Histogram of ${metric} over ${pluralize(scored.length, "run")}`} height={260} testId="chart-histogram" />
         </CardBody>
       </Card>
+
+      <div className="grid gap-4 xl:grid-cols-2">
+        <ImportanceChart experimentId={experimentId} sweepId={sweepId} colors={colors} running={running} />
+        <ParetoChart runs={scored} keys={keys} metric={metric} colors={colors} />
+      </div>
 
       {parallel ? (
         <Card>
           <CardHeader
             title="The whole sweep"
-            description="One line per run across every swept parameter, ending at its score (colour: low red → high green). Drag on an axis to filter."
+            description="One line per run across every swept parameter, ending at its score (colour: low orange → high blue). Drag on an axis to filter."
           />
           <CardBody>
             <EChart
               option={parallel}
-              label={`Parallel coordinates of ${scored.length} runs over ${varying.map((p) => p.key).join(", ")} and ${metric}`}
+              label={`Parallel coordinates of ${pluralize(scored.length, "run")} over ${varying.map((p) => p.key).join(", ")} and ${metric}`}
               height={360}
               testId="chart-parallel"
             />

@@ -1,16 +1,18 @@
 // ECharts, tree-shaken: only the charts and components the experiment charts use, on canvas.
 // This module (and so echarts) is only reached through the lazily loaded ExperimentCharts.
-import { BarChart, BoxplotChart, ParallelChart, ScatterChart } from "echarts/charts";
-import { GridComponent, ParallelComponent, TooltipComponent, VisualMapComponent } from "echarts/components";
+import { BarChart, BoxplotChart, LineChart, ParallelChart, ScatterChart } from "echarts/charts";
+import { GridComponent, LegendComponent, ParallelComponent, TooltipComponent, VisualMapComponent } from "echarts/components";
 import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 
 echarts.use([
   BarChart,
   BoxplotChart,
+  LineChart,
   ParallelChart,
   ScatterChart,
   GridComponent,
+  LegendComponent,
   ParallelComponent,
   TooltipComponent,
   VisualMapComponent,
@@ -30,6 +32,13 @@ export interface ChartColors {
   warn: string;
   bad: string;
 }
+
+/** Okabe & Ito's colour-blind-safe palette (no red/green pair): orange, sky blue, bluish green,
+ * yellow, blue, vermillion, reddish purple. Low scores are orange, high ones blue. */
+export const OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"] as const;
+export const SCORE_LOW = "#E69F00";
+export const SCORE_MID = "#C9C9C9";
+export const SCORE_HIGH = "#0072B2";
 
 /** The app's palette (CSS variables of the current theme) for chart text, axes and series. */
 export function chartColors(): ChartColors {

@@ -1,20 +1,28 @@
 // ECharts options of the experiment charts, built from plain data and the theme's colours.
-import type { ChartColors, ChartOption } from "./echarts";
+import { OKABE_ITO, SCORE_HIGH, SCORE_LOW, SCORE_MID, type ChartColors, type ChartOption } from "./echarts";
 import { boxStats, histogram, scoreOf, shorten, type RunLike, type SweptParameter } from "./sweepData";
 
-function axisStyle(colors: ChartColors) {
+/** Ticks and axis titles big enough to read (13 px), labels kept off the axis line. */
+export const TICK_SIZE = 13;
+export function axisStyle(colors: ChartColors) {
   return {
     axisLine: { lineStyle: { color: colors.line } },
     axisTick: { lineStyle: { color: colors.line } },
-    axisLabel: { color: colors.muted },
+    axisLabel: { color: colors.muted, fontSize: TICK_SIZE, margin: 10 },
     splitLine: { lineStyle: { color: colors.line, opacity: 0.6 } },
-    nameTextStyle: { color: colors.muted },
+    nameTextStyle: { color: colors.fg, fontSize: TICK_SIZE, fontWeight: 500 },
   };
 }
 
-function base(colors: ChartColors) {
+/** A y axis whose title is written along it, beside the ticks, so it is never clipped at the top. */
+export function yAxisTitled(name: string, colors: ChartColors, extra: Record<string, unknown> = {}) {
+  return { type: "value", name, nameLocation: "middle", nameRotate: 90, nameGap: 44, ...axisStyle(colors), ...extra };
+}
+
+export function base(colors: ChartColors) {
   return {
     backgroundColor: "transparent",
+    color: [...OKABE_ITO],
     textStyle: { color: colors.fg, fontFamily: "inherit" },
     animation: false,
     tooltip: {
@@ -26,7 +34,7 @@ function base(colors: ChartColors) {
   };
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -36,7 +44,7 @@ export function histogramOption(runs: RunLike[], metric: string, colors: ChartCo
   const bins = histogram(values, 20);
   return {
     ...base(colors),
-    grid: { left: 48, right: 16, top: 16, bottom: 40 },
+    grid: { left: 64, right: 16, top: 16, bottom: 56 },
     tooltip: {
       ...base(colors).tooltip,
       trigger: "axis",
@@ -50,13 +58,22 @@ export function histogramOption(runs: RunLike[], metric: string, colors: ChartCo
       type: "category",
       name: metric,
       nameLocation: "middle",
-      nameGap: 26,
+      nameGap: 36,
       data: bins.map((b) => b.lower.toFixed(2)),
       ...axisStyle(colors),
       splitLine: { show: false },
     },
-    yAxis: { type: "value", name: "runs", minInterval: 1, ...axisStyle(colors) },
-    series: [{ type: "bar", data: bins.map((b) => b.count), itemStyle: { color: colors.accent }, barCategoryGap: "8%" }],
+    yAxis: yAxisTitled("runs", colors, { minInterval: 1 }),
+    series: [
+      {
+        type: "bar",
+        data: bins.map((b) => b.count),
+        itemStyle: { color: SCORE_HIGH },
+        barCategoryGap: "8%",
+        emphasis: { focus: "self", itemStyle: { color: SCORE_LOW } },
+        blur: { itemStyle: { opacity: 0.35 } },
+      },
+    ],
   };
 }
 
@@ -69,11 +86,20 @@ export function parameterOption(param: SweptParameter, runs: RunLike[], metric: 
       .filter((p): p is [number, number] => p[1] !== null);
     return {
       ...base(colors),
-      grid: { left: 48, right: 16, top: 16, bottom: 44 },
+      grid: { left: 64, right: 16, top: 16, bottom: 56 },
       tooltip: { ...base(colors).tooltip, trigger: "item", formatter: (p: { value: number[] }) => `${param.key} = ${p.value[0]}<br/>${metric}: <b>${p.value[1].toFixed(3)}</b>` },
-      xAxis: { type: "value", name: param.key, nameLocation: "middle", nameGap: 28, scale: true, ...axisStyle(colors) },
-      yAxis: { type: "value", name: metric, min: 0, max: 1, ...axisStyle(colors) },
-      series: [{ type: "scatter", data: points, symbolSize: 5, itemStyle: { color: colors.accent, opacity: 0.55 }, large: points.length > 2000 }],
+      xAxis: { type: "value", name: param.key, nameLocation: "middle", nameGap: 36, scale: true, ...axisStyle(colors) },
+      yAxis: yAxisTitled(metric, colors, { min: 0, max: 1 }),
+      series: [
+        {
+          type: "scatter",
+          data: points,
+          symbolSize: 6,
+          itemStyle: { color: SCORE_HIGH, opacity: 0.55 },
+          emphasis: { focus: "self", scale: 1.6, itemStyle: { opacity: 1, color: SCORE_LOW } },
+          large: points.length > 2000,
+        },
+      ],
     };
   }
   const groups = param.values.map(() => [] as number[]);
@@ -85,7 +111,7 @@ export function parameterOption(param: SweptParameter, runs: RunLike[], metric: 
   const labels = param.values.map((v) => v.label);
   return {
     ...base(colors),
-    grid: { left: 48, right: 16, top: 16, bottom: labels.some((l) => l.length > 8) ? 64 : 44 },
+    grid: { left: 64, right: 16, top: 16, bottom: labels.some((l) => l.length > 8) ? 84 : 56 },
     tooltip: {
       ...base(colors).tooltip,
       trigger: "axis",
@@ -103,18 +129,19 @@ export function parameterOption(param: SweptParameter, runs: RunLike[], metric: 
       data: labels,
       name: param.key,
       nameLocation: "middle",
-      nameGap: labels.some((l) => l.length > 8) ? 48 : 28,
+      nameGap: labels.some((l) => l.length > 8) ? 64 : 36,
       ...axisStyle(colors),
-      axisLabel: { color: colors.muted, interval: 0, rotate: labels.some((l) => l.length > 8) ? 20 : 0, width: 110, overflow: "truncate" },
+      axisLabel: { color: colors.muted, fontSize: TICK_SIZE, margin: 12, interval: 0, rotate: labels.some((l) => l.length > 8) ? 20 : 0, width: 110, overflow: "truncate" },
       splitLine: { show: false },
     },
-    yAxis: { type: "value", name: metric, min: 0, max: 1, ...axisStyle(colors) },
+    yAxis: yAxisTitled(metric, colors, { min: 0, max: 1 }),
     series: [
       {
         name: "spread",
         type: "boxplot",
         data: stats.map((s) => (s ? [s.min, s.q1, s.median, s.q3, s.max] : null)),
-        itemStyle: { color: "transparent", borderColor: colors.accent, borderWidth: 1.5 },
+        itemStyle: { color: "transparent", borderColor: SCORE_HIGH, borderWidth: 1.5 },
+        emphasis: { focus: "self", itemStyle: { borderWidth: 3 } },
         boxWidth: [8, 40],
       },
       {
@@ -123,7 +150,8 @@ export function parameterOption(param: SweptParameter, runs: RunLike[], metric: 
         data: stats.map((s) => (s ? s.mean : null)),
         symbol: "diamond",
         symbolSize: 11,
-        itemStyle: { color: colors.warn, borderColor: colors.panel, borderWidth: 1 },
+        itemStyle: { color: SCORE_LOW, borderColor: colors.panel, borderWidth: 1 },
+        emphasis: { scale: 1.5 },
       },
     ],
   };
@@ -149,7 +177,7 @@ export function parallelOption(params: SweptParameter[], runs: RunLike[], metric
   const style = axisStyle(colors);
   return {
     ...base(colors),
-    parallel: { left: 56, right: 130, top: 40, bottom: 32, parallelAxisDefault: { nameTextStyle: { color: colors.fg }, nameGap: 12, axisLine: style.axisLine, axisTick: style.axisTick, axisLabel: { ...style.axisLabel, width: 90, overflow: "truncate" } } },
+    parallel: { left: 56, right: 130, top: 40, bottom: 32, parallelAxisDefault: { nameTextStyle: { color: colors.fg, fontSize: TICK_SIZE }, nameGap: 14, axisLine: style.axisLine, axisTick: style.axisTick, axisLabel: { ...style.axisLabel, width: 90, overflow: "truncate" } } },
     parallelAxis: axes,
     visualMap: {
       type: "continuous",
@@ -162,14 +190,15 @@ export function parallelOption(params: SweptParameter[], runs: RunLike[], metric
       itemHeight: 120,
       text: ["high", "low"],
       textStyle: { color: colors.muted },
-      inRange: { color: [colors.bad, colors.warn, colors.good] },
+      inRange: { color: [SCORE_LOW, SCORE_MID, SCORE_HIGH] },
     },
     series: [
       {
         type: "parallel",
         data,
         lineStyle: { width: 1, opacity: data.length > 1000 ? 0.15 : data.length > 200 ? 0.3 : 0.6 },
-        emphasis: { lineStyle: { width: 2, opacity: 1 } },
+        emphasis: { focus: "self", lineStyle: { width: 3, opacity: 1 } },
+        blur: { lineStyle: { opacity: 0.05 } },
         progressive: 500,
         smooth: false,
       },

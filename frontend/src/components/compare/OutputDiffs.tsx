@@ -8,6 +8,7 @@ import { Badge } from "../ui/Badge";
 import { Card, CardBody, CardHeader } from "../ui/Card";
 import { Checkbox, Select } from "../ui/Field";
 import { Pager } from "../ui/Pager";
+import { CompareRating } from "./CompareRating";
 import { DiffLegend, DiffText } from "./DiffText";
 
 const PAGE = 20;
@@ -99,6 +100,7 @@ export function OutputDiffs({ a, b, order, inputs }: { a: RunDetail; b: RunDetai
             input={inputs.get(pair.sampleId)}
             scoreA={scoresA[pair.sampleId]}
             scoreB={scoresB[pair.sampleId]}
+            runIds={{ a: a.id, b: b.id }}
           />
         ))}
         {shown.length === 0 && <p className="text-sm text-muted">Every sample has the same output in both runs.</p>}
@@ -120,7 +122,9 @@ function SampleDiff({
   input,
   scoreA,
   scoreB,
+  runIds,
 }: {
+  runIds?: { a: string; b: string };
   pair: Pair;
   identical: boolean;
   input: string | undefined;
@@ -152,6 +156,7 @@ function SampleDiff({
           <div className="text-sm" data-testid={`diff-${pair.sampleId}-a`}>
             {pair.a ? pair.a.error ? <span className="text-bad">{pair.a.error}</span> : <DiffText parts={diff.parts} side="a" /> : <span className="text-muted">(no result)</span>}
           </div>
+          {pair.a && runIds && <CompareRating runId={runIds.a} sampleId={pair.sampleId} />}
         </div>
         <div className="border-t border-line p-3 md:border-t-0">
           <p className="mb-1 text-xs text-muted">
@@ -161,6 +166,7 @@ function SampleDiff({
           <div className="text-sm" data-testid={`diff-${pair.sampleId}-b`}>
             {pair.b ? pair.b.error ? <span className="text-bad">{pair.b.error}</span> : <DiffText parts={diff.parts} side="b" /> : <span className="text-muted">(no result)</span>}
           </div>
+          {pair.b && runIds && <CompareRating runId={runIds.b} sampleId={pair.sampleId} />}
         </div>
       </div>
     </section>

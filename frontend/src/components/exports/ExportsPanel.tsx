@@ -1,9 +1,12 @@
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 
 import { isApiError } from "../../api/errors";
 import { EXPORT_FORMATS, fetchExport, useExport } from "../../api/queries/exports";
 import type { ExportKind } from "../../api/queries/keys";
+import { useSweepScope } from "../../lib/sweepScope";
 import { Button, Card, CardHeader, CopyButton, downloadText, EmptyState, ErrorMessage, Skeleton, Tabs } from "../ui";
+
+const MarkdownView = lazy(() => import("./MarkdownView"));
 
 const KINDS: ExportKind[] = ["best", "yaml", "env", "report"];
 const DESCRIPTIONS: Record<ExportKind, string> = {
@@ -16,7 +19,9 @@ const DESCRIPTIONS: Record<ExportKind, string> = {
 /** Copy or download the best configuration as JSON, YAML, .env, or the markdown report. */
 export function ExportsPanel({ experimentId, experimentName }: { experimentId: string; experimentName: string }) {
   const [kind, setKind] = useState<ExportKind>("best");
-  const preview = useExport(experimentId, kind);
+  const [reportSource, setReportSource] = useState(false);
+  const sweepId = useSweepScope();
+  const preview = useExport(experimentId, kind, { sweepId });
   const [downloadError, setDownloadError] = useState<unknown>(null);
   const format = EXPORT_FORMATS[kind];
   const nothingYet = isApiError(preview.error, 404) && preview.error.code === "no_completed_runs";
@@ -25,7 +30,7 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
   const download = async (which: ExportKind) => {
     setDownloadError(null);
     try {
-      const text = await fetchExport(experimentId, which);
+      const text = await fetchExport(experimentId, which, undefined, sweepId);
       downloadText(`${base}-${EXPORT_FORMATS[which].filename}`, text, EXPORT_FORMATS[which].mime);
     } catch (error) {
       setDownloadError(error);
@@ -60,7 +65,7 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
           <p className="text-sm text-muted">{DESCRIPTIONS[kind]}</p>
           <div className="flex gap-2">
             <CopyButton
-              text={() => (preview.data !== undefined ? preview.data : fetchExport(experimentId, kind))}
+              text={() => (preview.data !== undefined ? preview.data : fetchExport(experimentId, kind, undefined, sweepId))}
               label={`Copy ${format.label}`}
               disabled={nothingYet}
               data-testid={`export-copy-${kind}`}
@@ -81,7 +86,22 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
           <EmptyState title="Nothing to export yet" description="Exports need at least one completed, scored run: start a sweep and come back when a run has finished." />
         ) : preview.isError ? (
           <ErrorMessage error={preview.error} onRetry={() => void preview.refetch()} />
+        ) : kind === "report" && !reportSource && preview.data !== undefined ? (
+          <>
+            <Button size="sm" variant="ghost" className="mb-2" onClick={() => setReportSource(true)} data-testid="report-show-source">
+              Show the markdown source
+            </Button>
+            <Suspense fallback={<Skeleton className="h-40" />}>
+              <MarkdownView text={preview.data} testId="export-rendered-report" />
+            </Suspense>
+          </>
         ) : (
+          <>
+          {kind === "report" && (
+            <Button size="sm" variant="ghost" className="mb-2" onClick={() => setReportSource(false)} data-testid="report-show-rendered">
+              Show the rendered report
+            </Button>
+          )}
           <pre
             className="max-h-[28rem] overflow-auto rounded-md border border-line bg-raised p-3 font-mono text-xs leading-relaxed whitespace-pre-wrap break-words"
             data-testid={`export-preview-${kind}`}
@@ -90,6 +110,7 @@ export function ExportsPanel({ experimentId, experimentName }: { experimentId: s
           >
             {preview.data}
           </pre>
+          </>
         )}
       </div>
     </Card>

@@ -2,7 +2,9 @@ import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 
 import { useLeaderboard } from "../../api/queries/leaderboard";
-import { formatCost, formatDurationMs, formatScore, formatTokens, formatValue, shortId } from "../../lib/format";
+import { formatCost, formatDurationMs, formatScore, formatTokens, shortId } from "../../lib/format";
+import { useSweepScope } from "../../lib/sweepScope";
+import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
 import { configValue, keyLabel } from "../runs/configValue";
 import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton } from "../ui";
@@ -26,7 +28,8 @@ export interface LeaderboardProps {
 export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [], expectedRows = 0, emptyHint }: LeaderboardProps) {
   const [sort, setSort] = useState("weighted_score");
   const [limit, setLimit] = useState(10);
-  const query = useLeaderboard(experimentId, { limit, sort });
+  const sweepId = useSweepScope();
+  const query = useLeaderboard(experimentId, sweepId ? { limit, sort, sweep_id: sweepId } : { limit, sort });
   const navigate = useNavigate();
   const rows = useMemo(
     () => mergeLeaderboard(query.data?.items ?? [], liveRuns, sort, limit),
@@ -107,6 +110,8 @@ export function LeaderboardTable({
   scorerNames: string[];
   reserveRows?: number;
 }) {
+  const label = useValueLabel();
+  const navigate = useNavigate();
   return (
     <div className="overflow-x-auto" style={{ minHeight: reserveRows ? (reserveRows + 1) * ROW_HEIGHT : undefined }}>
       <table className="w-full table-fixed border-collapse text-sm" aria-label="Leaderboard">
@@ -156,8 +161,13 @@ export function LeaderboardTable({
               key={row.run_id}
               data-testid="leaderboard-row"
               data-run-id={row.run_id}
-              className={cn("border-b border-line/60 last:border-0 hover:bg-raised/60", row.live && "bg-accent/5")}
+              className={cn("cursor-pointer border-b border-line/60 last:border-0 hover:bg-raised/60", row.live && "bg-accent/5")}
               style={{ height: ROW_HEIGHT }}
+              // The whole row opens the run (the run id link stays the keyboard and middle-click way in).
+              onClick={(event) => {
+                if ((event.target as HTMLElement).closest("a, button, input")) return;
+                navigate(`/runs/${row.run_id}`);
+              }}
             >
               <td className="num px-3 text-muted">{row.rank}</td>
               <td className="num px-3 text-right font-semibold" data-testid="leaderboard-score">
@@ -169,10 +179,10 @@ export function LeaderboardTable({
                 </td>
               ))}
               {sweptKeys.map((key) => {
-                const value = formatValue(configValue(row.config, key));
+                const value = label(key, configValue(row.config, key));
                 return (
-                  <td key={key} className="truncate px-3 font-mono text-xs" title={value}>
-                    {value}
+                  <td key={key} className={cn("truncate px-3 text-xs", value.named ? "font-medium" : "font-mono")} title={value.title} data-testid="leaderboard-variant">
+                    {value.text}
                   </td>
                 );
               })}

@@ -15,12 +15,28 @@ const FEED_LABELS: Record<FeedStatus, { label: string; tone: string }> = {
   closed: { label: "Disconnected", tone: "bg-muted" },
 };
 
-/** Where the live feed stands (WebSocket, polling fallback, reconnecting). */
-export function FeedIndicator({ status }: { status: FeedStatus }) {
-  const { label, tone } = FEED_LABELS[status];
+/** What the indicator says once the sweep is not running: nothing is live to watch. */
+const SWEEP_LABELS: Record<string, { label: string; tone: string }> = {
+  paused: { label: "Paused: nothing runs until you resume", tone: "bg-warn" },
+  completed: { label: "Finished", tone: "bg-muted" },
+  failed: { label: "Finished with failures", tone: "bg-bad" },
+  draft: { label: "No sweep yet", tone: "bg-muted" },
+};
+
+/** Where the live feed stands (WebSocket, polling fallback, reconnecting), or that the sweep is
+ * paused or over (a finished sweep shows no green pulsing "Live"). */
+export function FeedIndicator({ status, sweepStatus }: { status: FeedStatus; sweepStatus?: string }) {
+  const quiet = status === "live" || status === "polling" || status === "connecting" ? SWEEP_LABELS[sweepStatus ?? ""] : undefined;
+  const { label, tone } = quiet ?? FEED_LABELS[status];
   return (
-    <span className="inline-flex items-center gap-1.5 text-xs text-muted" data-testid="feed-status" data-status={status} aria-live="polite">
-      <span className={cn("h-2 w-2 rounded-full", tone, status === "live" && "animate-pulse")} aria-hidden="true" />
+    <span
+      className="inline-flex items-center gap-1.5 text-xs text-muted"
+      data-testid="feed-status"
+      data-status={status}
+      data-sweep-status={sweepStatus}
+      aria-live="polite"
+    >
+      <span className={cn("h-2 w-2 rounded-full", tone, status === "live" && !quiet && "animate-pulse")} aria-hidden="true" />
       {label}
     </span>
   );
@@ -76,7 +92,7 @@ export function LiveStats({ state, feedStatus, status }: { state: LiveState; fee
           {state.statusReason === "budget" && <span className="text-sm text-warn">paused by the budget</span>}
           {state.statusReason === "stopped" && <span className="text-sm text-warn">stopped</span>}
         </div>
-        <FeedIndicator status={feedStatus} />
+        <FeedIndicator status={feedStatus} sweepStatus={shownStatus} />
       </div>
       <div className="mt-4">
         <div className="flex items-baseline justify-between gap-2 text-sm">
@@ -100,7 +116,14 @@ export function LiveStats({ state, feedStatus, status }: { state: LiveState; fee
               <div className="h-full bg-warn transition-[width] duration-500" style={{ width: `${failedRatio * 100}%` }} data-testid="progress-failed" />
             </div>
           ) : (
-            <div className="h-full rounded-full bg-accent transition-[width] duration-500" style={{ width: `${ratio * 100}%` }} />
+            <div
+              className={cn(
+              "h-full rounded-full transition-[width] duration-500",
+              shownStatus === "paused" ? "bg-warn bg-[repeating-linear-gradient(135deg,transparent_0_6px,rgb(0_0_0/0.18)_6px_12px)]" : shownStatus === "running" ? "bg-accent" : "bg-muted",
+              )}
+              data-testid="progress-fill"
+              style={{ width: `${ratio * 100}%` }}
+            />
           )}
         </div>
         <p className="num mt-1 h-4 text-xs text-muted">

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 
 import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/client";
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
-import { formatCost, formatInt, formatTokens } from "../../lib/format";
+import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
 import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
 
 // Only what the server runs: guided sweeps are refused until they exist (their own issue).
@@ -100,7 +100,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
         title="Start a sweep"
         description={
           experiment.grid_size != null
-            ? `The parameter space has ${formatInt(experiment.grid_size)} grid combinations.`
+            ? `The parameter space has ${pluralize(experiment.grid_size, "grid combination")}.`
             : "Run the parameter space against every sample."
         }
       />

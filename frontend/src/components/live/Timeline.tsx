@@ -99,7 +99,7 @@ const TimelineRow = memo(function TimelineRow({ entry, extra }: { entry: Timelin
           </Link>
         )}
       </div>
-      <span className="shrink-0 font-mono text-[11px] text-muted">{entry.type}</span>
+      <span className="hidden shrink-0 font-mono text-[11px] text-muted sm:inline">{entry.type}</span>
     </li>
   );
 });

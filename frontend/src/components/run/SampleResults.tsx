@@ -1,4 +1,8 @@
-import { useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
+
+import { useRateOutput, useRunRatings } from "../../api/queries/reviews";
+import { ErrorMessage } from "../ui/ErrorMessage";
+import { OutputRating, useReviewKeys } from "./OutputRating";
 
 import { formatDurationMs, formatInt, formatScore, formatValue } from "../../lib/format";
 import { Badge } from "../ui/Badge";
@@ -20,12 +24,23 @@ interface Props {
   perSample: Record<string, Record<string, number>>;
   /** The run's computed score details (for what each scorer said about a sample). */
   details: ScoreDetail[];
+  /** Rate each output (run x sample) 1-5, with keyboard shortcuts; absent: no rating controls. */
+  rating?: { runId: string; readOnly: boolean };
 }
 
 /** Every sample: its input, then each stage's prompt and response with tokens, latency and cache. */
-export function SampleResultsList({ groups, samples, perSample, details }: Props) {
+export function SampleResultsList({ groups, samples, perSample, details, rating }: Props) {
   const [filter, setFilter] = useState("");
   const [page, setPage] = useState(0);
+  const [selected, setSelected] = useState(0);
+  const ratings = useRunRatings(rating?.runId);
+  const rate = useRateOutput();
+  const mine = useMemo(() => new Map((ratings.data?.items ?? []).filter((r) => r.mine).map((r) => [r.sample_id, r.rating])), [ratings.data]);
+  const others = useMemo(() => {
+    const out = new Map<string, number[]>();
+    for (const r of ratings.data?.items ?? []) if (!r.mine) out.set(r.sample_id, [...(out.get(r.sample_id) ?? []), r.rating]);
+    return out;
+  }, [ratings.data]);
   const filtered = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     if (!needle) return groups;
@@ -40,12 +55,53 @@ export function SampleResultsList({ groups, samples, perSample, details }: Props
   const current = Math.min(page, pages - 1);
   const visible = filtered.slice(current * PAGE, current * PAGE + PAGE);
 
+  // Keyboard review over the filtered samples: 1-5 rate the selected one, j/k or arrows move, n = next unrated.
+  const canRate = !!rating && !rating.readOnly;
+  const select = useCallback(
+    (index: number) => {
+      const clamped = Math.max(0, Math.min(filtered.length - 1, index));
+      setSelected(clamped);
+      setPage(Math.floor(clamped / PAGE));
+    },
+    [filtered.length],
+  );
+  const selectedId = filtered[selected]?.sampleId;
+  const onRate = useCallback(
+    (value: number | null, sampleId = selectedId) => {
+      if (!rating || !sampleId) return;
+      rate.mutate({ runId: rating.runId, sampleId, rating: value });
+    },
+    [rating, selectedId, rate],
+  );
+  const nextUnrated = useCallback(() => {
+    for (let step = 1; step <= filtered.length; step += 1) {
+      const index = (selected + step) % filtered.length;
+      if (!mine.has(filtered[index].sampleId)) return select(index);
+    }
+  }, [filtered, selected, mine, select]);
+  useReviewKeys({
+    enabled: canRate && filtered.length > 0,
+    onRate: (value) => onRate(value),
+    onMove: (delta) => select(selected + delta),
+    onNext: nextUnrated,
+  });
+  useEffect(() => {
+    if (!selectedId) return;
+    document.querySelector(`[data-testid="sample-${CSS.escape(selectedId)}"]`)?.scrollIntoView?.({ block: "nearest" });
+  }, [selectedId]);
+
   return (
     <section aria-labelledby="samples-heading" className="space-y-3">
       <div className="flex flex-wrap items-center justify-between gap-2">
         <h2 id="samples-heading" className="text-lg font-semibold">
           Samples ({groups.length})
         </h2>
+        {canRate && (
+          <p className="text-xs text-muted" data-testid="review-keys-hint">
+            Keys: <kbd>1</kbd>–<kbd>5</kbd> rate the selected output · <kbd>j</kbd>/<kbd>k</kbd> or ↑/↓ move · <kbd>n</kbd> next unrated
+            {ratings.data ? ` · ${ratings.data.count} rating${ratings.data.count === 1 ? "" : "s"}, human score ${ratings.data.human_score === null ? "—" : ratings.data.human_score.toFixed(3)}` : ""}
+          </p>
+        )}
         <Input
           type="search"
           aria-label="Filter samples by id, input or output"
@@ -59,6 +115,7 @@ export function SampleResultsList({ groups, samples, perSample, details }: Props
         />
       </div>
       {filtered.length === 0 && <p className="text-sm text-muted">No sample matches “{filter}”.</p>}
+      <ErrorMessage error={rate.error} title="The rating was not saved" />
       {visible.map((group, i) => (
         <SampleCard
           key={group.sampleId}
@@ -67,6 +124,22 @@ export function SampleResultsList({ groups, samples, perSample, details }: Props
           scores={perSample[group.sampleId] ?? {}}
           details={details}
           defaultOpen={current === 0 && i < 3}
+          selected={canRate && current * PAGE + i === selected}
+          onSelect={() => select(current * PAGE + i)}
+          rating={
+            rating ? (
+              <OutputRating
+                sampleId={group.sampleId}
+                mine={mine.get(group.sampleId) ?? null}
+                others={others.get(group.sampleId) ?? []}
+                onRate={(value) => {
+                  select(current * PAGE + i);
+                  onRate(value, group.sampleId);
+                }}
+                disabled={rating.readOnly}
+              />
+            ) : null
+          }
         />
       ))}
       <Pager page={current} pageSize={PAGE} total={filtered.length} onPage={setPage} label="Sample pages" className="justify-end text-sm" />
@@ -80,16 +153,28 @@ function SampleCard({
   scores,
   details,
   defaultOpen,
+  selected = false,
+  onSelect,
+  rating,
 }: {
   group: Group;
   sample: SampleInfo | undefined;
   scores: Record<string, number>;
   details: ScoreDetail[];
   defaultOpen: boolean;
+  selected?: boolean;
+  onSelect?: () => void;
+  rating?: ReactNode;
 }) {
   const failed = group.stages.some((s) => s.error);
   return (
-    <details open={defaultOpen} className="rounded-lg border border-line bg-panel" data-testid={`sample-${group.sampleId}`}>
+    <details
+      open={defaultOpen || selected || undefined}
+      className={`rounded-lg border bg-panel ${selected ? "border-accent ring-2 ring-accent/40" : "border-line"}`}
+      data-testid={`sample-${group.sampleId}`}
+      data-selected={selected}
+      onFocus={onSelect}
+    >
       <summary className="flex flex-wrap items-center gap-x-3 gap-y-1 px-4 py-2">
         <span className="font-mono text-sm font-semibold">{group.sampleId}</span>
         {failed && <Badge tone="bad">failed</Badge>}
@@ -101,6 +186,7 @@ function SampleCard({
         ))}
       </summary>
       <div className="space-y-3 border-t border-line px-4 py-3">
+        {rating}
         {sample && (
           <div className="grid gap-3 md:grid-cols-2">
             <TextBlock label="Input" text={sample.input} />

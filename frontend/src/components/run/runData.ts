@@ -78,7 +78,8 @@ export function sampleScoreReason(detail: ScoreDetail, sampleId: string): string
 
 /** Human ratings (several average into the run's `human_rating` score). */
 export function humanRatings(details: ScoreDetail[]): ScoreDetail[] {
-  return details.filter((d) => d.name === "human_rating");
+  // The row the server keeps as the mean of the per-output ratings is not one person's run rating.
+  return details.filter((d) => d.name === "human_rating" && (d.metadata as { source?: string } | null)?.source !== "outputs");
 }
 
 /** A human rating's own words: "4/5", "thumbs up" or "0.80". */

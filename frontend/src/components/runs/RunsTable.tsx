@@ -6,7 +6,9 @@ import { Link, useNavigate } from "react-router-dom";
 import type { Run } from "../../api/client";
 import type { RunListParams } from "../../api/queries/keys";
 import { runsPageOptions } from "../../api/queries/runs";
-import { formatCost, formatDurationMs, formatInt, formatScore, formatTokens, formatValue, shortId } from "../../lib/format";
+import { formatCost, formatDurationMs, formatInt, formatScore, formatTokens, shortId } from "../../lib/format";
+import { useSweepScope } from "../../lib/sweepScope";
+import { useValueLabel } from "../../lib/variants";
 import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton, StatusBadge } from "../ui";
 import { configValue, keyLabel } from "./configValue";
 
@@ -45,6 +47,8 @@ export function RunsTable({
   const [status, setStatus] = useState<RunStatus | "">("");
   const [selected, setSelected] = useState<string[]>([]);
   const navigate = useNavigate();
+  const label = useValueLabel();
+  const sweepId = useSweepScope();
   const scrollRef = useRef<HTMLDivElement>(null);
   const filter = status || undefined;
 
@@ -72,10 +76,10 @@ export function RunsTable({
         label: keyLabel(key),
         width: "w-36",
         render: (run) => {
-          const value = formatValue(configValue(run.config, key));
+          const value = label(key, configValue(run.config, key));
           return (
-            <span className="block truncate font-mono text-xs" title={value}>
-              {value}
+            <span className={`block truncate text-xs ${value.named ? "font-medium" : "font-mono"}`} title={value.title} data-testid="run-variant">
+              {value.text}
             </span>
           );
         },
@@ -92,14 +96,14 @@ export function RunsTable({
         render: (run) => (run.llm_calls ? `${run.cache_hits}/${run.llm_calls}` : "—"),
       },
     ],
-    [scorerNames, sweptKeys],
+    [scorerNames, sweptKeys, label],
   );
 
   // Page 0 always (it carries the total); further pages as the virtual window reaches them.
   const [visiblePages, setVisiblePages] = useState<number[]>([0]);
   const pageQueries = useQueries({
     queries: visiblePages.map((page) => ({
-      ...runsPageOptions(experimentId, { sort, status: filter, limit: RUNS_PAGE_SIZE, offset: page * RUNS_PAGE_SIZE }),
+      ...runsPageOptions(experimentId, { sort, status: filter, limit: RUNS_PAGE_SIZE, offset: page * RUNS_PAGE_SIZE, ...(sweepId ? { sweep_id: sweepId } : {}) }),
       placeholderData: page === 0 ? keepPreviousData : undefined,
     })),
   });
@@ -261,8 +265,12 @@ export function RunsTable({
                     data-run-id={run.id}
                     aria-rowindex={item.index + 2}
                     aria-selected={checked}
-                    className={cn("border-b border-line/60 hover:bg-raised/60", checked && "bg-accent/10")}
+                    className={cn("cursor-pointer border-b border-line/60 hover:bg-raised/60", checked && "bg-accent/10")}
                     style={{ height: ROW_HEIGHT }}
+                    onClick={(event) => {
+                      if ((event.target as HTMLElement).closest("a, button, input, label")) return;
+                      navigate(`/runs/${run.id}`);
+                    }}
                   >
                     <td className="px-3">
                       <input

@@ -67,6 +67,7 @@ export function ApiKeysPanel() {
         ) : keys.data.items.length === 0 ? (
           <EmptyState className="m-4" title="No API keys" description="Create one above to drive PromptLooper from scripts or an MCP client." />
         ) : (
+          <div className="overflow-x-auto">
           <table className="w-full text-sm" aria-label="API keys">
             <thead>
               <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
@@ -93,6 +94,7 @@ export function ApiKeysPanel() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </Card>
       <ConfirmDialog

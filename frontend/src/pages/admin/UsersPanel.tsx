@@ -59,6 +59,7 @@ export function UsersPanel() {
         ) : users.isError ? (
           <ErrorMessage error={users.error} className="m-4" onRetry={() => void users.refetch()} />
         ) : (
+          <div className="overflow-x-auto">
           <table className="w-full text-sm" aria-label="Users">
             <thead>
               <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
@@ -90,6 +91,7 @@ export function UsersPanel() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </Card>
       <ConfirmDialog
