@@ -400,7 +400,8 @@ class Budget(InModel):
 class SweepCreate(InModel):
     """Start a sweep."""
 
-    type: Literal["grid", "random", "guided"] = "grid"
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description=(
+        "The strategy: grid or random (guided: not yet available), or one registered on the server"))] = "grid"
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None

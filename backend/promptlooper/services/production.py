@@ -15,6 +15,7 @@ from promptlooper.events.redis_bus import RedisEventBus
 from promptlooper.queue.coordination import Coordinator, worker_name
 from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.services.runtime import Runtime
+from promptlooper.services.strategies import load_strategy_modules
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -29,6 +30,7 @@ def distributed(ctx: AppContext) -> bool:
 
 async def start_api_runtime(ctx: AppContext) -> Runtime:
     """The API process's runtime: in-process queue, or the Celery queue with Redis events."""
+    load_strategy_modules(ctx.settings.strategy_modules)
     if not distributed(ctx):
         runtime = Runtime.build(ctx)
         runtime.queue = InProcessQueue(ctx)
@@ -54,6 +56,7 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
     from promptlooper.queue.celery_queue import CeleryQueue
     from promptlooper.services.distributed import watchdog_forever
 
+    load_strategy_modules(ctx.settings.strategy_modules)
     redis_url = ctx.settings.redis_url
     assert redis_url is not None
     coordinator = Coordinator(redis_url, lease_s=ctx.settings.run_lease_s)

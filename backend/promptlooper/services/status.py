@@ -17,6 +17,7 @@ from promptlooper.schemas import EndpointOut, RunDetail
 from promptlooper.services import endpoints as endpoint_service
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import results as results_service
+from promptlooper.services import sweep_policy
 
 DONE = ("completed", "cached", "failed")
 
@@ -76,13 +77,12 @@ async def _counts(session: AsyncSession, experiment_id: uuid.UUID, sweep: Sweep 
     }
 
 
-def _eta(sweep: Sweep | None, status: str, progress: dict[str, Any]) -> float | None:
-    done, total = int(progress["completed"]), int(progress["total"])
-    if sweep is None or status != "running" or done == 0 or done >= total:
+async def _eta(session: AsyncSession, sweep: Sweep | None, status: str) -> float | None:
+    """The sweep policy's ETA (this session's pace) while the experiment runs."""
+    if sweep is None or status != "running":
         return None
-    started = sweep.created_at if sweep.created_at.tzinfo else sweep.created_at.replace(tzinfo=UTC)
-    elapsed = (datetime.now(UTC) - started).total_seconds()
-    return round(elapsed / done * (total - done), 1)
+    progress = await sweep_policy.progress_from_db(session, sweep)
+    return progress.eta_s()
 
 
 async def experiment_status(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any]:
@@ -102,7 +102,7 @@ async def experiment_status(session: AsyncSession, experiment_id: uuid.UUID) -> 
         },
         "progress": progress,
         "best": best,
-        "eta_s": _eta(sweep, experiment.status, progress),
+        "eta_s": await _eta(session, sweep, experiment.status),
         "next": _next_step(experiment.status, best),
     }
 

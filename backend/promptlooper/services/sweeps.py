@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -13,37 +14,24 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import estimate_sweep
-from promptlooper.engine.space import SpaceError, config_hash, count_grid, expand_grid, sample_random
-from promptlooper.errors import BadRequest, Conflict, InvalidDefinition
+from promptlooper.errors import Conflict, InvalidDefinition
 from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.services import strategies
+from promptlooper.services import sweep_policy as policy
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
-
-MAX_SWEEP_RUNS = 100_000  # one sweep's configs are expanded in memory and stored as rows
-
-
-def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
-                  default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs)."""
-    try:
-        if sweep_type == "grid":
-            combinations = count_grid(defn)
-            if combinations > MAX_SWEEP_RUNS and max_runs is None:
-                raise BadRequest(
-                    f"The grid holds {combinations:,} combinations; set max_runs (at most {MAX_SWEEP_RUNS:,}) "
-                    "or use a random sweep.", code="sweep_too_large")
-            return expand_grid(defn, default_endpoint_id, max_runs)
-        if sweep_type == "random":
-            return sample_random(defn, default_endpoint_id, max_runs or 20, seed)
-    except SpaceError as exc:
-        raise BadRequest(str(exc), code="invalid_parameter_space") from exc
-    raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
+from promptlooper.services.strategies import StrategySpec, build_strategy, sweep_configs
 
 
-def _configs(experiment: Experiment, body: SweepCreate, default_endpoint_id: str | None) -> list[dict[str, Any]]:
-    return sweep_configs(definition_of(experiment), body.type, body.max_runs, body.seed, default_endpoint_id)
+def _strategy_spec(defn: ExperimentDefinition, body: SweepCreate, default_endpoint_id: str | None) -> StrategySpec:
+    if not strategies.is_known(body.type):
+        if body.type == "guided":
+            raise strategies.unsupported(body.type)
+        raise InvalidDefinition([{"loc": ["body", "type"], "msg": f"Unknown sweep type {body.type!r}.",
+                                  "type": "literal_error"}])
+    return StrategySpec(body.type, defn, body.model_dump(mode="json"), default_endpoint_id)
 
 
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
@@ -76,31 +64,25 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
         )
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = _configs(experiment, body, default_endpoint)
+    # The strategy's first answer (grid and random: every run) is persisted as pending runs now;
+    # later answers come from the sweep policy's `advance` when no run is left open.
+    spec = _strategy_spec(definition_of(experiment), body, default_endpoint)
+    proposals = build_strategy(spec).ask().propose
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
+    now = datetime.now(UTC)
     sweep = Sweep(
         experiment_id=experiment_id,
         type=body.type,
         status="running",
         options=options,
-        total_runs=len(configs) * body.repeats,
+        total_runs=len(proposals),
+        created_at=now,
+        resumed_at=now,
     )
     session.add(sweep)
     await session.flush()
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "experiment_id": experiment_id,
-            "sweep_id": sweep.id,
-            "config_hash": config_hash(c),
-            "config": c,
-            "repeat_index": r,
-            "status": "pending",
-        }
-        for c in configs
-        for r in range(body.repeats)
-    ]
+    rows = policy.proposal_rows(experiment_id, sweep.id, proposals)
     if rows:
         await session.execute(insert(Run), rows)
     experiment.status = "running"
@@ -136,15 +118,10 @@ async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
     runtime.set_control(sweep_id, "paused")
-    if runtime.queue_for().name != "in-process":
-        # Workers read the status before each run, so no new run starts anywhere from the commit on;
-        # in-process, the sweep loop announces the pause itself once its in-flight runs are done.
-        after_commit(session, lambda: _announce_pause(runtime, experiment_id, sweep_id))
+    # Executors read the status (workers) or the control (in-process) before each run, so no new run
+    # starts from the commit on; in-flight runs finish. The policy announces it, the same in both modes.
+    after_commit(session, lambda: policy.announce_pause(ctx, runtime, experiment_id, sweep_id))
     return await experiment_out(session, experiment)
-
-
-async def _announce_pause(runtime: Any, experiment_id: uuid.UUID, sweep_id: uuid.UUID) -> None:
-    runtime.publish("experiment.paused", experiment_id=experiment_id, sweep_id=sweep_id, reason="requested")
 
 
 async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
@@ -154,6 +131,7 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
     if sweep is None or sweep.status != "paused":
         raise Conflict("No paused sweep to resume.", code="no_paused_sweep")
     sweep.status, experiment.status = "running", "running"
+    sweep.resumed_at = datetime.now(UTC)  # the ETA goes by this session's pace
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
 
@@ -188,6 +166,8 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
 
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
+        if ids and ctx.runtime.queue_for().name == "in-process":  # this process restarts them: a new session
+            await session.execute(update(Sweep).where(Sweep.id.in_(ids)).values(resumed_at=datetime.now(UTC)))
     for sweep_id in ids:
         await ctx.runtime.queue_for().enqueue_sweep(sweep_id)
     return ids
