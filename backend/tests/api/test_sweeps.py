@@ -220,3 +220,35 @@ def test_estimate_reports_document_problems_and_huge_grids(admin: TestClient) ->
     assert too_big.status_code == 400 and too_big.json()["code"] == "sweep_too_large"
     assert "1,000,000" in too_big.json()["detail"]
     assert admin.post("/api/v1/experiments/estimate", json={"document": huge, "max_runs": 50}).json()["runs"] == 50
+
+
+def test_a_strategy_proposes_a_second_wave_from_the_first_waves_scores(admin: TestClient) -> None:
+    from tests.support.strategies import WAVE2_SIZE
+
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=2)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "two_wave", "concurrency": 2})
+        assert started.status_code == 202, started.text
+        assert started.json()["total_runs"] == 4, "the first wave is persisted up front"
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 100}).json()["items"]
+        assert len(runs) == 4 + WAVE2_SIZE
+        first = [r for r in runs if r["repeat_index"] == 0]
+        second = [r for r in runs if r["repeat_index"] == 1]
+        best_first = sorted(first, key=lambda r: -r["weighted_score"])[:WAVE2_SIZE]
+        assert {r["config_hash"] for r in second} == {r["config_hash"] for r in best_first}
+        assert {r["config"]["stages"][0]["model"] for r in second} == {"m2"}, "the keyword scorer favours m2"
+        assert {r["status"] for r in runs} == {"completed"} and server.stats()["calls"] == 2 * len(runs)
+        found = wait_event(admin, experiment_id, "experiment.completed")
+        completed = [e for e in found if e["type"] == "experiment.completed"]
+        assert len(completed) == 1 and completed[0]["data"]["total"] == 6 and completed[0]["data"]["completed"] == 6
+
+
+def test_unknown_and_guided_sweep_types_are_refused(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1)
+        guided = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "guided"})
+        assert guided.status_code == 400 and guided.json()["code"] == "unsupported_sweep_type"
+        unknown = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "annealing"})
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "type"]
+        assert admin.get(f"/api/v1/experiments/{experiment_id}").json()["status"] != "running"
