@@ -177,13 +177,16 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
             return "requeue" if await _sweep_running(ctx, sweep_id) else "sweep-not-running"
         try:
             result = await _claim_and_run(ctx, rt, plan, run_id, config)
+            if result != "gone":
+                # Within the slot, as in-process: a spent budget pauses the sweep before the next run starts.
+                await account_run(ctx, rt, plan, run_id)
         finally:
             await asyncio.shield(slots.release(slot))
     finally:
         await coordinator.release_run(run_id, sweep_id)
     if result == "gone":
         return "done-already"
-    await after_run(ctx, rt, plan, run_id)
+    await advance_and_dispatch(ctx, rt, plan.sweep_id)
     return result
 
 
@@ -222,8 +225,8 @@ async def _fail_run(session: AsyncSession, run_id: uuid.UUID, reason: str) -> No
 # --- after each run: progress, best, budget, next runs, completion (the sweep policy's) ------------
 
 
-async def after_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: uuid.UUID) -> None:
-    """Account a finished run with the sweep policy, then advance the sweep if it has no open run."""
+async def account_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: uuid.UUID) -> None:
+    """Account a finished run with the sweep policy: progress, a new best, a spent budget."""
     async with session_scope(ctx.sessionmaker) as session:
         sweep = await session.get(Sweep, plan.sweep_id)
         run = await session.get(Run, run_id)
@@ -235,7 +238,6 @@ async def after_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: uuid.
     policy.publish_new_best(rt, plan, run, best_before)
     if policy.over_budget(plan, progress):
         await policy.pause_for_budget(ctx, rt, plan, progress)
-    await advance_and_dispatch(ctx, rt, plan.sweep_id)
 
 
 async def advance_and_dispatch(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> bool:
