@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from promptlooper.engine.definition import ExperimentDefinition
+from promptlooper.events.types import LiveEventOut
 
 T = TypeVar("T")
 
@@ -558,22 +559,14 @@ class Leaderboard(BaseModel):
     items: list[LeaderboardEntry]
 
 
-class EventOut(BaseModel):
-    """A persisted live event."""
-
-    type: str
-    seq: int | None
-    experiment_id: str | None
-    sweep_id: str | None
-    run_id: str | None
-    data: dict[str, Any]
-    ts: str
-
-
 class EventsPage(BaseModel):
-    """Events after a sequence number; pass `next_after` back to continue."""
+    """Events after a sequence number; pass `next_after` back to continue.
 
-    items: list[EventOut]
+    Each item is one of the typed events of `events/types.py` (discriminated by `type`); WebSocket
+    messages have the same shape.
+    """
+
+    items: list[LiveEventOut]
     next_after: int
 
 

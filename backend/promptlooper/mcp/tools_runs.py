@@ -13,6 +13,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from promptlooper.db import session_scope
+from promptlooper.events import types as ev
 from promptlooper.mcp.common import ToolContext, Work, dump, given, parse, reported, state_of, unit_of_work
 from promptlooper.mcp.tools import CALLS_LLM, READ, WRITE, _schema
 from promptlooper.schemas import AdHocRun, InModel, ScoreIn, SweepCreate
@@ -236,8 +237,9 @@ async def request_human_review(ctx: ToolContext, experiment_id: uuid.UUID, reaso
 
 
 def _publish_review(work: Work, experiment_id: uuid.UUID, review: HumanReview) -> None:
-    work.app.runtime.publish("human_needed", experiment_id=experiment_id, run_id=review.run_id,
-                             reason=review.reason, context=review.context, requested_by=work.principal.username)
+    work.app.runtime.publish(
+        ev.HumanNeeded(reason=review.reason, context=review.context, requested_by=work.principal.username),
+        experiment_id=experiment_id, run_id=review.run_id)
 
 
 def run_tools() -> list[Tool]:

@@ -17,6 +17,7 @@ from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.runner import EndpointHandle, RunOutcome, StageOutcome, execute_run
 from promptlooper.errors import AppError
+from promptlooper.events import types as ev
 from promptlooper.models import Run, RunStatus, Score, StageResult, Sweep
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.runtime import Runtime, SweepControl
@@ -98,24 +99,24 @@ async def run_once(
             return None
         run.status, run.started_at = RunStatus.RUNNING, datetime.now(UTC)
         config, repeat_index, experiment_id, sweep_id = run.config, run.repeat_index, run.experiment_id, run.sweep_id
-    rt.publish(
-        "run.started", experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id, config_hash=run.config_hash
-    )
+    rt.publish(ev.RunStarted(config_hash=run.config_hash), experiment_id=experiment_id, sweep_id=sweep_id,
+               run_id=run_id)
 
     async def on_stage(stage: StageOutcome) -> None:
         rt.publish(
-            "stage.completed",
+            ev.StageCompleted(
+                stage_index=stage.stage_index,
+                stage_name=stage.stage_name,
+                sample_id=stage.sample_id,
+                cached=stage.cached,
+                tokens_in=stage.tokens_in,
+                tokens_out=stage.tokens_out,
+                latency_ms=stage.latency_ms,
+                error=stage.error,
+            ),
             experiment_id=experiment_id,
             sweep_id=sweep_id,
             run_id=run_id,
-            stage_index=stage.stage_index,
-            stage_name=stage.stage_name,
-            sample_id=stage.sample_id,
-            cached=stage.cached,
-            tokens_in=stage.tokens_in,
-            tokens_out=stage.tokens_out,
-            latency_ms=stage.latency_ms,
-            error=stage.error,
         )
 
     def lookup(endpoint_id: str | None) -> EndpointHandle:
@@ -136,23 +137,24 @@ async def run_once(
         if run is None:
             return None
         await persist_outcome(session, run, outcome, scores, weighted)
-    event = {"completed": "run.completed", "cached": "run.cached", "failed": "run.failed"}[outcome.status]
+    event = {"completed": ev.RunCompleted, "cached": ev.RunCached, "failed": ev.RunFailed}[outcome.status]
     rt.publish(
-        event,
+        event(
+            status=outcome.status,
+            weighted_score=weighted,
+            scores={k: v.value for k, v in scores.items()},
+            error=outcome.error,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            cost_estimate=outcome.cost,
+            llm_calls=outcome.llm_calls,
+            cache_hits=outcome.cache_hits,
+            duration_ms=outcome.duration_ms,
+            config=config,
+        ),
         experiment_id=experiment_id,
         sweep_id=sweep_id,
         run_id=run_id,
-        status=outcome.status,
-        weighted_score=weighted,
-        scores={k: v.value for k, v in scores.items()},
-        error=outcome.error,
-        tokens_in=outcome.tokens_in,
-        tokens_out=outcome.tokens_out,
-        cost_estimate=outcome.cost,
-        llm_calls=outcome.llm_calls,
-        cache_hits=outcome.cache_hits,
-        duration_ms=outcome.duration_ms,
-        config=config,
     )
     return run, outcome
 
@@ -276,4 +278,4 @@ async def _fail_open(ctx: AppContext, rt: Runtime, state: _SweepState, run_ids: 
         sweep = await session.get(Sweep, plan.sweep_id)
         if sweep is not None:
             state.progress = await policy.progress_from_db(session, sweep)
-    rt.publish("run.failed", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, error=reason, runs=len(run_ids))
+    rt.publish(ev.RunFailed(error=reason, runs=len(run_ids)), experiment_id=plan.experiment_id, sweep_id=plan.sweep_id)

@@ -13,6 +13,7 @@ from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition, ScorerEntry
 from promptlooper.engine.scorers import weighted_score
+from promptlooper.events import types as ev
 from promptlooper.models import Experiment, Run, Score, StageResult
 
 
@@ -86,15 +87,15 @@ async def rescore_experiment(ctx: AppContext, experiment_id: uuid.UUID) -> int:
             Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed")))
             .order_by(Run.created_at))).all())
     total = len(run_ids)
-    runtime.publish("rescore.progress", experiment_id=experiment_id, done=0, total=total)
+    runtime.publish(ev.RescoreProgress(done=0, total=total), experiment_id=experiment_id)
     for start in range(0, total, 50):
         async with session_scope(ctx.sessionmaker) as session:
             for run_id in run_ids[start : start + 50]:
                 run = await session.get(Run, run_id)
                 if run is not None:
                     await rescore_run(session, defn, run, scorer_extras(ctx))
-        runtime.publish("rescore.progress", experiment_id=experiment_id, done=min(start + 50, total), total=total)
-    runtime.publish("rescore.completed", experiment_id=experiment_id, runs=total)
+        runtime.publish(ev.RescoreProgress(done=min(start + 50, total), total=total), experiment_id=experiment_id)
+    runtime.publish(ev.RescoreCompleted(runs=total), experiment_id=experiment_id)
     return total
 
 

@@ -175,6 +175,11 @@ def is_known(sweep_type: str) -> bool:
     return sweep_type in _REGISTRY
 
 
+def known_types() -> list[str]:
+    """Registered sweep types, grid and random first."""
+    return sorted(_REGISTRY, key=lambda t: (t not in ("grid", "random"), t))
+
+
 def build_strategy(spec: StrategySpec, trials: list[Trial] | None = None) -> Strategy:
     """A strategy for the spec, told the given runs (its whole state)."""
     factory = _REGISTRY.get(spec.sweep_type)

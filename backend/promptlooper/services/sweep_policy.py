@@ -28,6 +28,7 @@ from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.space import config_hash
+from promptlooper.events import types as ev
 from promptlooper.models import Experiment, Run, RunStatus, StageResult, Sweep
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime
@@ -235,15 +236,16 @@ def is_new_best(run: Run, best_so_far: float | None) -> bool:
 
 def publish_progress(rt: Runtime, plan: SweepPlan, progress: SweepProgress) -> None:
     """`sweep.progress` after a run finished."""
-    rt.publish("sweep.progress", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, **progress.as_data())
+    rt.publish(ev.SweepProgressed(**progress.as_data()), experiment_id=plan.experiment_id, sweep_id=plan.sweep_id)
 
 
 def publish_new_best(rt: Runtime, plan: SweepPlan, run: Run, best_so_far: float | None) -> bool:
     """`new_best_found` when the run beats the best so far; answers whether it did."""
     if not is_new_best(run, best_so_far):
         return False
-    rt.publish("new_best_found", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, run_id=run.id,
-               weighted_score=run.weighted_score, previous_best=best_so_far, config=run.config)
+    assert run.weighted_score is not None
+    rt.publish(ev.NewBestFound(weighted_score=run.weighted_score, previous_best=best_so_far, config=run.config),
+               experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, run_id=run.id)
     return True
 
 
@@ -256,11 +258,11 @@ async def pause_for_budget(ctx: AppContext, rt: Runtime, plan: SweepPlan, progre
         if not paused.rowcount:  # type: ignore[attr-defined]
             return False  # another worker got there first, or the user paused or stopped it
         await session.execute(update(Experiment).where(Experiment.id == plan.experiment_id).values(status="paused"))
-    rt.publish("budget.exhausted", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id,
-               token_count=progress.paid_tokens, cost=round(progress.cost, 6),
-               max_tokens=plan.budget_tokens or None, max_cost_usd=plan.budget_cost or None)
-    rt.publish("experiment.paused", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, reason="budget",
-               **progress.as_data())
+    rt.publish(ev.BudgetExhausted(token_count=progress.paid_tokens, cost=round(progress.cost, 6),
+                                  max_tokens=plan.budget_tokens or None, max_cost_usd=plan.budget_cost or None),
+               experiment_id=plan.experiment_id, sweep_id=plan.sweep_id)
+    rt.publish(ev.ExperimentPaused(reason="budget", **progress.as_data()),
+               experiment_id=plan.experiment_id, sweep_id=plan.sweep_id)
     return True
 
 
@@ -271,8 +273,8 @@ async def announce_pause(ctx: AppContext, rt: Runtime, experiment_id: uuid.UUID,
         if sweep is None:
             return
         progress = await progress_from_db(session, sweep)
-    rt.publish("experiment.paused", experiment_id=experiment_id, sweep_id=sweep_id, reason="requested",
-               **progress.as_data())
+    rt.publish(ev.ExperimentPaused(reason="requested", **progress.as_data()),
+               experiment_id=experiment_id, sweep_id=sweep_id)
 
 
 # --- next runs and completion -------------------------------------------------------------------
@@ -345,6 +347,6 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
         sweep.tokens_in, sweep.tokens_out, sweep.cost_estimate = progress.tokens_in, progress.tokens_out, progress.cost
         await session.execute(update(Experiment).where(Experiment.id == plan.experiment_id).values(status="completed"))
         best = await best_score(session, plan.experiment_id)
-    rt.publish("experiment.completed", experiment_id=plan.experiment_id, sweep_id=sweep_id, best_score=best,
-               **progress.as_data())
+    rt.publish(ev.ExperimentCompleted(best_score=best, **progress.as_data()),
+               experiment_id=plan.experiment_id, sweep_id=sweep_id)
     return []

@@ -15,6 +15,7 @@ from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import estimate_sweep
 from promptlooper.errors import Conflict, InvalidDefinition
+from promptlooper.events import types as ev
 from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
 from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services import strategies
@@ -29,8 +30,9 @@ def _strategy_spec(defn: ExperimentDefinition, body: SweepCreate, default_endpoi
     if not strategies.is_known(body.type):
         if body.type == "guided":
             raise strategies.unsupported(body.type)
-        raise InvalidDefinition([{"loc": ["body", "type"], "msg": f"Unknown sweep type {body.type!r}.",
-                                  "type": "literal_error"}])
+        known = " or ".join(f"'{t}'" for t in strategies.known_types())
+        raise InvalidDefinition([{"loc": ["body", "type"], "msg": f"Input should be {known}", "type": "literal_error",
+                                  "input": body.type}])
     return StrategySpec(body.type, defn, body.model_dump(mode="json"), default_endpoint_id)
 
 
@@ -91,15 +93,9 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     sweep_id = sweep.id
 
     async def _enqueue() -> None:
-        runtime.publish(
-            "sweep.started",
-            experiment_id=experiment_id,
-            sweep_id=sweep_id,
-            type=body.type,
-            total=len(rows),
-            options=options,
-        )
-        runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
+        runtime.publish(ev.SweepStarted(type=body.type, total=len(rows), options=options),
+                        experiment_id=experiment_id, sweep_id=sweep_id)
+        runtime.publish(ev.ExperimentStarted(total=len(rows)), experiment_id=experiment_id, sweep_id=sweep_id)
         await runtime.queue_for().enqueue_sweep(sweep_id)
 
     after_commit(session, _enqueue)
@@ -136,7 +132,7 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
     runtime, sweep_id = ctx.runtime, sweep.id
 
     async def _enqueue() -> None:
-        runtime.publish("experiment.resumed", experiment_id=experiment_id, sweep_id=sweep_id)
+        runtime.publish(ev.ExperimentResumed(), experiment_id=experiment_id, sweep_id=sweep_id)
         await runtime.queue_for().enqueue_sweep(sweep_id)
 
     after_commit(session, _enqueue)
@@ -156,7 +152,10 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
     experiment.status = "completed"
     await session.flush()
-    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True)
+    progress = await policy.progress_from_db(session, sweep)
+    best = await policy.best_score(session, experiment_id)
+    ctx.runtime.publish(ev.ExperimentCompleted(best_score=best, stopped=True, **progress.as_data()),
+                        experiment_id=experiment_id, sweep_id=sweep.id)
     return await experiment_out(session, experiment)
 
 
