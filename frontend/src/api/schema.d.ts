@@ -981,6 +981,36 @@ export interface components {
              */
             max_tokens: number;
         };
+        /** BudgetExhausted */
+        BudgetExhausted: {
+            /** Cost */
+            cost: number;
+            /** Max Cost Usd */
+            max_cost_usd: number | null;
+            /** Max Tokens */
+            max_tokens: number | null;
+            /** Token Count */
+            token_count: number;
+        };
+        /** BudgetExhaustedEvent */
+        BudgetExhaustedEvent: {
+            data: components["schemas"]["BudgetExhausted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "budget.exhausted";
+        };
         /**
          * CacheInvalidated
          * @description How many cached responses were deleted.
@@ -1116,14 +1146,54 @@ export interface components {
             scoring_config?: components["schemas"]["ScorerEntry"][];
         };
         /**
-         * EventOut
-         * @description A persisted live event.
+         * EventsPage
+         * @description Events after a sequence number; pass `next_after` back to continue.
+         *
+         *     Each item is one of the typed events of `events/types.py` (discriminated by `type`); WebSocket
+         *     messages have the same shape.
          */
-        EventOut: {
-            /** Data */
-            data: {
-                [key: string]: unknown;
-            };
+        EventsPage: {
+            /** Items */
+            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"])[];
+            /** Next After */
+            next_after: number;
+        };
+        /** ExperimentCompleted */
+        ExperimentCompleted: {
+            /** Best Score */
+            best_score: number | null;
+            /** Cached */
+            cached: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Stopped
+             * @description Stopped by a user (runs not started were dropped)
+             * @default false
+             */
+            stopped: boolean;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Total */
+            total: number;
+        };
+        /** ExperimentCompletedEvent */
+        ExperimentCompletedEvent: {
+            data: components["schemas"]["ExperimentCompleted"];
             /** Experiment Id */
             experiment_id: string | null;
             /** Run Id */
@@ -1134,18 +1204,11 @@ export interface components {
             sweep_id: string | null;
             /** Ts */
             ts: string;
-            /** Type */
-            type: string;
-        };
-        /**
-         * EventsPage
-         * @description Events after a sequence number; pass `next_after` back to continue.
-         */
-        EventsPage: {
-            /** Items */
-            items: components["schemas"]["EventOut"][];
-            /** Next After */
-            next_after: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.completed";
         };
         /**
          * ExperimentCreate
@@ -1222,6 +1285,100 @@ export interface components {
             status: string;
             /** Updated At */
             updated_at: string;
+        };
+        /** ExperimentPaused */
+        ExperimentPaused: {
+            /** Cached */
+            cached: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "requested" | "budget";
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Total */
+            total: number;
+        };
+        /** ExperimentPausedEvent */
+        ExperimentPausedEvent: {
+            data: components["schemas"]["ExperimentPaused"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.paused";
+        };
+        /** ExperimentResumed */
+        ExperimentResumed: Record<string, never>;
+        /** ExperimentResumedEvent */
+        ExperimentResumedEvent: {
+            data: components["schemas"]["ExperimentResumed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.resumed";
+        };
+        /** ExperimentStarted */
+        ExperimentStarted: {
+            /** Total */
+            total: number;
+        };
+        /** ExperimentStartedEvent */
+        ExperimentStartedEvent: {
+            data: components["schemas"]["ExperimentStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.started";
         };
         /**
          * ExperimentSummary
@@ -1301,6 +1458,36 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** HumanNeeded */
+        HumanNeeded: {
+            /** Context */
+            context?: {
+                [key: string]: unknown;
+            } | null;
+            /** Reason */
+            reason: string;
+            /** Requested By */
+            requested_by?: string | null;
+        };
+        /** HumanNeededEvent */
+        HumanNeededEvent: {
+            data: components["schemas"]["HumanNeeded"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "human_needed";
+        };
         /**
          * JudgeAgreement
          * @description Agreement of each llm_judge scorer with human ratings.
@@ -1367,6 +1554,36 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /** NewBestFound */
+        NewBestFound: {
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Previous Best */
+            previous_best: number | null;
+            /** Weighted Score */
+            weighted_score: number;
+        };
+        /** NewBestFoundEvent */
+        NewBestFoundEvent: {
+            data: components["schemas"]["NewBestFound"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "new_best_found";
         };
         /** Page[ApiKeyOut] */
         Page_ApiKeyOut_: {
@@ -1580,6 +1797,30 @@ export interface components {
              */
             type: "float" | "int";
         };
+        /** RescoreCompleted */
+        RescoreCompleted: {
+            /** Runs */
+            runs: number;
+        };
+        /** RescoreCompletedEvent */
+        RescoreCompletedEvent: {
+            data: components["schemas"]["RescoreCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "rescore.completed";
+        };
         /**
          * RescoreOut
          * @description A started re-scoring.
@@ -1597,6 +1838,128 @@ export interface components {
              * @default rescoring
              */
             status: string;
+        };
+        /** RescoreProgress */
+        RescoreProgress: {
+            /** Done */
+            done: number;
+            /** Total */
+            total: number;
+        };
+        /** RescoreProgressEvent */
+        RescoreProgressEvent: {
+            data: components["schemas"]["RescoreProgress"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "rescore.progress";
+        };
+        /** RunCached */
+        RunCached: {
+            /** Cache Hits */
+            cache_hits: number;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Cost Estimate */
+            cost_estimate: number;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Llm Calls */
+            llm_calls: number;
+            /** Scores */
+            scores: {
+                [key: string]: number | null;
+            };
+            /** Status */
+            status: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Weighted Score */
+            weighted_score: number | null;
+        };
+        /** RunCachedEvent */
+        RunCachedEvent: {
+            data: components["schemas"]["RunCached"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.cached";
+        };
+        /** RunCompleted */
+        RunCompleted: {
+            /** Cache Hits */
+            cache_hits: number;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Cost Estimate */
+            cost_estimate: number;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Llm Calls */
+            llm_calls: number;
+            /** Scores */
+            scores: {
+                [key: string]: number | null;
+            };
+            /** Status */
+            status: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Weighted Score */
+            weighted_score: number | null;
+        };
+        /** RunCompletedEvent */
+        RunCompletedEvent: {
+            data: components["schemas"]["RunCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.completed";
         };
         /**
          * RunDetail
@@ -1669,6 +2032,80 @@ export interface components {
             weighted_score: number | null;
         };
         /**
+         * RunFailed
+         * @description A run failed; or, without a run_id, `runs` runs that could not start (their endpoint is gone).
+         */
+        RunFailed: {
+            /**
+             * Cache Hits
+             * @default 0
+             */
+            cache_hits: number;
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Cost Estimate
+             * @default 0
+             */
+            cost_estimate: number;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Llm Calls
+             * @default 0
+             */
+            llm_calls: number;
+            /**
+             * Runs
+             * @default 1
+             */
+            runs: number;
+            /** Scores */
+            scores?: {
+                [key: string]: number | null;
+            };
+            /**
+             * Status
+             * @default failed
+             */
+            status: string;
+            /**
+             * Tokens In
+             * @default 0
+             */
+            tokens_in: number;
+            /**
+             * Tokens Out
+             * @default 0
+             */
+            tokens_out: number;
+            /** Weighted Score */
+            weighted_score?: number | null;
+        };
+        /** RunFailedEvent */
+        RunFailedEvent: {
+            data: components["schemas"]["RunFailed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.failed";
+        };
+        /**
          * RunOut
          * @description A run.
          */
@@ -1727,6 +2164,30 @@ export interface components {
             tokens_out: number;
             /** Weighted Score */
             weighted_score: number | null;
+        };
+        /** RunStarted */
+        RunStarted: {
+            /** Config Hash */
+            config_hash: string;
+        };
+        /** RunStartedEvent */
+        RunStartedEvent: {
+            data: components["schemas"]["RunStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.started";
         };
         /**
          * RunUpdate
@@ -1858,6 +2319,44 @@ export interface components {
             /** Max Tokens Per Sweep */
             max_tokens_per_sweep?: number | null;
         };
+        /** StageCompleted */
+        StageCompleted: {
+            /** Cached */
+            cached: boolean;
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Sample Id */
+            sample_id: string;
+            /** Stage Index */
+            stage_index: number;
+            /** Stage Name */
+            stage_name: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /** StageCompletedEvent */
+        StageCompletedEvent: {
+            data: components["schemas"]["StageCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "stage.completed";
+        };
         /**
          * StageDef
          * @description One LLM call of the pipeline.
@@ -1959,10 +2458,10 @@ export interface components {
             seed?: number | null;
             /**
              * Type
+             * @description The strategy: grid or random (guided: not yet available), or one registered on the server
              * @default grid
-             * @enum {string}
              */
-            type: "grid" | "random" | "guided";
+            type: string;
         };
         /**
          * SweepEstimateIn
@@ -2032,6 +2531,83 @@ export interface components {
             total_runs: number;
             /** Type */
             type: string;
+        };
+        /** SweepProgressEvent */
+        SweepProgressEvent: {
+            data: components["schemas"]["SweepProgressed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sweep.progress";
+        };
+        /** SweepProgressed */
+        SweepProgressed: {
+            /** Cached */
+            cached: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Total */
+            total: number;
+        };
+        /** SweepStarted */
+        SweepStarted: {
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Total */
+            total: number;
+            /**
+             * Type
+             * @description The sweep's strategy (grid, random, ...)
+             */
+            type: string;
+        };
+        /** SweepStartedEvent */
+        SweepStartedEvent: {
+            data: components["schemas"]["SweepStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sweep.started";
         };
         /**
          * TokenOut
