@@ -316,13 +316,16 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
     as pending runs in that transaction, or, when it proposes nothing, the sweep completes and that
     caller announces `experiment.completed`. `force` asks even with runs open (a redirect).
     """
+    open_runs = select(func.count()).select_from(Run).where(Run.sweep_id == sweep_id, Run.status.in_(OPEN_STATUSES))
+    if not force:  # the common case, after every run: a quick look without the lock
+        async with session_scope(ctx.sessionmaker) as session:
+            if await session.scalar(open_runs):
+                return []
     async with session_scope(ctx.sessionmaker) as session:
         sweep = await session.scalar(select(Sweep).where(Sweep.id == sweep_id).with_for_update())
         if sweep is None or sweep.status != "running":
             return []
-        left = await session.scalar(
-            select(func.count()).select_from(Run).where(Run.sweep_id == sweep_id, Run.status.in_(OPEN_STATUSES))
-        )
+        left = await session.scalar(open_runs)
         if left and not force:
             return []
         plan = await load_plan(ctx, session, sweep)
