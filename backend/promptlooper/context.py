@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,7 +12,10 @@ from promptlooper.auth import LoginThrottle
 from promptlooper.config import Settings
 
 if TYPE_CHECKING:
+    from promptlooper.queue.coordination import Coordinator
     from promptlooper.services.runtime import Runtime
+
+HealthCheck = Callable[[], Awaitable[tuple[str, str]]]  # answers (redis state, queue state)
 
 
 @dataclass
@@ -22,7 +26,8 @@ class AppContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     throttle: LoginThrottle
-    extras: dict[str, Any] = field(default_factory=dict)
+    coordinator: Coordinator | None = None  # production mode: Redis leases, semaphores, endpoint gates
+    health_checks: HealthCheck | None = None  # production mode: Redis and the workers, for /health
     _runtime: Runtime | None = None
 
     @property

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.events.types import LiveEventOut
+from promptlooper.models import RunStatus
 
 T = TypeVar("T")
 
@@ -487,7 +488,7 @@ class RunOut(OutModel):
     sweep_id: uuid.UUID | None
     config_hash: str
     config: dict[str, Any]
-    status: str
+    status: RunStatus
     started_at: UTCTime | None
     completed_at: UTCTime | None
     duration_ms: int | None

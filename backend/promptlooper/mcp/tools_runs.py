@@ -22,7 +22,8 @@ from promptlooper.services import exports as export_service
 from promptlooper.services import results as results_service
 from promptlooper.services import runs as run_service
 from promptlooper.services import sweeps as sweep_service
-from promptlooper.services.status import compare, experiment_status
+from promptlooper.services.run_compare import compare
+from promptlooper.services.status import experiment_status
 
 Limit = Annotated[int, Field(ge=1, le=500)]
 Sort = Annotated[str, Field(min_length=1, max_length=200)]

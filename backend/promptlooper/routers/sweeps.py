@@ -46,19 +46,19 @@ async def start_sweep(
 @router.post("/{experiment_id}/pause", response_model=ExperimentOut, responses=STEER)
 async def pause_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Pause: in-flight runs finish, no new run starts."""
-    return await service.pause_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
+    return await service.pause_sweep(session, ctx, experiment_id)
 
 
 @router.post("/{experiment_id}/resume", response_model=ExperimentOut, responses=STEER)
 async def resume_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Resume with exactly the runs not yet done."""
-    return await service.resume_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
+    return await service.resume_sweep(session, ctx, experiment_id)
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut, responses=STEER)
 async def stop_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Stop the sweep: runs not started are dropped; the experiment is completed."""
-    return await service.stop_sweep(session, ctx, experiment_id)  # type: ignore[no-any-return]
+    return await service.stop_sweep(session, ctx, experiment_id)
 
 
 @router.delete("/{experiment_id}/cache", response_model=CacheInvalidated, responses=WRITE_ONE)

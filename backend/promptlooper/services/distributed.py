@@ -44,10 +44,9 @@ SLOT_WAIT_S = 2.0  # how long a task waits for one of its sweep's run slots befo
 
 def coordinator_of(ctx: AppContext) -> Coordinator:
     """The process's Redis coordinator (production mode only)."""
-    coordinator = ctx.extras.get("coordinator")
-    if coordinator is None:
+    if ctx.coordinator is None:
         raise RuntimeError("no Redis coordinator: REDIS_URL is not set")
-    return coordinator  # type: ignore[no-any-return]
+    return ctx.coordinator
 
 
 _plans: dict[uuid.UUID, SweepPlan] = {}
@@ -73,9 +72,8 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
     """Runs a lost worker had picked up (its lease lapsed): back to pending; answers those to enqueue."""
     coordinator = coordinator_of(ctx)
     async with session_scope(ctx.sessionmaker) as session:
-        running = set(
-            (await session.scalars(select(Run.id).where(Run.sweep_id == sweep_id, Run.status == "running"))).all()
-        )
+        in_flight = select(Run.id).where(Run.sweep_id == sweep_id, Run.status == RunStatus.RUNNING)
+        running = set((await session.scalars(in_flight)).all())
     candidates = running | await coordinator.picked_runs(sweep_id)
     if not candidates:
         return []
@@ -84,10 +82,11 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
         return []
     async with session_scope(ctx.sessionmaker) as session:
         await session.execute(
-            update(Run).where(Run.id.in_(orphans), Run.status == "running").values(status="pending", started_at=None)
+            update(Run).where(Run.id.in_(orphans), Run.status == RunStatus.RUNNING)
+            .values(status=RunStatus.PENDING, started_at=None)
         )
         recovered = list(
-            (await session.scalars(select(Run.id).where(Run.id.in_(orphans), Run.status == "pending"))).all()
+            (await session.scalars(select(Run.id).where(Run.id.in_(orphans), Run.status == RunStatus.PENDING))).all()
         )
     await coordinator.forget_picked(sweep_id, orphans)
     if recovered:
@@ -107,7 +106,7 @@ async def runs_to_dispatch(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UU
             (
                 await session.scalars(
                     select(Run.id)
-                    .where(Run.sweep_id == sweep_id, Run.status == "pending")
+                    .where(Run.sweep_id == sweep_id, Run.status == RunStatus.PENDING)
                     .order_by(Run.created_at, Run.id)
                 )
             ).all()
@@ -201,7 +200,7 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
         if sweep_running is None:
             return "gone"
         claimed = await session.execute(
-            update(Run).where(Run.id == run_id, Run.status.in_(("pending", "running"))).values(status="running")
+            update(Run).where(Run.id == run_id, Run.status.in_(RunStatus.open())).values(status=RunStatus.RUNNING)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             return "gone"
@@ -218,7 +217,8 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
 
 async def _fail_run(session: AsyncSession, run_id: uuid.UUID, reason: str) -> None:
     await session.execute(
-        update(Run).where(Run.id == run_id).values(status="failed", error=reason, completed_at=datetime.now(UTC))
+        update(Run).where(Run.id == run_id).values(status=RunStatus.FAILED, error=reason,
+                                                  completed_at=datetime.now(UTC))
     )
 
 

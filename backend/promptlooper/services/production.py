@@ -41,11 +41,11 @@ async def start_api_runtime(ctx: AppContext) -> Runtime:
         redis_url = ctx.settings.redis_url
         assert redis_url is not None
         coordinator = Coordinator(redis_url, lease_s=ctx.settings.run_lease_s)
-        ctx.extras["coordinator"] = coordinator
+        ctx.coordinator = coordinator
         await coordinator.start()
         runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=True))
         runtime.queue = CeleryQueue(make_celery(ctx.settings))
-        ctx.extras["health_checks"] = lambda: _health(coordinator)
+        ctx.health_checks = lambda: _health(coordinator)
     ctx.attach_runtime(runtime)
     await runtime.start()
     return runtime
@@ -60,7 +60,7 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
     redis_url = ctx.settings.redis_url
     assert redis_url is not None
     coordinator = Coordinator(redis_url, lease_s=ctx.settings.run_lease_s)
-    ctx.extras["coordinator"] = coordinator
+    ctx.coordinator = coordinator
     await coordinator.start(heartbeat_as=worker_name())
     runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=False))
     queue = CeleryQueue(app)
@@ -76,7 +76,7 @@ async def stop_runtime(ctx: AppContext) -> None:
     """Flush and close everything the runtime and the coordinator hold."""
     if ctx.has_runtime:
         await ctx.runtime.aclose()
-    coordinator = ctx.extras.pop("coordinator", None)
+    coordinator, ctx.coordinator = ctx.coordinator, None
     if coordinator is not None:
         await coordinator.aclose()
     await ctx.aclose()

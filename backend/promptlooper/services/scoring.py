@@ -14,7 +14,7 @@ from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition, ScorerEntry
 from promptlooper.engine.scorers import weighted_score
 from promptlooper.events import types as ev
-from promptlooper.models import Experiment, Run, Score, StageResult
+from promptlooper.models import Experiment, Run, RunStatus, Score, StageResult
 
 
 def weighted_mean(scores: dict[str, float], entries: list[ScorerEntry]) -> float | None:
@@ -84,7 +84,7 @@ async def rescore_experiment(ctx: AppContext, experiment_id: uuid.UUID) -> int:
 
         defn = definition_of(experiment)
         run_ids = list((await session.scalars(select(Run.id).where(
-            Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed")))
+            Run.experiment_id == experiment_id, Run.status.in_(RunStatus.done()))
             .order_by(Run.created_at))).all())
     total = len(run_ids)
     runtime.publish(ev.RescoreProgress(done=0, total=total), experiment_id=experiment_id)
@@ -133,7 +133,7 @@ async def start_rescore(session: AsyncSession, ctx: AppContext, experiment_id: u
 
     await get_or_404(session, Experiment, experiment_id, "Experiment")
     count = await session.scalar(select(func.count()).select_from(Run).where(
-        Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed"))))
+        Run.experiment_id == experiment_id, Run.status.in_(RunStatus.done())))
     schedule_rescore(session, ctx, experiment_id)
     return int(count or 0)
 

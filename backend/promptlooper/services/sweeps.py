@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +15,8 @@ from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import estimate_sweep
 from promptlooper.errors import Conflict, InvalidDefinition
 from promptlooper.events import types as ev
-from promptlooper.models import Experiment, LLMEndpoint, Run, Sweep
-from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.models import Experiment, LLMEndpoint, Run, RunStatus, Sweep
+from promptlooper.schemas import ExperimentOut, SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
 from promptlooper.services import strategies
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.common import get_or_404
@@ -104,7 +103,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     )
 
 
-async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Let in-flight runs finish and start no new one."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
@@ -120,7 +119,7 @@ async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     return await experiment_out(session, experiment)
 
 
-async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Continue with exactly the runs not yet done."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
@@ -139,7 +138,7 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
     return await experiment_out(session, experiment)
 
 
-async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Stop for good: runs not started are dropped, in-flight runs finish, the experiment is completed."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
@@ -149,7 +148,7 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # The sweep row first: workers claim runs under a share lock on it, so taking it before the run
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
-    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING))
     experiment.status = "completed"
     await session.flush()
     progress = await policy.progress_from_db(session, sweep)

@@ -2020,8 +2020,7 @@ export interface components {
             stage_results: components["schemas"]["StageResultOut"][];
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
             /** Tokens In */
@@ -2154,8 +2153,7 @@ export interface components {
             };
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
             /** Tokens In */
@@ -2189,6 +2187,12 @@ export interface components {
              */
             type: "run.started";
         };
+        /**
+         * RunStatus
+         * @description Every status a run can have (the `runs.status` column stores the value).
+         * @enum {string}
+         */
+        RunStatus: "pending" | "running" | "completed" | "cached" | "failed" | "pruned" | "cancelled";
         /**
          * RunUpdate
          * @description Steering a run: reject it from the leaderboard (or take it back).
@@ -4827,7 +4831,7 @@ export interface operations {
             query?: {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
-                status?: ("pending" | "running" | "completed" | "failed" | "cached") | null;
+                status?: components["schemas"]["RunStatus"] | null;
                 sweep_id?: string | null;
                 /** @description Page size */
                 limit?: number;
