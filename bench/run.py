@@ -12,7 +12,7 @@ the figures are printed side by side (BENCH_PRODUCTION=0 skips this part).
 
 Last, scale-out where workers are the bottleneck (BENCH_SCALE_OUT=0 skips it; `python -m bench.run
 scale-out` runs only it): WORKER_CONCURRENCY=4, sweep concurrency 16, endpoint latency 200 ms,
-with 1, 2 and 4 workers. Each run is one sample through three stages (three sequential calls), so
+with 1, 2 and 4 workers. Each run is one sample through five stages (five sequential calls), so
 a worker has at most 4 calls in flight and 4 workers fill the sweep's 16. Targets: 2 workers
 >= 1.8x and 4 workers >= 3.2x the throughput of one.
 """
@@ -212,23 +212,23 @@ def report_production(by_workers: dict[int, dict[str, float]]) -> None:
           + " ".join(f"{r['runs_not_done']:14.0f}" for r in by_workers.values()))
 
 
-SCALE_RUNS = 96  # 2 models x 48 temperatures, one sample, three stages: 288 calls
+SCALE_RUNS = 64  # 2 models x 32 temperatures, one sample, five stages: 320 calls
+SCALE_STAGES = 5
 SCALE_WORKER_CONCURRENCY = 4
 SCALE_TARGETS = {2: 1.8, 4: 3.2}
 
 
 def scale_out_doc(project_id: str, endpoint_id: str, tag: str, temperatures: int) -> dict[str, Any]:
-    """One sample through three stages, so each run holds one call in flight at a time."""
+    """One sample through SCALE_STAGES stages, so each run holds one call in flight at a time."""
     stage = {"endpoint_id": endpoint_id, "model": "m1", "params": {"max_tokens": 32}}
+    first = stage | {"name": "stage0", "prompt_template": "Draft: {{ input }}"}
+    later = [stage | {"name": f"stage{i}", "prompt_template": f"Step {i}: {{{{ previous }}}}"}
+             for i in range(1, SCALE_STAGES)]
     return {
         "project_id": project_id,
         "name": f"scale-out-{tag}",
         "sample_data": [{"id": "s0", "input": f"scale-out sample {tag}"}],
-        "pipeline_stages": [
-            stage | {"name": "draft", "prompt_template": "Draft: {{ input }}"},
-            stage | {"name": "refine", "prompt_template": "Refine: {{ previous }}"},
-            stage | {"name": "shorten", "prompt_template": "Shorten: {{ previous }}"},
-        ],
+        "pipeline_stages": [first, *later],
         "scoring_config": [{"scorer": "length", "config": {"max_words": 40}}],
         "parameter_space": {"model": ["m1", "m2"],
                             "temperature": [round(0.01 * (i + 1), 2) for i in range(temperatures)]},
@@ -297,7 +297,7 @@ def bench_scale_out() -> bool:
         llm.terminate()
     base = figures[1]["runs_per_s"]
     print(f"\nScale-out (WORKER_CONCURRENCY={SCALE_WORKER_CONCURRENCY}, sweep concurrency 16, latency 200 ms, "
-          f"{SCALE_RUNS} runs x 3 sequential calls):")
+          f"{SCALE_RUNS} runs x {SCALE_STAGES} sequential calls):")
     print(f"{'workers':<10}{'seconds':>10}{'runs/s':>10}{'vs 1':>8}   target")
     ok = True
     for workers, figure in figures.items():
