@@ -14,7 +14,8 @@ Last, scale-out where workers are the bottleneck (BENCH_SCALE_OUT=0 skips it; `p
 scale-out` runs only it): WORKER_CONCURRENCY=4, sweep concurrency 16, endpoint latency 200 ms,
 with 1, 2 and 4 workers. Each run is one sample through five stages (five sequential calls), so
 a worker has at most 4 calls in flight and 4 workers fill the sweep's 16. Targets: 2 workers
->= 1.8x and 4 workers >= 3.2x the throughput of one.
+>= 1.8x and 4 workers >= 3.2x the throughput of one. Each figure is the best of
+BENCH_SCALE_REPEATS (default 2) sweeps: the bench machine is often shared.
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ def report_production(by_workers: dict[int, dict[str, float]]) -> None:
 
 SCALE_RUNS = 64  # 2 models x 32 temperatures, one sample, five stages: 320 calls
 SCALE_STAGES = 5
+SCALE_REPEATS = int(os.environ.get("BENCH_SCALE_REPEATS", "2"))
 SCALE_WORKER_CONCURRENCY = 4
 SCALE_TARGETS = {2: 1.8, 4: 3.2}
 
@@ -267,16 +269,20 @@ def bench_scale_out_once(data_dir: Path, workers: int, llm_url: str, redis_url: 
                                    json={"label": "slow", "url": llm_url, "max_concurrency": 64}).json()["id"]
             warm = client.post("/api/v1/experiments", json=scale_out_doc(project, endpoint, f"warm-{workers}", 4))
             sweep(client, warm.json()["id"], 16)  # every worker's adapters, pools and plan caches are warm
-            exp = client.post("/api/v1/experiments",
-                              json=scale_out_doc(project, endpoint, f"w{workers}", SCALE_RUNS // 2)).json()["id"]
-            httpx.post(llm_url.rsplit("/v1", 1)[0] + "/_reset")
-            seconds = sweep(client, exp, 16)
-            not_done = runs_not_done(client, exp)
+            timings: list[float] = []
+            not_done = 0
+            for attempt in range(SCALE_REPEATS):  # best of N: this machine is shared, a load spike is not the engine
+                doc = scale_out_doc(project, endpoint, f"w{workers}-{attempt}", SCALE_RUNS // 2)
+                exp = client.post("/api/v1/experiments", json=doc).json()["id"]
+                httpx.post(llm_url.rsplit("/v1", 1)[0] + "/_reset")
+                timings.append(sweep(client, exp, 16))
+                not_done += runs_not_done(client, exp)
+            seconds = min(timings)
             runs = client.get(f"/api/v1/experiments/{exp}/runs", params={"limit": 500}).json()["items"]
             run_s = sum(r["duration_ms"] or 0 for r in runs) / max(len(runs), 1) / 1000
             stats = httpx.get(llm_url.rsplit("/v1", 1)[0] + "/_stats").json()
-            print(f"  {workers} worker(s): {stats['calls']} calls, peak in flight "
-                  f"{stats['peak_in_flight']}, a run's own duration {run_s:.2f} s on average")
+            print(f"  {workers} worker(s): {' / '.join(f'{t:.2f}' for t in timings)} s; last sweep: {stats['calls']} "
+                  f"calls, peak in flight {stats['peak_in_flight']}, a run's own duration {run_s:.2f} s on average")
     finally:
         for worker in pool:
             worker.stop()
