@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Limits
     max_concurrent_runs: int = Field(default=4, ge=1)
     max_tokens_per_sweep: int = Field(default=0, ge=0)
+    strategy_modules: str = Field(
+        default="", description="Comma-separated modules that register extra sweep strategies (services/strategies.py)"
+    )
     max_body_bytes: int = 10 * 1024 * 1024
     max_sweep_runs: int = Field(
         default=100_000, ge=1, description="Most configurations one sweep or estimate may hold (counted first)"

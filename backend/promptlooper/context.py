@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,7 +12,11 @@ from promptlooper.auth import LoginThrottle, build_throttle
 from promptlooper.config import Settings
 
 if TYPE_CHECKING:
+    from promptlooper.queue.coordination import Coordinator
     from promptlooper.services.runtime import Runtime
+    from promptlooper.services.stopping import StopWatch
+
+HealthCheck = Callable[[], Awaitable[tuple[str, str]]]  # answers (redis state, queue state)
 
 
 @dataclass
@@ -22,7 +27,9 @@ class AppContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     throttle: LoginThrottle
-    extras: dict[str, Any] = field(default_factory=dict)
+    coordinator: Coordinator | None = None  # production mode: Redis leases, semaphores, endpoint gates
+    health_checks: HealthCheck | None = None  # production mode: Redis and the workers, for /health
+    stop_watch: StopWatch | None = None  # production workers: services.stopping.StopWatch, made on first use
     _runtime: Runtime | None = None
 
     @property

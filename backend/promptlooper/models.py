@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,33 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 def utcnow() -> datetime:
     """Aware UTC now."""
     return datetime.now(UTC)
+
+
+class RunStatus(StrEnum):
+    """Every status a run can have (the `runs.status` column stores the value)."""
+
+    PENDING = "pending"  # persisted, waiting for an executor
+    RUNNING = "running"  # claimed by an executor
+    COMPLETED = "completed"  # every sample answered (some calls may be cache hits)
+    CACHED = "cached"  # every call was a cache hit
+    FAILED = "failed"
+    PRUNED = "pruned"  # stopped early by the sweep's strategy (e.g. successive halving)
+    CANCELLED = "cancelled"  # stopped by the user while in flight
+
+    @classmethod
+    def open(cls) -> tuple[RunStatus, ...]:
+        """Not finished: an executor will (still) run it."""
+        return (cls.PENDING, cls.RUNNING)
+
+    @classmethod
+    def done(cls) -> tuple[RunStatus, ...]:
+        """Finished by executing (counted in a sweep's progress)."""
+        return (cls.COMPLETED, cls.CACHED, cls.FAILED)
+
+    @classmethod
+    def succeeded(cls) -> tuple[RunStatus, ...]:
+        """Finished with outputs worth scoring (a new best can only be one of these)."""
+        return (cls.COMPLETED, cls.CACHED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -162,6 +190,8 @@ class Sweep(Base):
     tokens_out: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_estimate: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the sweep last (re)started running (start, resume, restart): the ETA is this session's pace.
+    resumed_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

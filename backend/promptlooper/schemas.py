@@ -10,6 +10,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from promptlooper.engine.definition import ExperimentDefinition
+from promptlooper.events.types import LiveEventOut
+from promptlooper.models import RunStatus
 
 T = TypeVar("T")
 
@@ -487,7 +489,8 @@ class Budget(InModel):
 class SweepCreate(InModel):
     """Start a sweep."""
 
-    type: Literal["grid", "random", "guided"] = "grid"
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description=(
+        "The strategy: grid or random (guided: not yet available), or one registered on the server"))] = "grid"
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
@@ -577,7 +580,7 @@ class RunOut(OutModel):
     sweep_id: uuid.UUID | None
     config_hash: str
     config: dict[str, Any]
-    status: str
+    status: RunStatus
     started_at: UTCTime | None
     completed_at: UTCTime | None
     duration_ms: int | None
@@ -736,22 +739,14 @@ class ParameterImportance(BaseModel):
     reason: str | None = Field(default=None, description="Why there are no items (too few runs, nothing varies)")
 
 
-class EventOut(BaseModel):
-    """A persisted live event."""
-
-    type: str
-    seq: int | None
-    experiment_id: str | None
-    sweep_id: str | None
-    run_id: str | None
-    data: dict[str, Any]
-    ts: str
-
-
 class EventsPage(BaseModel):
-    """Events after a sequence number; pass `next_after` back to continue."""
+    """Events after a sequence number; pass `next_after` back to continue.
 
-    items: list[EventOut]
+    Each item is one of the typed events of `events/types.py` (discriminated by `type`); WebSocket
+    messages have the same shape.
+    """
+
+    items: list[LiveEventOut]
     next_after: int
 
 

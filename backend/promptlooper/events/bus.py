@@ -15,35 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from promptlooper.models import Event
 
 log = logging.getLogger("promptlooper.events")
-
-EVENT_TYPES = frozenset(
-    {
-        "sweep.started",
-        "run.started",
-        "stage.completed",
-        "run.completed",
-        "run.cached",
-        "run.failed",
-        "sweep.progress",
-        "new_best_found",
-        "experiment.started",
-        "experiment.paused",
-        "experiment.resumed",
-        "experiment.completed",
-        "budget.exhausted",
-        "human_needed",
-        "rescore.progress",
-        "rescore.completed",
-        "config.approved",
-    }
-)
-
 
 @dataclass
 class LiveEvent:
@@ -198,23 +175,3 @@ class EventBus:
     def subscriber_count(self) -> int:
         """Live subscribers in this process."""
         return len(self._subscribers)
-
-
-async def latest_events(session: AsyncSession, limit: int, types: list[str] | None = None) -> list[LiveEvent]:
-    """The newest persisted events of every experiment, oldest first (the dashboard's history)."""
-    stmt = select(Event).order_by(Event.seq.desc()).limit(limit)
-    if types:
-        stmt = stmt.where(Event.type.in_(types))
-    return [LiveEvent.from_row(row) for row in reversed((await session.scalars(stmt)).all())]
-
-
-async def events_after(
-    session: AsyncSession, experiment_id: uuid.UUID | None, after: int, limit: int, types: list[str] | None = None
-) -> list[LiveEvent]:
-    """Persisted events with seq > after, oldest first (the polling fallback)."""
-    stmt = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
-    if experiment_id is not None:
-        stmt = stmt.where(Event.experiment_id == experiment_id)
-    if types:
-        stmt = stmt.where(Event.type.in_(types))
-    return [LiveEvent.from_row(row) for row in (await session.scalars(stmt)).all()]

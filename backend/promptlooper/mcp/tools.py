@@ -14,7 +14,7 @@ from promptlooper.schemas import EndpointCreate, EndpointUpdate, ExperimentCreat
 from promptlooper.services import endpoints as endpoint_service
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import projects as project_service
-from promptlooper.services.status import models_by_endpoint
+from promptlooper.services.endpoint_models import models_by_endpoint
 
 
 async def list_projects(ctx: ToolContext, limit: int = 50, offset: int = 0) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from promptlooper.db import session_scope
+from promptlooper.events import types as ev
 from promptlooper.mcp.common import ToolContext, Work, dump, given, parse, reported, state_of, unit_of_work
 from promptlooper.mcp.tools import CALLS_LLM, READ, WRITE, _schema
 from promptlooper.schemas import AdHocRun, InModel, ScoreIn, SweepCreate
@@ -21,7 +22,8 @@ from promptlooper.services import exports as export_service
 from promptlooper.services import results as results_service
 from promptlooper.services import runs as run_service
 from promptlooper.services import sweeps as sweep_service
-from promptlooper.services.status import compare, experiment_status
+from promptlooper.services.run_compare import compare
+from promptlooper.services.status import experiment_status
 
 Limit = Annotated[int, Field(ge=1, le=500)]
 Sort = Annotated[str, Field(min_length=1, max_length=200)]
@@ -242,8 +244,9 @@ async def request_human_review(ctx: ToolContext, experiment_id: uuid.UUID, reaso
 
 
 def _publish_review(work: Work, experiment_id: uuid.UUID, review: HumanReview) -> None:
-    work.app.runtime.publish("human_needed", experiment_id=experiment_id, run_id=review.run_id,
-                             reason=review.reason, context=review.context, requested_by=work.principal.username)
+    work.app.runtime.publish(
+        ev.HumanNeeded(reason=review.reason, context=review.context, requested_by=work.principal.username),
+        experiment_id=experiment_id, run_id=review.run_id)
 
 
 def run_tools() -> list[Tool]:

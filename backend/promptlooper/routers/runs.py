@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
-from promptlooper.models import Run
+from promptlooper.models import Run, RunStatus
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import AdHocRun, CacheInvalidated, Leaderboard, Page, RunDetail, RunOut, RunUpdate, ScoreIn
 from promptlooper.services import results as service
@@ -18,7 +18,6 @@ from promptlooper.services.common import get_or_404
 
 router = APIRouter(tags=["runs"])
 Sort = Annotated[str, Query(max_length=200, description="A run field or a score name; prefix `-` for descending")]
-RunStatus = Literal["pending", "running", "completed", "failed", "cached", "cancelled"]
 
 
 @router.get("/experiments/{experiment_id}/runs", response_model=Page[RunOut], responses=READ_ONE | errors(400))

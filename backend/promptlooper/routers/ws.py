@@ -21,9 +21,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from promptlooper.context import AppContext
 from promptlooper.deps import resolve_principal
 from promptlooper.errors import AppError
-from promptlooper.events.bus import events_after
 from promptlooper.models import Experiment
 from promptlooper.services import settings as settings_service
+from promptlooper.services.events import events_after
 
 router = APIRouter(tags=["live"])
 BEARER_SUBPROTOCOL = "promptlooper.bearer"

@@ -68,7 +68,7 @@ async def health(ctx: AppContext) -> tuple[HealthOut, bool]:
     except Exception as exc:
         database = f"error: {type(exc).__name__}"
     redis_state, queue_state = "disabled", "in-process"
-    checker = ctx.extras.get("health_checks")
+    checker = ctx.health_checks
     if checker is not None:
         redis_state, queue_state = await checker()
     healthy = all(part in ("ok", "disabled", "in-process") for part in (database, redis_state, queue_state))

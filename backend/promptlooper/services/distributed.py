@@ -1,11 +1,14 @@
 """Executing sweeps on Celery workers: one task per run, coordinated through Postgres and Redis.
 
-The same `run_once` as the in-process queue does the work; what differs is who decides:
+The same `run_once` as the in-process queue does the work and the same sweep policy
+(`services/sweep_policy.py`) decides; what differs is how a run reaches an executor and how slots
+are held:
 - a run task runs only while its sweep's status is `running` (pause, stop and budgets read the
   database, so they hold across workers at once) and only under a Redis lease on the run;
 - the sweep's concurrency is a Redis semaphore shared by every worker;
-- after each run, whoever finished it updates progress, the best score, the budget and, last
-  one out, completes the sweep (guarded UPDATEs, so exactly one worker announces each change);
+- after each run, whoever finished it hands it to the policy (progress, best, budget) and, last
+  one out, lets the policy advance the sweep: more runs from its strategy (sent as tasks here) or
+  completion (guarded, so exactly one worker announces each change);
 - a watchdog hands the runs of a dead worker (lapsed lease) to the others. A run redone this
   way pays for no completed call twice: its calls are in the shared response cache.
 """
@@ -16,6 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,20 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
 from promptlooper.db import session_scope
-from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.errors import AppError
-from promptlooper.models import Experiment, Run, Sweep
+from promptlooper.models import Run, RunStatus, Sweep
 from promptlooper.queue.coordination import REDIS_ERRORS, Coordinator, RedisSemaphore
-from promptlooper.services.execution import (
-    SweepProgress,
-    best_score,
-    progress_from_db,
-    resolve_handles,
-    run_once,
-)
-from promptlooper.services.experiments import definition_of
+from promptlooper.services import sweep_policy as policy
+from promptlooper.services.execution import resolve_handles, run_once
 from promptlooper.services.runtime import Runtime
-from promptlooper.services.settings import get_settings
 from promptlooper.services.stopping import (
     FINAL_STATUSES,
     RunCancelled,
@@ -47,6 +43,7 @@ from promptlooper.services.stopping import (
     mark_cancelled,
     stop_watch_of,
 )
+from promptlooper.services.sweep_policy import DONE_STATUSES, SweepPlan
 
 log = logging.getLogger("promptlooper.distributed")
 PLAN_TTL_S = 1.0  # a worker re-reads a sweep's document and settings at most this stale
@@ -55,49 +52,23 @@ SLOT_WAIT_S = 2.0  # how long a task waits for one of its sweep's run slots befo
 
 def coordinator_of(ctx: AppContext) -> Coordinator:
     """The process's Redis coordinator (production mode only)."""
-    coordinator = ctx.extras.get("coordinator")
-    if coordinator is None:
+    if ctx.coordinator is None:
         raise RuntimeError("no Redis coordinator: REDIS_URL is not set")
-    return coordinator  # type: ignore[no-any-return]
-
-
-@dataclass
-class SweepPlan:
-    """What every run of a sweep needs, cached briefly per worker."""
-
-    sweep_id: uuid.UUID
-    experiment_id: uuid.UUID
-    defn: ExperimentDefinition
-    concurrency: int
-    budget_tokens: int
-    budget_cost: float
-    default_endpoint_id: str | None
-    loaded_at: float
+    return ctx.coordinator
 
 
 _plans: dict[uuid.UUID, SweepPlan] = {}
+Enqueue = Callable[[uuid.UUID, list[uuid.UUID]], Awaitable[None]]
 
 
 async def _load_plan(ctx: AppContext, session: AsyncSession, sweep: Sweep) -> SweepPlan:
+    """The sweep policy's plan, cached for PLAN_TTL_S per worker."""
     cached = _plans.get(sweep.id)
     if cached is not None and time.monotonic() - cached.loaded_at < PLAN_TTL_S:
         return cached
-    experiment = await session.get(Experiment, sweep.experiment_id)
-    if experiment is None:
+    plan = await policy.load_plan(ctx, session, sweep)
+    if plan is None:
         raise LookupError(f"experiment of sweep {sweep.id} is gone")
-    settings = await get_settings(session, ctx)
-    budget = sweep.options.get("budget") or {}
-    token_caps = [int(v) for v in (budget.get("max_tokens") or 0, settings.max_tokens_per_sweep) if v]
-    plan = SweepPlan(
-        sweep_id=sweep.id,
-        experiment_id=experiment.id,
-        defn=definition_of(experiment),
-        concurrency=int(sweep.options.get("concurrency") or settings.max_concurrent_runs),
-        budget_tokens=min(token_caps) if token_caps else 0,
-        budget_cost=float(budget.get("max_cost_usd") or 0.0),
-        default_endpoint_id=str(settings.default_endpoint_id) if settings.default_endpoint_id else None,
-        loaded_at=time.monotonic(),
-    )
     _plans[sweep.id] = plan
     return plan
 
@@ -109,9 +80,8 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
     """Runs a lost worker had picked up (its lease lapsed): back to pending; answers those to enqueue."""
     coordinator = coordinator_of(ctx)
     async with session_scope(ctx.sessionmaker) as session:
-        running = set(
-            (await session.scalars(select(Run.id).where(Run.sweep_id == sweep_id, Run.status == "running"))).all()
-        )
+        in_flight = select(Run.id).where(Run.sweep_id == sweep_id, Run.status == RunStatus.RUNNING)
+        running = set((await session.scalars(in_flight)).all())
     candidates = running | await coordinator.picked_runs(sweep_id)
     if not candidates:
         return []
@@ -122,10 +92,11 @@ async def recover_orphans(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UUI
         return []
     async with session_scope(ctx.sessionmaker) as session:
         await session.execute(
-            update(Run).where(Run.id.in_(orphans), Run.status == "running").values(status="pending", started_at=None)
+            update(Run).where(Run.id.in_(orphans), Run.status == RunStatus.RUNNING)
+            .values(status=RunStatus.PENDING, started_at=None)
         )
         recovered = list(
-            (await session.scalars(select(Run.id).where(Run.id.in_(orphans), Run.status == "pending"))).all()
+            (await session.scalars(select(Run.id).where(Run.id.in_(orphans), Run.status == RunStatus.PENDING))).all()
         )
     await coordinator.forget_picked(sweep_id, orphans)
     if recovered:
@@ -145,7 +116,7 @@ async def runs_to_dispatch(ctx: AppContext, sweep_id: uuid.UUID) -> list[uuid.UU
             (
                 await session.scalars(
                     select(Run.id)
-                    .where(Run.sweep_id == sweep_id, Run.status == "pending")
+                    .where(Run.sweep_id == sweep_id, Run.status == RunStatus.PENDING)
                     .order_by(Run.created_at, Run.id)
                 )
             ).all()
@@ -215,6 +186,9 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
             return "requeue" if await _sweep_running(ctx, sweep_id) else "sweep-not-running"
         try:
             result = await _claim_and_run(ctx, rt, plan, run_id, config)
+            if result not in ("gone", "cancelled"):
+                # Within the slot, as in-process: a spent budget pauses the sweep before the next run starts.
+                await account_run(ctx, rt, plan, run_id)
         finally:
             await asyncio.shield(slots.release(slot))
     finally:
@@ -223,7 +197,7 @@ async def execute_queued_run(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, sw
         return "done-already"
     if result == "cancelled":
         return result  # its sweep was stopped: nothing to account, the stop announced the completion
-    await after_run(ctx, rt, plan, run_id)
+    await advance_and_dispatch(ctx, rt, plan.sweep_id)
     return result
 
 
@@ -238,7 +212,7 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
         if sweep_running is None:
             return "gone"
         claimed = await session.execute(
-            update(Run).where(Run.id == run_id, Run.status.in_(("pending", "running"))).values(status="running")
+            update(Run).where(Run.id == run_id, Run.status.in_(RunStatus.open())).values(status=RunStatus.RUNNING)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             return "gone"
@@ -261,115 +235,115 @@ async def _claim_and_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: 
 
 async def _fail_run(session: AsyncSession, run_id: uuid.UUID, reason: str) -> None:
     await session.execute(
-        update(Run).where(Run.id == run_id).values(status="failed", error=reason, completed_at=datetime.now(UTC))
+        update(Run).where(Run.id == run_id).values(status=RunStatus.FAILED, error=reason,
+                                                  completed_at=datetime.now(UTC))
     )
 
 
-# --- after each run: progress, best, budget, completion -----------------------------------------
+# --- after each run: progress, best, budget, next runs, completion (the sweep policy's) ------------
 
 
-async def after_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: uuid.UUID) -> None:
-    """Publish progress and a new best; pause on an exhausted budget; complete the sweep when none is left."""
+async def account_run(ctx: AppContext, rt: Runtime, plan: SweepPlan, run_id: uuid.UUID) -> None:
+    """Account a finished run with the sweep policy: progress, a new best, a spent budget."""
     async with session_scope(ctx.sessionmaker) as session:
         sweep = await session.get(Sweep, plan.sweep_id)
         run = await session.get(Run, run_id)
         if sweep is None or run is None:
             return
-        progress = await progress_from_db(session, sweep)
-        created = sweep.created_at if sweep.created_at.tzinfo else sweep.created_at.replace(tzinfo=UTC)
-        others_best = await session.scalar(
-            select(func.max(Run.weighted_score)).where(
-                Run.experiment_id == plan.experiment_id, Run.rejected.is_(False), Run.id != run_id
-            )
-        )
-    data = _progress_data(progress, created)
-    rt.publish("sweep.progress", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, **data)
-    if run.weighted_score is not None and (others_best is None or run.weighted_score > others_best):
-        rt.publish("new_best_found", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, run_id=run.id,
-                   weighted_score=run.weighted_score, previous_best=others_best, config=run.config)
-    if _over_budget(plan, progress):
-        await _pause_for_budget(ctx, rt, plan, progress, data)
-    await complete_if_done(ctx, rt, plan.sweep_id, data)
+        progress = await policy.progress_from_db(session, sweep)
+        best_before = await policy.best_score(session, plan.experiment_id, excluding=run_id)
+    policy.publish_progress(rt, plan, progress)
+    policy.publish_new_best(rt, plan, run, best_before)
+    if policy.over_budget(plan, progress):
+        await policy.pause_for_budget(ctx, rt, plan, progress)
 
 
-def _progress_data(progress: SweepProgress, started: datetime) -> dict[str, Any]:
-    data = progress.as_data()
-    finished = progress.finished
-    elapsed = (datetime.now(UTC) - started).total_seconds()
-    data["eta_s"] = round(elapsed / finished * max(progress.total - finished, 0), 1) if finished else None
-    return data
-
-
-def _over_budget(plan: SweepPlan, progress: SweepProgress) -> bool:
-    return bool(
-        (plan.budget_tokens and progress.paid_tokens >= plan.budget_tokens)
-        or (plan.budget_cost and progress.cost_spent >= plan.budget_cost)
-    )
-
-
-async def _pause_for_budget(ctx: AppContext, rt: Runtime, plan: SweepPlan, progress: SweepProgress,
-                            data: dict[str, Any]) -> None:
-    async with session_scope(ctx.sessionmaker) as session:
-        paused = await session.execute(
-            update(Sweep).where(Sweep.id == plan.sweep_id, Sweep.status == "running").values(status="paused")
-        )
-        if not paused.rowcount:  # type: ignore[attr-defined]
-            return  # another worker got there first, or the user paused or stopped it
-        await session.execute(update(Experiment).where(Experiment.id == plan.experiment_id).values(status="paused"))
-    rt.publish("budget.exhausted", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id,
-               token_count=progress.paid_tokens, cost=round(progress.cost_spent, 6),
-               max_tokens=plan.budget_tokens or None, max_cost_usd=plan.budget_cost or None)
-    rt.publish("experiment.paused", experiment_id=plan.experiment_id, sweep_id=plan.sweep_id, reason="budget", **data)
-
-
-async def complete_if_done(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID,
-                           data: dict[str, Any] | None = None) -> bool:
-    """Mark a running sweep with no run left as completed; exactly one caller wins and announces it."""
-    async with session_scope(ctx.sessionmaker) as session:
-        left = await session.scalar(
-            select(func.count())
-            .select_from(Run)
-            .where(Run.sweep_id == sweep_id, Run.status.in_(("pending", "running")))
-        )
-        if left:
-            return False
-        sweep = await session.get(Sweep, sweep_id)
-        if sweep is None or sweep.status != "running":
-            return False
-        progress = await progress_from_db(session, sweep)
-        done = await session.execute(
-            update(Sweep)
-            .where(Sweep.id == sweep_id, Sweep.status == "running")
-            .values(status="completed", completed_at=datetime.now(UTC), tokens_in=progress.tokens_in,
-                    tokens_out=progress.tokens_out, cost_estimate=progress.cost)
-        )
-        if not done.rowcount:  # type: ignore[attr-defined]
-            return False
-        await session.execute(update(Experiment).where(Experiment.id == sweep.experiment_id).values(status="completed"))
-        best = await best_score(session, sweep.experiment_id)
-        experiment_id = sweep.experiment_id
-    _plans.pop(sweep_id, None)
-    payload = data or progress.as_data()
-    rt.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep_id, best_score=best,
-               **{k: v for k, v in payload.items() if k != "eta_s"}, eta_s=0)
+async def advance_and_dispatch(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> bool:
+    """The policy's `advance`, then one task per run the strategy added; answers whether it added any."""
+    new_runs = await policy.advance(ctx, rt, sweep_id)
+    if not new_runs:
+        if await _sweep_status(ctx, sweep_id) != "running":
+            _plans.pop(sweep_id, None)
+        return False
+    enqueue = getattr(rt.queue_for(), "enqueue_runs", None)
+    if enqueue is not None:
+        await enqueue(sweep_id, new_runs)
     return True
+
+
+async def _sweep_status(ctx: AppContext, sweep_id: uuid.UUID) -> str | None:
+    async with session_scope(ctx.sessionmaker) as session:
+        return await session.scalar(select(Sweep.status).where(Sweep.id == sweep_id))
 
 
 # --- the watchdog -------------------------------------------------------------------------------
 
 
-async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """One pass over running sweeps: recover lost workers' runs, complete sweeps with nothing left.
+STALL_S = 10.0  # pending runs with nothing in flight for this long get their tasks sent again
 
-    Answers the recovered run ids per sweep (the caller enqueues them).
+
+@dataclass
+class _Stall:
+    """What the watchdog last saw of a sweep whose pending runs seem to have no task."""
+
+    finished: int
+    since: float
+
+
+_stalls: dict[uuid.UUID, _Stall] = {}
+
+
+async def _stalled_pending(ctx: AppContext, sweep_id: uuid.UUID, stall_s: float) -> list[uuid.UUID]:
+    """Pending runs of a sweep where nothing ran or finished for `stall_s` (their tasks were lost).
+
+    This happens when a worker dies between committing the runs its strategy proposed and sending
+    their tasks. A task sent twice is harmless: the copy finds the run leased or done.
+    """
+    coordinator = coordinator_of(ctx)
+    async with session_scope(ctx.sessionmaker) as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(Run.status, func.count()).where(Run.sweep_id == sweep_id).group_by(Run.status)
+                )
+            ).all()
+        )
+    pending, running = int(counts.get("pending", 0)), int(counts.get("running", 0))
+    finished = sum(int(counts.get(s, 0)) for s in DONE_STATUSES)
+    if not pending or running or await coordinator.picked_runs(sweep_id):
+        _stalls.pop(sweep_id, None)
+        return []
+    seen = _stalls.get(sweep_id)
+    now = time.monotonic()
+    if seen is None or seen.finished != finished:
+        _stalls[sweep_id] = _Stall(finished, now)
+        return []
+    if now - seen.since < stall_s:
+        return []
+    _stalls.pop(sweep_id, None)
+    async with session_scope(ctx.sessionmaker) as session:
+        ids = list((await session.scalars(
+            select(Run.id).where(Run.sweep_id == sweep_id, Run.status == RunStatus.PENDING)
+            .order_by(Run.created_at, Run.id))).all())
+    log.warning("sweep %s: %d pending run(s) without a task sent again", sweep_id, len(ids))
+    return ids
+
+
+async def watchdog_pass(ctx: AppContext, rt: Runtime) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """One pass over running sweeps: recover lost workers' runs, advance sweeps with nothing open.
+
+    Advancing here covers a worker that died after finishing a sweep's last run but before asking
+    its strategy for more (or completing it). Answers the run ids per sweep the caller enqueues.
     """
     recovered: dict[uuid.UUID, list[uuid.UUID]] = {}
     await cancel_lost_leftovers(ctx)
+    stall_s = max(STALL_S, 2 * ctx.settings.run_lease_s)
     for sweep_id in await running_sweeps(ctx):
         orphans = await recover_orphans(ctx, sweep_id)
+        orphans += [r for r in await _stalled_pending(ctx, sweep_id, stall_s) if r not in set(orphans)]
         if orphans:
             recovered[sweep_id] = orphans
-        await complete_if_done(ctx, rt, sweep_id)
+        await advance_and_dispatch(ctx, rt, sweep_id)
     return recovered
 
 
@@ -409,7 +383,7 @@ async def _redispatch_if_redis_reset(ctx: AppContext) -> tuple[bool, dict[uuid.U
     return True, await pending_of_running_sweeps(ctx)
 
 
-async def watchdog_forever(ctx: AppContext, rt: Runtime, enqueue: Any, interval_s: float = 1.0) -> None:
+async def watchdog_forever(ctx: AppContext, rt: Runtime, enqueue: Enqueue, interval_s: float = 1.0) -> None:
     """Run watchdog passes (one process at a time, via a Redis lock) and enqueue what they recover."""
     coordinator = coordinator_of(ctx)
     while True:

@@ -138,7 +138,7 @@ def make_adapter(
 
     In production its concurrency cap and 429 slow-down are shared with every worker (Redis).
     """
-    coordinator = ctx.extras.get("coordinator")
+    coordinator = ctx.coordinator
     gate = None
     if coordinator is not None:
         from promptlooper.queue.coordination import RedisGate

@@ -15,6 +15,7 @@ from promptlooper.events.redis_bus import RedisEventBus
 from promptlooper.queue.coordination import Coordinator, worker_name
 from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.services.runtime import Runtime
+from promptlooper.services.strategies import load_strategy_modules
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -29,6 +30,7 @@ def distributed(ctx: AppContext) -> bool:
 
 async def start_api_runtime(ctx: AppContext) -> Runtime:
     """The API process's runtime: in-process queue, or the Celery queue with Redis events."""
+    load_strategy_modules(ctx.settings.strategy_modules)
     if not distributed(ctx):
         runtime = Runtime.build(ctx)
         runtime.queue = InProcessQueue(ctx)
@@ -39,11 +41,11 @@ async def start_api_runtime(ctx: AppContext) -> Runtime:
         redis_url = ctx.settings.redis_url
         assert redis_url is not None
         coordinator = Coordinator(redis_url, lease_s=ctx.settings.run_lease_s)
-        ctx.extras["coordinator"] = coordinator
+        ctx.coordinator = coordinator
         await coordinator.start()
         runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=True))
         runtime.queue = CeleryQueue(make_celery(ctx.settings))
-        ctx.extras["health_checks"] = lambda: _health(coordinator)
+        ctx.health_checks = lambda: _health(coordinator)
     ctx.attach_runtime(runtime)
     await runtime.start()
     return runtime
@@ -54,10 +56,11 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
     from promptlooper.queue.celery_queue import CeleryQueue
     from promptlooper.services.distributed import watchdog_forever
 
+    load_strategy_modules(ctx.settings.strategy_modules)
     redis_url = ctx.settings.redis_url
     assert redis_url is not None
     coordinator = Coordinator(redis_url, lease_s=ctx.settings.run_lease_s)
-    ctx.extras["coordinator"] = coordinator
+    ctx.coordinator = coordinator
     await coordinator.start(heartbeat_as=worker_name())
     runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=False))
     queue = CeleryQueue(app)
@@ -71,12 +74,12 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
 
 async def stop_runtime(ctx: AppContext) -> None:
     """Flush and close everything the runtime and the coordinator hold."""
-    watch = ctx.extras.pop("stop_watch", None)
+    watch, ctx.stop_watch = ctx.stop_watch, None
     if watch is not None:
         await watch.aclose()
     if ctx.has_runtime:
         await ctx.runtime.aclose()
-    coordinator = ctx.extras.pop("coordinator", None)
+    coordinator, ctx.coordinator = ctx.coordinator, None
     if coordinator is not None:
         await coordinator.aclose()
     await ctx.aclose()

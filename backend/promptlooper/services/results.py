@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from promptlooper.auth import Principal
 from promptlooper.errors import BadRequest
-from promptlooper.models import Experiment, Run, Score, StageResult
+from promptlooper.models import Experiment, Run, RunStatus, Score, StageResult
 from promptlooper.schemas import (
     Leaderboard,
     LeaderboardEntry,
@@ -37,7 +37,7 @@ RUN_FIELDS = {
     "cache_hits",
     "status",
 }
-FINAL_OK = ("completed", "cached")
+FINAL_OK = RunStatus.succeeded()
 
 
 async def scores_by_run(session: AsyncSession, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, float]]:

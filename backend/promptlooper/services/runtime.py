@@ -15,6 +15,7 @@ from promptlooper.engine.cache import CachedChat
 from promptlooper.engine.runner import EndpointHandle
 from promptlooper.errors import BadRequest
 from promptlooper.events.bus import EventBus, LiveEvent
+from promptlooper.events.types import EventData
 from promptlooper.models import LLMEndpoint
 from promptlooper.services.cache_store import DatabaseCacheStore
 
@@ -87,17 +88,15 @@ class Runtime:
 
     def publish(
         self,
-        type_: str,
+        data: EventData,
         *,
         experiment_id: uuid.UUID | None = None,
         sweep_id: uuid.UUID | None = None,
         run_id: uuid.UUID | None = None,
-        **data: Any,
     ) -> None:
-        """Publish a live event."""
-        self.bus.publish(
-            LiveEvent(type=type_, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id, data=data)
-        )
+        """Publish a live event: its type is the data model's (`events/types.py`)."""
+        self.bus.publish(LiveEvent(type=data.TYPE, experiment_id=experiment_id, sweep_id=sweep_id, run_id=run_id,
+                                   data=data.model_dump(mode="json")))
 
     def queue_for(self) -> RunQueue:
         """The run queue of this process."""

@@ -13,7 +13,8 @@ from promptlooper.context import AppContext
 from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition, ScorerEntry
 from promptlooper.engine.scorers import weighted_score
-from promptlooper.models import Experiment, Run, Score, StageResult
+from promptlooper.events import types as ev
+from promptlooper.models import Experiment, Run, RunStatus, Score, StageResult
 
 
 def weighted_mean(scores: dict[str, float], entries: list[ScorerEntry]) -> float | None:
@@ -83,18 +84,18 @@ async def rescore_experiment(ctx: AppContext, experiment_id: uuid.UUID) -> int:
 
         defn = definition_of(experiment)
         run_ids = list((await session.scalars(select(Run.id).where(
-            Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed")))
+            Run.experiment_id == experiment_id, Run.status.in_(RunStatus.done()))
             .order_by(Run.created_at))).all())
     total = len(run_ids)
-    runtime.publish("rescore.progress", experiment_id=experiment_id, done=0, total=total)
+    runtime.publish(ev.RescoreProgress(done=0, total=total), experiment_id=experiment_id)
     for start in range(0, total, 50):
         async with session_scope(ctx.sessionmaker) as session:
             for run_id in run_ids[start : start + 50]:
                 run = await session.get(Run, run_id)
                 if run is not None:
                     await rescore_run(session, defn, run, scorer_extras(ctx))
-        runtime.publish("rescore.progress", experiment_id=experiment_id, done=min(start + 50, total), total=total)
-    runtime.publish("rescore.completed", experiment_id=experiment_id, runs=total)
+        runtime.publish(ev.RescoreProgress(done=min(start + 50, total), total=total), experiment_id=experiment_id)
+    runtime.publish(ev.RescoreCompleted(runs=total), experiment_id=experiment_id)
     return total
 
 
@@ -132,7 +133,7 @@ async def start_rescore(session: AsyncSession, ctx: AppContext, experiment_id: u
 
     await get_or_404(session, Experiment, experiment_id, "Experiment")
     count = await session.scalar(select(func.count()).select_from(Run).where(
-        Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached", "failed"))))
+        Run.experiment_id == experiment_id, Run.status.in_(RunStatus.done())))
     schedule_rescore(session, ctx, experiment_id)
     return int(count or 0)
 

@@ -16,6 +16,7 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.errors import BadRequest, Conflict, InvalidDefinition, NotFound
+from promptlooper.events import types as ev
 from promptlooper.models import Experiment, ExportRecord, Project, Run, SavedConfig
 from promptlooper.schemas import (
     ApproveIn,
@@ -180,16 +181,17 @@ async def approve_run(
 
         async def _publish() -> None:
             runtime.publish(
-                APPROVED_EVENT,
+                ev.ConfigApproved(
+                    saved_config_id=str(out.id),
+                    project_id=str(out.project_id),
+                    name=out.name,
+                    note=out.note,
+                    config_hash=out.config_hash,
+                    score=out.score,
+                    approved_by=out.approved_by,
+                ),
                 experiment_id=experiment.id,
                 run_id=run_id,
-                saved_config_id=str(out.id),
-                project_id=str(out.project_id),
-                name=out.name,
-                note=out.note,
-                config_hash=out.config_hash,
-                score=out.score,
-                approved_by=out.approved_by,
             )
 
         after_commit(session, _publish)

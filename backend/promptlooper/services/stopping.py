@@ -122,7 +122,7 @@ async def refuse_while_runs_in_flight(session: AsyncSession, ctx: AppContext, ex
             ).all()
         )
         in_flight = any(_in_flight_here(ctx, sweep_id) for sweep_id in recent)
-        coordinator = ctx.extras.get("coordinator")
+        coordinator = ctx.coordinator
         if not in_flight and coordinator is not None and recent:
             try:
                 for sweep_id in recent:
@@ -216,7 +216,7 @@ class RunCancelled(Exception):
 
 def stop_watch_of(ctx: AppContext) -> StopWatch:
     """This process's StopWatch (created on first use)."""
-    watch = ctx.extras.get("stop_watch")
+    watch = ctx.stop_watch
     if watch is None:
-        watch = ctx.extras["stop_watch"] = StopWatch(ctx, float(ctx.settings.stop_poll_s))
+        watch = ctx.stop_watch = StopWatch(ctx, float(ctx.settings.stop_poll_s))
     return watch

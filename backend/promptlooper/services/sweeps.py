@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -17,17 +18,20 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import SweepEstimate, count_cached, estimate_sweep, sample_configs, with_cache
-from promptlooper.engine.space import SpaceError, SpaceTooLarge, config_hash, expand_grid, sample_random
 from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import AppError, BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
-from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, Sweep
+from promptlooper.events import types as ev
+from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, RunStatus, Sweep
 from promptlooper.offload import run_cpu, run_isolated
-from promptlooper.schemas import SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.schemas import ExperimentOut, SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.services import strategies
+from promptlooper.services import sweep_policy as policy
 from promptlooper.services.auth import release_connection
 from promptlooper.services.common import get_or_404
 from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
 from promptlooper.services.settings import get_settings
 from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
+from promptlooper.services.strategies import Proposal, StrategySpec, build_strategy, sweep_configs
 
 CACHE_LOOKUP_BATCH = 500  # cache keys per `IN` query when an estimate checks what is already cached
 log = logging.getLogger("promptlooper.sweeps")
@@ -40,7 +44,7 @@ async def require_queue(ctx: AppContext) -> None:
     Checked before anything is written, so a 503 leaves the experiment exactly as it was. Redis may
     still go away between this check and the hand-over after commit: `enqueue_reliably` covers that.
     """
-    coordinator = ctx.extras.get("coordinator")
+    coordinator = ctx.coordinator
     if coordinator is not None and not await coordinator.reachable():
         raise ServiceUnavailable(
             "The run queue (Redis) is unreachable, so nothing was started or changed; "
@@ -78,27 +82,20 @@ async def _enqueue_later(runtime: Any, sweep_id: uuid.UUID) -> None:
         return
 
 
-def sweep_configs(defn: ExperimentDefinition, sweep_type: str, max_runs: int | None, seed: int | None,
-                  default_endpoint_id: str | None, cap: int, loc: tuple[str, ...] = ("body",)) -> list[dict[str, Any]]:
-    """The distinct configs a sweep of this type runs (grid: every combination up to max_runs).
+def _strategy_spec(defn: ExperimentDefinition, body: SweepCreate, default_endpoint_id: str | None,
+                   cap: int) -> StrategySpec:
+    if not strategies.is_known(body.type):
+        if body.type == "guided":
+            raise strategies.unsupported(body.type)
+        known = " or ".join(f"'{t}'" for t in strategies.known_types())
+        raise InvalidDefinition([{"loc": ["body", "type"], "msg": f"Input should be {known}", "type": "literal_error",
+                                  "input": body.type}])
+    return StrategySpec(body.type, defn, body.model_dump(mode="json"), default_endpoint_id, cap)
 
-    The size is counted before anything is expanded: past `cap` (Settings.max_sweep_runs) it is a 422
-    `sweep_too_large` naming the count. CPU-bound: call it through `offload.run_cpu` from async code.
-    """
-    try:
-        if sweep_type == "grid":
-            return expand_grid(defn, default_endpoint_id, max_runs, cap)
-        if sweep_type == "random":
-            return sample_random(defn, default_endpoint_id, max_runs or 20, seed, cap)
-    except SpaceTooLarge as exc:
-        field = "max_runs" if max_runs is not None and exc.count == max_runs else "parameter_space"
-        where = ["body", field] if field == "max_runs" else [*loc, "parameter_space"]
-        error = InvalidDefinition([{"loc": where, "msg": str(exc), "type": "sweep_too_large"}])
-        error.code = "sweep_too_large"
-        raise error from exc
-    except SpaceError as exc:
-        raise BadRequest(str(exc), code="invalid_parameter_space") from exc
-    raise BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
+
+def _first_proposals(spec: StrategySpec) -> list[Proposal]:
+    """The strategy's first answer (grid and random: every run). CPU-bound: run it off the loop."""
+    return build_strategy(spec).ask().propose
 
 
 async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn) -> SweepEstimateOut:
@@ -191,34 +188,27 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await check_runnable(session, definition_of(experiment))  # the default endpoint may be gone since
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
-    configs = await run_cpu(sweep_configs, definition_of(experiment), body.type, body.max_runs, body.seed,
-                            default_endpoint, ctx.settings.max_sweep_runs)
     await require_queue(ctx)  # before the in-flight check, which asks Redis too
     await refuse_while_runs_in_flight(session, ctx, experiment_id)
+    # The strategy's first answer (grid and random: every run) is persisted as pending runs now;
+    # later answers come from the sweep policy's `advance` when no run is left open.
+    spec = _strategy_spec(definition_of(experiment), body, default_endpoint, ctx.settings.max_sweep_runs)
+    proposals = await run_cpu(_first_proposals, spec)
     options = body.model_dump(mode="json")
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
+    now = datetime.now(UTC)
     sweep = Sweep(
         experiment_id=experiment_id,
         type=body.type,
         status="running",
         options=options,
-        total_runs=len(configs) * body.repeats,
+        total_runs=len(proposals),
+        created_at=now,
+        resumed_at=now,
     )
     session.add(sweep)
     await session.flush()
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "experiment_id": experiment_id,
-            "sweep_id": sweep.id,
-            "config_hash": config_hash(c),
-            "config": c,
-            "repeat_index": r,
-            "status": "pending",
-        }
-        for c in configs
-        for r in range(body.repeats)
-    ]
+    rows = policy.proposal_rows(experiment_id, sweep.id, proposals)
     if rows:
         await session.execute(insert(Run), rows)
     experiment.status = "running"
@@ -227,15 +217,9 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     sweep_id = sweep.id
 
     async def _enqueue() -> None:
-        runtime.publish(
-            "sweep.started",
-            experiment_id=experiment_id,
-            sweep_id=sweep_id,
-            type=body.type,
-            total=len(rows),
-            options=options,
-        )
-        runtime.publish("experiment.started", experiment_id=experiment_id, sweep_id=sweep_id, total=len(rows))
+        runtime.publish(ev.SweepStarted(type=body.type, total=len(rows), options=options),
+                        experiment_id=experiment_id, sweep_id=sweep_id)
+        runtime.publish(ev.ExperimentStarted(total=len(rows)), experiment_id=experiment_id, sweep_id=sweep_id)
         await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
@@ -244,7 +228,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     )
 
 
-async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Let in-flight runs finish and start no new one."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
@@ -254,18 +238,13 @@ async def pause_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
     runtime.set_control(sweep_id, "paused")
-    if runtime.queue_for().name != "in-process":
-        # Workers read the status before each run, so no new run starts anywhere from the commit on;
-        # in-process, the sweep loop announces the pause itself once its in-flight runs are done.
-        after_commit(session, lambda: _announce_pause(runtime, experiment_id, sweep_id))
+    # Executors read the status (workers) or the control (in-process) before each run, so no new run
+    # starts from the commit on; in-flight runs finish. The policy announces it, the same in both modes.
+    after_commit(session, lambda: policy.announce_pause(ctx, runtime, experiment_id, sweep_id))
     return await experiment_out(session, experiment)
 
 
-async def _announce_pause(runtime: Any, experiment_id: uuid.UUID, sweep_id: uuid.UUID) -> None:
-    runtime.publish("experiment.paused", experiment_id=experiment_id, sweep_id=sweep_id, reason="requested")
-
-
-async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Continue with exactly the runs not yet done."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     sweep = await _running_sweep(session, experiment_id)
@@ -273,18 +252,19 @@ async def resume_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uu
         raise Conflict("No paused sweep to resume.", code="no_paused_sweep")
     await require_queue(ctx)
     sweep.status, experiment.status = "running", "running"
+    sweep.resumed_at = datetime.now(UTC)  # the ETA goes by this session's pace
     await session.flush()
     runtime, sweep_id = ctx.runtime, sweep.id
 
     async def _enqueue() -> None:
-        runtime.publish("experiment.resumed", experiment_id=experiment_id, sweep_id=sweep_id)
+        runtime.publish(ev.ExperimentResumed(), experiment_id=experiment_id, sweep_id=sweep_id)
         await enqueue_reliably(runtime, sweep_id)
 
     after_commit(session, _enqueue)
     return await experiment_out(session, experiment)
 
 
-async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> Any:
+async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> ExperimentOut:
     """Stop for good: runs not started are dropped, in-flight runs are cancelled, the experiment is completed.
 
     In-flight runs end as `cancelled` in this transaction, so the experiment is `completed` with no
@@ -299,12 +279,14 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # The sweep row first: workers claim runs under a share lock on it, so taking it before the run
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
-    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == "pending"))
+    await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING))
     cancelled = await cancel_running_runs(session, sweep.id)
     experiment.status = "completed"
     await session.flush()
-    ctx.runtime.publish("experiment.completed", experiment_id=experiment_id, sweep_id=sweep.id, stopped=True,
-                        cancelled=cancelled)
+    progress = await policy.progress_from_db(session, sweep)
+    best = await policy.best_score(session, experiment_id)
+    completed = ev.ExperimentCompleted(best_score=best, stopped=True, cancelled=cancelled, **progress.as_data())
+    ctx.runtime.publish(completed, experiment_id=experiment_id, sweep_id=sweep.id)
     return await experiment_out(session, experiment)
 
 
@@ -318,6 +300,8 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
         await cancel_leftovers(ctx)
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
+        if ids and ctx.runtime.queue_for().name == "in-process":  # this process restarts them: a new session
+            await session.execute(update(Sweep).where(Sweep.id.in_(ids)).values(resumed_at=datetime.now(UTC)))
     for sweep_id in ids:
         await enqueue_reliably(ctx.runtime, sweep_id)  # Redis down at boot must not keep the API down
     return ids

@@ -363,3 +363,142 @@ def test_a_run_left_running_in_a_stopped_sweep_blocks_new_sweeps_until_cancelled
         assert started["total_runs"] == 4
         wait_status(admin, experiment_id)
         assert admin.get(f"/api/v1/runs/{run_id}").json()["status"] == "cancelled"
+
+
+def test_a_strategy_proposes_a_second_wave_from_the_first_waves_scores(admin: TestClient) -> None:
+    from tests.support.strategies import WAVE2_SIZE
+
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=2)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "two_wave", "concurrency": 2})
+        assert started.status_code == 202, started.text
+        assert started.json()["total_runs"] == 4, "the first wave is persisted up front"
+        wait_status(admin, experiment_id)
+        runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 100}).json()["items"]
+        assert len(runs) == 4 + WAVE2_SIZE
+        first = [r for r in runs if r["repeat_index"] == 0]
+        second = [r for r in runs if r["repeat_index"] == 1]
+        best_first = sorted(first, key=lambda r: -r["weighted_score"])[:WAVE2_SIZE]
+        assert {r["config_hash"] for r in second} == {r["config_hash"] for r in best_first}
+        assert {r["config"]["stages"][0]["model"] for r in second} == {"m2"}, "the keyword scorer favours m2"
+        assert {r["status"] for r in runs} == {"completed"} and server.stats()["calls"] == 2 * len(runs)
+        found = wait_event(admin, experiment_id, "experiment.completed")
+        completed = [e for e in found if e["type"] == "experiment.completed"]
+        assert len(completed) == 1 and completed[0]["data"]["total"] == 6 and completed[0]["data"]["completed"] == 6
+
+
+def test_unknown_and_guided_sweep_types_are_refused(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1)
+        guided = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "guided"})
+        assert guided.status_code == 400 and guided.json()["code"] == "unsupported_sweep_type"
+        unknown = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "annealing"})
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "type"]
+        assert admin.get(f"/api/v1/experiments/{experiment_id}").json()["status"] != "running"
+
+
+# --- one policy, two modes: the same events and payload shapes -----------------------------------
+
+PROGRESS_KEYS = {"completed", "total", "failed", "cached", "tokens_in", "tokens_out", "cost_estimate", "eta_s"}
+EVENT_KEYS = {  # at least these data fields, in every mode
+    "sweep.started": {"type", "total", "options"},
+    "experiment.started": {"total"},
+    "run.started": {"config_hash"},
+    "stage.completed": {"stage_index", "stage_name", "sample_id", "cached", "tokens_in", "tokens_out",
+                        "latency_ms", "error"},
+    "run.completed": {"status", "weighted_score", "scores", "error", "tokens_in", "tokens_out", "cost_estimate",
+                      "llm_calls", "cache_hits", "duration_ms", "config"},
+    "run.failed": {"status", "weighted_score", "error", "config"},
+    "sweep.progress": PROGRESS_KEYS,
+    "new_best_found": {"weighted_score", "previous_best", "config"},
+    "experiment.paused": PROGRESS_KEYS | {"reason"},
+    "experiment.resumed": set(),
+    "experiment.completed": PROGRESS_KEYS | {"best_score"},
+    "budget.exhausted": {"token_count", "cost", "max_tokens", "max_cost_usd"},
+}
+CARRY_PROGRESS = ("sweep.progress", "experiment.paused", "experiment.completed")
+SWEEP_LEVEL = ("sweep.started", "experiment.started", "experiment.paused", "experiment.resumed",
+               "experiment.completed", "budget.exhausted")
+
+
+def _check_shapes(found: list[dict[str, object]]) -> None:
+    """Every event has its type's fields; progress-carrying events carry one and the same progress shape."""
+    progress_shapes = set()
+    for event in found:
+        data = event["data"]
+        assert isinstance(data, dict)
+        assert EVENT_KEYS[str(event["type"])] <= set(data), (event["type"], sorted(data))
+        if event["type"] in CARRY_PROGRESS:
+            own = {"reason", "best_score", "stopped"} & set(data)
+            progress_shapes.add(frozenset(set(data) - own))
+    assert len(progress_shapes) == 1, progress_shapes
+
+
+def _check_bests(found: list[dict[str, object]], runs: dict[str, dict[str, object]]) -> None:
+    bests = [e for e in found if e["type"] == "new_best_found"]
+    assert bests, "a first succeeded run is always a new best"
+    for event in bests:
+        data = event["data"]
+        assert isinstance(data, dict)
+        assert runs[str(event["run_id"])]["status"] in ("completed", "cached")
+        assert data["previous_best"] is None or data["weighted_score"] > data["previous_best"]
+
+
+def test_pause_resume_and_completion_emit_the_same_events_in_every_mode(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"], latency_s=0.15) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1)
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"concurrency": 1})
+        wait_runs(admin, experiment_id, 1)
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/pause").status_code == 200
+        paused = wait_event(admin, experiment_id, "experiment.paused")
+        while admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"status": "running"}).json()["total"]:
+            time.sleep(0.02)
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/resume").status_code == 200
+        wait_status(admin, experiment_id)
+        found = wait_event(admin, experiment_id, "experiment.completed")
+        time.sleep(0.3)  # a late progress event of another worker would show here
+        found = wait_event(admin, experiment_id, "experiment.completed")
+    runs = {r["id"]: r for r in admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]}
+    types = [e["type"] for e in found]
+    assert [t for t in types if t in SWEEP_LEVEL] == ["sweep.started", "experiment.started", "experiment.paused",
+                                                      "experiment.resumed", "experiment.completed"], types
+    for event_type, count in (("run.started", 4), ("run.completed", 4), ("sweep.progress", 4),
+                              ("stage.completed", 4)):
+        assert types.count(event_type) == count, (event_type, types)
+    _check_shapes(found)
+    _check_bests(found, runs)
+    pause = next(e for e in paused if e["type"] == "experiment.paused")["data"]
+    assert pause["reason"] == "requested" and 1 <= pause["completed"] < 4 and pause["total"] == 4
+    completed = next(e for e in found if e["type"] == "experiment.completed")["data"]
+    assert completed["completed"] == completed["total"] == 4 and completed["eta_s"] == 0.0
+    resumed_at = types.index("experiment.resumed")
+    after_resume = [e["data"] for e in found[resumed_at:] if e["type"] == "sweep.progress"]
+    left = [p for p in after_resume if p["completed"] < p["total"]]
+    assert all(p["eta_s"] is not None and p["eta_s"] > 0 for p in left), \
+        "the ETA after a resume is this session's pace, never 0.0 with runs left"
+
+
+def test_budget_exhaustion_emits_the_same_events_in_every_mode(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        server.script(["401"])  # the first run fails: it never counts as a new best
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=2,
+                                        temperatures=[0.1, 0.2, 0.3, 0.4, 0.5])
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                   json={"concurrency": 1, "budget": {"max_tokens": 60}})
+        wait_status(admin, experiment_id, ("paused",))
+        found = wait_event(admin, experiment_id, "experiment.paused")
+        time.sleep(0.3)
+        found = wait_event(admin, experiment_id, "experiment.paused")
+    runs = {r["id"]: r for r in admin.get(f"/api/v1/experiments/{experiment_id}/runs",
+                                          params={"limit": 100}).json()["items"]}
+    types = [e["type"] for e in found]
+    assert [t for t in types if t in SWEEP_LEVEL] == ["sweep.started", "experiment.started", "budget.exhausted",
+                                                      "experiment.paused"], types
+    _check_shapes(found)
+    _check_bests(found, runs)
+    failed = [r["id"] for r in runs.values() if r["status"] == "failed"]
+    assert failed and not [e for e in found if e["type"] == "new_best_found" and e["run_id"] in failed]
+    budget = next(e for e in found if e["type"] == "budget.exhausted")["data"]
+    pause = next(e for e in found if e["type"] == "experiment.paused")["data"]
+    assert budget["max_tokens"] == 60 and budget["token_count"] >= 60
+    assert pause["reason"] == "budget" and pause["completed"] == types.count("sweep.progress")

@@ -94,3 +94,59 @@ def _cache_entries(env: dict[str, str]) -> int:
 
     with sqlite3.connect(Path(env["DATA_DIR"]) / "promptlooper.db") as conn:
         return int(conn.execute("SELECT count(*) FROM response_cache").fetchone()[0])
+
+
+def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_path: Path,
+                                                          request: pytest.FixtureRequest) -> None:
+    """The second wave is persisted when the first is done; a kill then loses no run and adds no wave."""
+    from tests.support.strategies import WAVE2_SIZE, strategy_env
+
+    env = _env(db_backend, tmp_path, request) | strategy_env()
+    samples, first_wave = 2, 4
+    with LLMServer(models=["m1", "m2"], latency_s=0.02) as llm:
+        llm.hold_after(samples * first_wave)  # the first wave is answered; the second's calls are parked
+        server = start_server(env, tmp_path / "first.log")
+        try:
+            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            headers = bearer(token)
+            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
+            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            doc = {"project_id": project, "name": "waves",
+                   "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(samples)],
+                   "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1",
+                                        "prompt_template": "Q: {{ input }}"}],
+                   "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+                   "parameter_space": {"model": ["m1", "m2"], "temperature": [0.1, 0.9]}}
+            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers, json=doc).json()["id"]
+            started = httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+                                 json={"type": "two_wave", "concurrency": 2})
+            assert started.status_code == 202, started.text
+            deadline = time.monotonic() + 30
+            while llm.stats()["in_flight"] == 0:  # a second-wave call is parked: wave 2 is persisted
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.02)
+        finally:
+            server.stop(signal.SIGKILL)
+        llm.release()
+
+        with running_server(env, tmp_path / "second.log") as again:
+            deadline = time.monotonic() + 60
+            status = ""
+            while time.monotonic() < deadline:
+                status = httpx.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+                if status == "completed":
+                    break
+                time.sleep(0.1)
+            assert status == "completed", again.log()
+            runs = httpx.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+                             params={"limit": 100}).json()["items"]
+    assert len(runs) == first_wave + WAVE2_SIZE, "no run lost, no wave proposed twice"
+    assert {r["status"] for r in runs} <= {"completed", "cached"}
+    second = {r["config_hash"] for r in runs if r["repeat_index"] == 1}
+    best = sorted((r for r in runs if r["repeat_index"] == 0), key=lambda r: -r["weighted_score"])[:WAVE2_SIZE]
+    assert second == {r["config_hash"] for r in best}
+    assert sum(r["llm_calls"] for r in runs) == samples * len(runs)
+    # Wave 2 repeats configs (same request, another repeat index), so a digest may be answered twice;
+    # beyond that only the calls parked at the kill (at most CONCURRENCY) may have been paid again.
+    assert samples * len(runs) <= sum(llm.answered().values()) <= samples * len(runs) + CONCURRENCY

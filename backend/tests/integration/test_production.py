@@ -273,3 +273,38 @@ def test_health_names_redis_or_the_workers_when_down(postgres_url: str, redis_ur
         assert answer.json()["code"] == "unhealthy"
     finally:
         api.stop()
+
+
+def test_a_worker_killed_between_the_waves_of_a_strategy_loses_no_run(own_stack: Stack) -> None:
+    """The second wave (chosen from the first's scores) is persisted, then its worker dies: the other finishes."""
+    from tests.support.strategies import WAVE2_SIZE
+
+    stack = own_stack
+    samples, first_wave = 2, 4
+    with LLMServer(models=["m1", "m2"], latency_s=0.02) as server:
+        experiment_id = stack.experiment(server.base_url, samples=samples, temperatures=[0.1, 0.9])
+        server.hold_after(samples * first_wave)  # wave 1 is answered; wave 2's calls are parked
+        assert stack.sweep(experiment_id, type="two_wave", concurrency=2)["total_runs"] == first_wave
+        deadline = time.monotonic() + 30
+        while server.stats()["in_flight"] == 0:
+            assert time.monotonic() < deadline, "the second wave did not start"
+            time.sleep(0.02)
+        victim = next(w for w in stack.workers if _holds_runs(stack, w))
+        victim.kill()
+        server.release()
+        stack.wait_completed(experiment_id)
+        runs = stack.runs(experiment_id)["items"]
+        assert len(runs) == first_wave + WAVE2_SIZE, "no run lost, no wave proposed twice"
+        assert {r["status"] for r in runs} <= {"completed", "cached"}, runs
+        second = {r["config_hash"] for r in runs if r["repeat_index"] == 1}
+        best = sorted((r for r in runs if r["repeat_index"] == 0), key=lambda r: -r["weighted_score"])[:WAVE2_SIZE]
+        assert second == {r["config_hash"] for r in best}
+        assert sum(r["llm_calls"] for r in runs) == samples * len(runs)
+        deadline = time.monotonic() + 10
+        while True:
+            events = stack.http.get(f"/experiments/{experiment_id}/events", params={"limit": 1000}).json()["items"]
+            completions = [e for e in events if e["type"] == "experiment.completed"]
+            if completions or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(completions) == 1 and completions[0]["data"]["total"] == len(runs)

@@ -66,6 +66,7 @@ def base_settings(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir, "database_url": None, "redis_url": None, "jwt_secret": "test-jwt-secret-that-is-long-enough-for-hs256",
         "encryption_key": TEST_FERNET_KEY, "auto_migrate": False, "api_key": None,
         "default_endpoint_url": None, "mcp_enabled": False, "llm_timeout_s": 5.0, "llm_max_retries": 2,
+        "strategy_modules": "tests.support.strategies",  # the test-only `two_wave` sweep type
     }
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

@@ -1196,6 +1196,36 @@ export interface components {
              */
             max_tokens: number;
         };
+        /** BudgetExhausted */
+        BudgetExhausted: {
+            /** Cost */
+            cost: number;
+            /** Max Cost Usd */
+            max_cost_usd: number | null;
+            /** Max Tokens */
+            max_tokens: number | null;
+            /** Token Count */
+            token_count: number;
+        };
+        /** BudgetExhaustedEvent */
+        BudgetExhaustedEvent: {
+            data: components["schemas"]["BudgetExhausted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "budget.exhausted";
+        };
         /**
          * CacheInvalidated
          * @description How many cached responses were deleted.
@@ -1203,6 +1233,45 @@ export interface components {
         CacheInvalidated: {
             /** Deleted */
             deleted: number;
+        };
+        /**
+         * ConfigApproved
+         * @description A run's configuration was approved into the project's saved configurations.
+         */
+        ConfigApproved: {
+            /** Approved By */
+            approved_by: string | null;
+            /** Config Hash */
+            config_hash: string;
+            /** Name */
+            name: string | null;
+            /** Note */
+            note: string | null;
+            /** Project Id */
+            project_id: string;
+            /** Saved Config Id */
+            saved_config_id: string;
+            /** Score */
+            score: number | null;
+        };
+        /** ConfigApprovedEvent */
+        ConfigApprovedEvent: {
+            data: components["schemas"]["ConfigApproved"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "config.approved";
         };
         /**
          * Credentials
@@ -1338,14 +1407,96 @@ export interface components {
             };
         };
         /**
-         * EventOut
-         * @description A persisted live event.
+         * EventsPage
+         * @description Events after a sequence number; pass `next_after` back to continue.
+         *
+         *     Each item is one of the typed events of `events/types.py` (discriminated by `type`); WebSocket
+         *     messages have the same shape.
          */
-        EventOut: {
-            /** Data */
-            data: {
-                [key: string]: unknown;
-            };
+        EventsPage: {
+            /** Items */
+            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"] | components["schemas"]["ConfigApprovedEvent"])[];
+            /** Next After */
+            next_after: number;
+        };
+        /** ExperimentCompleted */
+        ExperimentCompleted: {
+            /** Best Score */
+            best_score: number | null;
+            /**
+             * Cache Hits
+             * @default 0
+             */
+            cache_hits: number;
+            /** Cached */
+            cached: number;
+            /**
+             * Cancelled
+             * @description Runs in flight that the stop cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Cost Saved
+             * @default 0
+             */
+            cost_saved: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Llm Calls
+             * @description LLM calls paid for (cache hits apart)
+             * @default 0
+             */
+            llm_calls: number;
+            /**
+             * Stopped
+             * @description Stopped by a user (runs not started were dropped)
+             * @default false
+             */
+            stopped: boolean;
+            /** Tokens In */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /**
+             * Tokens Saved
+             * @default 0
+             */
+            tokens_saved: number;
+            /** Total */
+            total: number;
+        };
+        /** ExperimentCompletedEvent */
+        ExperimentCompletedEvent: {
+            data: components["schemas"]["ExperimentCompleted"];
             /** Experiment Id */
             experiment_id: string | null;
             /** Run Id */
@@ -1356,18 +1507,11 @@ export interface components {
             sweep_id: string | null;
             /** Ts */
             ts: string;
-            /** Type */
-            type: string;
-        };
-        /**
-         * EventsPage
-         * @description Events after a sequence number; pass `next_after` back to continue.
-         */
-        EventsPage: {
-            /** Items */
-            items: components["schemas"]["EventOut"][];
-            /** Next After */
-            next_after: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.completed";
         };
         /**
          * ExperimentCreate
@@ -1459,6 +1603,136 @@ export interface components {
             variant_names?: {
                 [key: string]: string[];
             };
+        };
+        /** ExperimentPaused */
+        ExperimentPaused: {
+            /**
+             * Cache Hits
+             * @default 0
+             */
+            cache_hits: number;
+            /** Cached */
+            cached: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Cost Saved
+             * @default 0
+             */
+            cost_saved: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Llm Calls
+             * @description LLM calls paid for (cache hits apart)
+             * @default 0
+             */
+            llm_calls: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "requested" | "budget";
+            /** Tokens In */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /**
+             * Tokens Saved
+             * @default 0
+             */
+            tokens_saved: number;
+            /** Total */
+            total: number;
+        };
+        /** ExperimentPausedEvent */
+        ExperimentPausedEvent: {
+            data: components["schemas"]["ExperimentPaused"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.paused";
+        };
+        /** ExperimentResumed */
+        ExperimentResumed: Record<string, never>;
+        /** ExperimentResumedEvent */
+        ExperimentResumedEvent: {
+            data: components["schemas"]["ExperimentResumed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.resumed";
+        };
+        /** ExperimentStarted */
+        ExperimentStarted: {
+            /** Total */
+            total: number;
+        };
+        /** ExperimentStartedEvent */
+        ExperimentStartedEvent: {
+            data: components["schemas"]["ExperimentStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment.started";
         };
         /**
          * ExperimentSummary
@@ -1602,6 +1876,36 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** HumanNeeded */
+        HumanNeeded: {
+            /** Context */
+            context?: {
+                [key: string]: unknown;
+            } | null;
+            /** Reason */
+            reason: string;
+            /** Requested By */
+            requested_by?: string | null;
+        };
+        /** HumanNeededEvent */
+        HumanNeededEvent: {
+            data: components["schemas"]["HumanNeeded"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "human_needed";
+        };
         /**
          * ImportanceItem
          * @description One swept key's share of the score's variation (importances sum to 1).
@@ -1720,6 +2024,36 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /** NewBestFound */
+        NewBestFound: {
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Previous Best */
+            previous_best: number | null;
+            /** Weighted Score */
+            weighted_score: number;
+        };
+        /** NewBestFoundEvent */
+        NewBestFoundEvent: {
+            data: components["schemas"]["NewBestFound"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "new_best_found";
         };
         /**
          * OutputRatingIn
@@ -2022,6 +2356,30 @@ export interface components {
              */
             type: "float" | "int";
         };
+        /** RescoreCompleted */
+        RescoreCompleted: {
+            /** Runs */
+            runs: number;
+        };
+        /** RescoreCompletedEvent */
+        RescoreCompletedEvent: {
+            data: components["schemas"]["RescoreCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "rescore.completed";
+        };
         /**
          * RescoreOut
          * @description A started re-scoring.
@@ -2039,6 +2397,32 @@ export interface components {
              * @default rescoring
              */
             status: string;
+        };
+        /** RescoreProgress */
+        RescoreProgress: {
+            /** Done */
+            done: number;
+            /** Total */
+            total: number;
+        };
+        /** RescoreProgressEvent */
+        RescoreProgressEvent: {
+            data: components["schemas"]["RescoreProgress"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "rescore.progress";
         };
         /**
          * ReviewItem
@@ -2074,6 +2458,146 @@ export interface components {
             runs: number;
             /** Total Unrated */
             total_unrated: number;
+        };
+        /** RunCached */
+        RunCached: {
+            /** Cache Hits */
+            cache_hits: number;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Config Hash */
+            config_hash?: string | null;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Llm Calls */
+            llm_calls: number;
+            /**
+             * Llm Calls Paid
+             * @default 0
+             */
+            llm_calls_paid: number;
+            /** Scores */
+            scores: {
+                [key: string]: number | null;
+            };
+            /** Status */
+            status: string;
+            /** Tokens In */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /** Weighted Score */
+            weighted_score: number | null;
+        };
+        /** RunCachedEvent */
+        RunCachedEvent: {
+            data: components["schemas"]["RunCached"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.cached";
+        };
+        /** RunCompleted */
+        RunCompleted: {
+            /** Cache Hits */
+            cache_hits: number;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Config Hash */
+            config_hash?: string | null;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Llm Calls */
+            llm_calls: number;
+            /**
+             * Llm Calls Paid
+             * @default 0
+             */
+            llm_calls_paid: number;
+            /** Scores */
+            scores: {
+                [key: string]: number | null;
+            };
+            /** Status */
+            status: string;
+            /** Tokens In */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /** Weighted Score */
+            weighted_score: number | null;
+        };
+        /** RunCompletedEvent */
+        RunCompletedEvent: {
+            data: components["schemas"]["RunCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.completed";
         };
         /**
          * RunDetail
@@ -2149,8 +2673,7 @@ export interface components {
             stage_results: components["schemas"]["StageResultOut"][];
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
             /** Tokens In */
@@ -2171,6 +2694,102 @@ export interface components {
             tokens_out_spent: number;
             /** Weighted Score */
             weighted_score: number | null;
+        };
+        /**
+         * RunFailed
+         * @description A run failed; or, without a run_id, `runs` runs that could not start (their endpoint is gone).
+         */
+        RunFailed: {
+            /**
+             * Cache Hits
+             * @default 0
+             */
+            cache_hits: number;
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Config Hash */
+            config_hash?: string | null;
+            /**
+             * Cost Estimate
+             * @default 0
+             */
+            cost_estimate: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Llm Calls
+             * @default 0
+             */
+            llm_calls: number;
+            /**
+             * Llm Calls Paid
+             * @default 0
+             */
+            llm_calls_paid: number;
+            /**
+             * Runs
+             * @default 1
+             */
+            runs: number;
+            /** Scores */
+            scores?: {
+                [key: string]: number | null;
+            };
+            /**
+             * Status
+             * @default failed
+             */
+            status: string;
+            /**
+             * Tokens In
+             * @default 0
+             */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /**
+             * Tokens Out
+             * @default 0
+             */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /** Weighted Score */
+            weighted_score?: number | null;
+        };
+        /** RunFailedEvent */
+        RunFailedEvent: {
+            data: components["schemas"]["RunFailed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.failed";
         };
         /**
          * RunOut
@@ -2236,8 +2855,7 @@ export interface components {
             };
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
             /** Tokens In */
@@ -2259,6 +2877,36 @@ export interface components {
             /** Weighted Score */
             weighted_score: number | null;
         };
+        /** RunStarted */
+        RunStarted: {
+            /** Config Hash */
+            config_hash: string;
+        };
+        /** RunStartedEvent */
+        RunStartedEvent: {
+            data: components["schemas"]["RunStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.started";
+        };
+        /**
+         * RunStatus
+         * @description Every status a run can have (the `runs.status` column stores the value).
+         * @enum {string}
+         */
+        RunStatus: "pending" | "running" | "completed" | "cached" | "failed" | "pruned" | "cancelled";
         /**
          * RunUpdate
          * @description Steering a run: reject it from the leaderboard (or take it back).
@@ -2436,6 +3084,44 @@ export interface components {
             /** Max Tokens Per Sweep */
             max_tokens_per_sweep?: number | null;
         };
+        /** StageCompleted */
+        StageCompleted: {
+            /** Cached */
+            cached: boolean;
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Sample Id */
+            sample_id: string;
+            /** Stage Index */
+            stage_index: number;
+            /** Stage Name */
+            stage_name: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /** StageCompletedEvent */
+        StageCompletedEvent: {
+            data: components["schemas"]["StageCompleted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "stage.completed";
+        };
         /**
          * StageDef
          * @description One LLM call of the pipeline.
@@ -2560,10 +3246,10 @@ export interface components {
             seed?: number | null;
             /**
              * Type
+             * @description The strategy: grid or random (guided: not yet available), or one registered on the server
              * @default grid
-             * @enum {string}
              */
-            type: "grid" | "random" | "guided";
+            type: string;
         };
         /**
          * SweepEstimateIn
@@ -2663,6 +3349,119 @@ export interface components {
             total_runs: number;
             /** Type */
             type: string;
+        };
+        /** SweepProgressEvent */
+        SweepProgressEvent: {
+            data: components["schemas"]["SweepProgressed"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sweep.progress";
+        };
+        /** SweepProgressed */
+        SweepProgressed: {
+            /**
+             * Cache Hits
+             * @default 0
+             */
+            cache_hits: number;
+            /** Cached */
+            cached: number;
+            /**
+             * Completed
+             * @description Runs done in any final status
+             */
+            completed: number;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /**
+             * Cost Saved
+             * @default 0
+             */
+            cost_saved: number;
+            /**
+             * Cost Spent
+             * @default 0
+             */
+            cost_spent: number;
+            /**
+             * Eta S
+             * @description Seconds left; null until a run of this session finished
+             */
+            eta_s: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Llm Calls
+             * @description LLM calls paid for (cache hits apart)
+             * @default 0
+             */
+            llm_calls: number;
+            /** Tokens In */
+            tokens_in: number;
+            /**
+             * Tokens In Spent
+             * @default 0
+             */
+            tokens_in_spent: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /**
+             * Tokens Out Spent
+             * @default 0
+             */
+            tokens_out_spent: number;
+            /**
+             * Tokens Saved
+             * @default 0
+             */
+            tokens_saved: number;
+            /** Total */
+            total: number;
+        };
+        /** SweepStarted */
+        SweepStarted: {
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Total */
+            total: number;
+            /**
+             * Type
+             * @description The sweep's strategy (grid, random, ...)
+             */
+            type: string;
+        };
+        /** SweepStartedEvent */
+        SweepStartedEvent: {
+            data: components["schemas"]["SweepStarted"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sweep.started";
         };
         /**
          * SweepSummary
@@ -5230,7 +6029,7 @@ export interface operations {
             query?: {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
-                status?: ("pending" | "running" | "completed" | "failed" | "cached" | "cancelled") | null;
+                status?: components["schemas"]["RunStatus"] | null;
                 sweep_id?: string | null;
                 /** @description Page size */
                 limit?: number;

@@ -19,7 +19,8 @@ let clock = Date.parse("2026-01-01T00:00:00Z");
 
 function ev(seq: number | null, type: string, data: Record<string, unknown> = {}, extra: Partial<LiveEvent> = {}): LiveEvent {
   clock += 1000;
-  return { type, seq, experiment_id: EXP, sweep_id: SWEEP, run_id: null, data, ts: new Date(clock).toISOString(), ...extra };
+  // Test payloads give only the fields a case needs: cast, as the wire is trusted to be the union.
+  return { type, seq, experiment_id: EXP, sweep_id: SWEEP, run_id: null, data, ts: new Date(clock).toISOString(), ...extra } as unknown as LiveEvent;
 }
 
 const started = (seq: number, total: number, sweep = SWEEP) => ev(seq, "sweep.started", { type: "grid", total }, { sweep_id: sweep });

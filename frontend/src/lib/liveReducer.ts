@@ -1,20 +1,20 @@
-// A pure fold of an experiment's live events (CONTRACT "Live events", backend events/bus.py
-// EVENT_TYPES) into what the Live view shows: progress, tokens, cost, cache hit rate, ETA, the runs
-// that finished since the page opened (for the live leaderboard) and the activity timeline.
+// A pure fold of an experiment's live events (CONTRACT "Live events"; their types are generated
+// from the backend's events/types.py into api/schema.d.ts) into what the Live view shows: progress,
+// tokens, cost, cache hit rate, ETA, the runs that finished since the page opened (for the live
+// leaderboard) and the activity timeline.
 //
 // Events can arrive twice (WebSocket replay after a reconnect, polling overlap) or out of order
 // (replayed history racing live messages): each `seq` is folded once, and absolute snapshots such
 // as `sweep.progress` never move progress backwards.
 
-export interface LiveEvent {
-  type: string;
-  seq?: number | null;
-  experiment_id?: string | null;
-  sweep_id?: string | null;
-  run_id?: string | null;
-  data: Record<string, unknown>;
-  ts: string;
-}
+import type { LiveEventOut } from "../api/client";
+
+/** One live event as the server sends it (WebSocket and polling): the OpenAPI's union, by `type`. */
+export type LiveEvent = LiveEventOut;
+export type LiveEventType = LiveEvent["type"];
+export type EventOf<T extends LiveEventType> = Extract<LiveEvent, { type: T }>;
+type ProgressEvent = EventOf<"sweep.progress" | "experiment.paused" | "experiment.completed">;
+type RunEvent = EventOf<"run.completed" | "run.cached" | "run.failed">;
 
 export type LiveStatus = "idle" | "running" | "paused" | "completed";
 
@@ -116,27 +116,34 @@ export const TIMELINE_LIMIT = 300;
 export const RUNS_LIMIT = 500;
 const SEQ_WINDOW = 2000;
 
-/** Event types that arrive in bulk; the timeline hides them unless asked. */
-export const NOISY_TYPES = ["run.started", "stage.completed", "sweep.progress", "rescore.progress"];
+/**
+ * Whether each event type arrives in bulk (the timeline hides those unless asked). Keyed by the
+ * generated union, so a new backend event type fails the type-check until it is placed here.
+ */
+const BULK: Record<LiveEventType, boolean> = {
+  "config.approved": false,
+  "sweep.started": false,
+  "experiment.started": false,
+  "run.started": true,
+  "stage.completed": true,
+  "run.completed": false,
+  "run.cached": false,
+  "run.failed": false,
+  "sweep.progress": true,
+  "new_best_found": false,
+  "experiment.paused": false,
+  "experiment.resumed": false,
+  "experiment.completed": false,
+  "budget.exhausted": false,
+  "human_needed": false,
+  "rescore.progress": true,
+  "rescore.completed": false,
+};
 
-export const EVENT_TYPES = [
-  "sweep.started",
-  "experiment.started",
-  "run.started",
-  "stage.completed",
-  "run.completed",
-  "run.cached",
-  "run.failed",
-  "sweep.progress",
-  "new_best_found",
-  "experiment.paused",
-  "experiment.resumed",
-  "experiment.completed",
-  "budget.exhausted",
-  "human_needed",
-  "rescore.progress",
-  "rescore.completed",
-] as const;
+/** Event types that arrive in bulk; the timeline hides them unless asked. */
+export const NOISY_TYPES: string[] = (Object.keys(BULK) as LiveEventType[]).filter((type) => BULK[type]);
+/** Every other event type: what the dashboard's global feed keeps. */
+export const MILESTONE_TYPES: LiveEventType[] = (Object.keys(BULK) as LiveEventType[]).filter((type) => !BULK[type]);
 
 export function emptyProgress(): LiveProgress {
   return {
@@ -274,9 +281,9 @@ function startSweep(state: LiveState, sweepId: string | null, type: string | nul
 }
 
 /** Fold one progress payload (sweep.progress, experiment.completed/paused carry the same fields). */
-function applyProgress(state: LiveState, event: LiveEvent, seq: number | null): LiveState {
+function applyProgress(state: LiveState, event: ProgressEvent, seq: number | null): LiveState {
   const d = event.data;
-  if (!("completed" in d) || !("total" in d)) return state;
+  if (typeof d.completed !== "number" || typeof d.total !== "number") return state;
   let next = state;
   if (event.sweep_id && next.progress.sweepId && event.sweep_id !== next.progress.sweepId) {
     // A progress event of another sweep: newer sweeps replace older ones, stale ones are ignored.
@@ -333,7 +340,7 @@ function applySnapshot(state: LiveState, action: Extract<LiveAction, { kind: "sn
   };
 }
 
-function recordRun(state: LiveState, event: LiveEvent, seq: number | null): LiveState {
+function recordRun(state: LiveState, event: RunEvent, seq: number | null): LiveState {
   const runId = event.run_id;
   if (!runId) return state;
   const d = event.data;
@@ -344,9 +351,9 @@ function recordRun(state: LiveState, event: LiveEvent, seq: number | null): Live
     run_id: runId,
     status: str(d.status) ?? event.type.replace("run.", ""),
     weighted_score: numOrNull(d.weighted_score),
-    scores: (d.scores && typeof d.scores === "object" ? (d.scores as Record<string, number>) : {}) ?? {},
-    config: d.config && typeof d.config === "object" ? (d.config as Record<string, unknown>) : (existing?.config ?? null),
-    config_hash: str(d.config_hash) ?? existing?.config_hash ?? null,
+    scores: Object.fromEntries(Object.entries(d.scores ?? {}).filter((e): e is [string, number] => typeof e[1] === "number")),
+    config: d.config && typeof d.config === "object" ? d.config : (existing?.config ?? null),
+    config_hash: existing?.config_hash ?? null,
     tokens_in: num(d.tokens_in),
     tokens_out: num(d.tokens_out),
     cost_estimate: num(d.cost_estimate),
@@ -368,11 +375,10 @@ function recordRun(state: LiveState, event: LiveEvent, seq: number | null): Live
 }
 
 function foldEvent(state: LiveState, event: LiveEvent, seq: number | null): LiveState {
-  const d = event.data ?? {};
   switch (event.type) {
     case "sweep.started": {
       if (seq !== null && seq < state.progress.progressSeq) return state;
-      const next = startSweep(state, event.sweep_id ?? null, str(d.type), num(d.total));
+      const next = startSweep(state, event.sweep_id ?? null, str(event.data.type), num(event.data.total));
       return { ...next, status: "running", statusReason: null, statusVersion: state.statusVersion + 1, progress: { ...next.progress, progressSeq: seq ?? next.progress.progressSeq } };
     }
     case "experiment.started":
@@ -393,31 +399,31 @@ function foldEvent(state: LiveState, event: LiveEvent, seq: number | null): Live
     case "sweep.progress":
       return applyProgress(state, event, seq);
     case "new_best_found": {
-      const score = numOrNull(d.weighted_score);
+      const score = numOrNull(event.data.weighted_score);
       if (score === null || (state.bestScore !== null && score < state.bestScore)) return state;
       return { ...state, bestScore: score, bestRunId: event.run_id ?? state.bestRunId, resultsVersion: state.resultsVersion + 1 };
     }
     case "experiment.paused": {
       const next = applyProgress(state, event, seq);
-      return { ...next, status: "paused", statusReason: str(d.reason), inFlight: [], statusVersion: state.statusVersion + 1 };
+      return { ...next, status: "paused", statusReason: str(event.data.reason), inFlight: [], statusVersion: state.statusVersion + 1 };
     }
     case "experiment.completed": {
       const next = applyProgress(state, event, seq);
       return {
         ...next,
         status: "completed",
-        statusReason: d.stopped ? "stopped" : null,
+        statusReason: event.data.stopped ? "stopped" : null,
         inFlight: [],
-        bestScore: numOrNull(d.best_score) ?? next.bestScore,
+        bestScore: numOrNull(event.data.best_score) ?? next.bestScore,
         progress: { ...next.progress, etaS: null },
         statusVersion: state.statusVersion + 1,
         resultsVersion: state.resultsVersion + 1,
       };
     }
     case "budget.exhausted":
-      return { ...state, budget: { tokens: numOrNull(d.token_count), cost: numOrNull(d.cost), ts: event.ts } };
+      return { ...state, budget: { tokens: numOrNull(event.data.token_count), cost: numOrNull(event.data.cost), ts: event.ts } };
     case "rescore.progress":
-      return { ...state, rescore: { done: num(d.done), total: num(d.total) } };
+      return { ...state, rescore: { done: num(event.data.done), total: num(event.data.total) } };
     case "rescore.completed":
       return { ...state, rescore: null, resultsVersion: state.resultsVersion + 1 };
     default:
@@ -443,57 +449,56 @@ const score = (value: unknown) => (typeof value === "number" ? value.toFixed(3) 
 
 /** One line describing an event for the activity timeline. */
 export function describeEvent(event: LiveEvent): { summary: string; tone: TimelineEntry["tone"] } {
-  const d = event.data ?? {};
   switch (event.type) {
     case "sweep.started":
-      return { summary: `${capitalize(str(d.type) ?? "")} sweep started: ${num(d.total)} runs`.replace(/^ /, ""), tone: "accent" };
+      return { summary: `${capitalize(str(event.data.type) ?? "")} sweep started: ${num(event.data.total)} runs`.replace(/^ /, ""), tone: "accent" };
     case "experiment.started":
-      return { summary: `Experiment started (${num(d.total)} runs)`, tone: "accent" };
+      return { summary: `Experiment started (${num(event.data.total)} runs)`, tone: "accent" };
     case "run.started":
       return { summary: `Run ${short(event.run_id)} started`, tone: "neutral" };
     case "stage.completed":
       return {
-        summary: `Stage ${str(d.stage_name) ?? num(d.stage_index)} · sample ${str(d.sample_id) ?? "?"} · ${num(d.tokens_in) + num(d.tokens_out)} tokens${d.cached ? " (cached)" : ""}${d.error ? ` · error: ${String(d.error)}` : ""}`,
-        tone: d.error ? "bad" : "neutral",
+        summary: `Stage ${str(event.data.stage_name) ?? num(event.data.stage_index)} · sample ${str(event.data.sample_id) ?? "?"} · ${num(event.data.tokens_in) + num(event.data.tokens_out)} tokens${event.data.cached ? " (cached)" : ""}${event.data.error ? ` · error: ${String(event.data.error)}` : ""}`,
+        tone: event.data.error ? "bad" : "neutral",
       };
     case "run.completed":
-      return { summary: `Run ${short(event.run_id)} completed · score ${score(d.weighted_score)}`, tone: "good" };
+      return { summary: `Run ${short(event.run_id)} completed · score ${score(event.data.weighted_score)}`, tone: "good" };
     case "run.cached":
-      return { summary: `Run ${short(event.run_id)} served from cache · score ${score(d.weighted_score)}`, tone: "good" };
+      return { summary: `Run ${short(event.run_id)} served from cache · score ${score(event.data.weighted_score)}`, tone: "good" };
     case "run.failed":
       return event.run_id
-        ? { summary: `Run ${short(event.run_id)} failed${d.error ? `: ${String(d.error)}` : ""}`, tone: "bad" }
-        : { summary: `${num(d.runs)} runs failed${d.error ? `: ${String(d.error)}` : ""}`, tone: "bad" };
+        ? { summary: `Run ${short(event.run_id)} failed${event.data.error ? `: ${String(event.data.error)}` : ""}`, tone: "bad" }
+        : { summary: `${num(event.data.runs)} runs failed${event.data.error ? `: ${String(event.data.error)}` : ""}`, tone: "bad" };
     case "sweep.progress":
-      return { summary: `Progress ${num(d.completed)} of ${num(d.total)}`, tone: "neutral" };
+      return { summary: `Progress ${num(event.data.completed)} of ${num(event.data.total)}`, tone: "neutral" };
     case "new_best_found":
       return {
-        summary: `New best ${score(d.weighted_score)}${typeof d.previous_best === "number" ? ` (was ${score(d.previous_best)})` : ""} · run ${short(event.run_id)}`,
+        summary: `New best ${score(event.data.weighted_score)}${typeof event.data.previous_best === "number" ? ` (was ${score(event.data.previous_best)})` : ""} · run ${short(event.run_id)}`,
         tone: "accent",
       };
     case "experiment.paused":
-      return { summary: d.reason === "budget" ? "Paused: the budget is spent" : "Paused", tone: "warn" };
+      return { summary: event.data.reason === "budget" ? "Paused: the budget is spent" : "Paused", tone: "warn" };
     case "experiment.resumed":
       return { summary: "Resumed", tone: "accent" };
     case "experiment.completed":
-      return d.stopped
+      return event.data.stopped
         ? { summary: "Stopped", tone: "warn" }
-        : num(d.failed) > 0
-          ? { summary: `Completed, ${num(d.failed)} failed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "warn" }
-          : { summary: `Completed${typeof d.best_score === "number" ? ` · best ${score(d.best_score)}` : ""}`, tone: "good" };
+        : num(event.data.failed) > 0
+          ? { summary: `Completed, ${num(event.data.failed)} failed${typeof event.data.best_score === "number" ? ` · best ${score(event.data.best_score)}` : ""}`, tone: "warn" }
+          : { summary: `Completed${typeof event.data.best_score === "number" ? ` · best ${score(event.data.best_score)}` : ""}`, tone: "good" };
     case "budget.exhausted":
       return {
-        summary: `Budget exhausted after ${num(d.token_count)} tokens${typeof d.cost === "number" ? ` / $${d.cost.toFixed(4)}` : ""}`,
+        summary: `Budget exhausted after ${num(event.data.token_count)} tokens${` / $${event.data.cost.toFixed(4)}`}`,
         tone: "warn",
       };
     case "human_needed":
       return { summary: `Human rating needed${event.run_id ? ` · run ${short(event.run_id)}` : ""}`, tone: "warn" };
     case "rescore.progress":
-      return { summary: `Re-scoring ${num(d.done)} of ${num(d.total)}`, tone: "neutral" };
+      return { summary: `Re-scoring ${num(event.data.done)} of ${num(event.data.total)}`, tone: "neutral" };
     case "rescore.completed":
-      return { summary: `Re-scored ${num(d.runs)} runs`, tone: "good" };
-    default:
-      return { summary: event.type, tone: "neutral" };
+      return { summary: `Re-scored ${num(event.data.runs)} runs`, tone: "good" };
+    default: // a type this build does not know yet (a newer server)
+      return { summary: String((event as { type: unknown }).type), tone: "neutral" };
   }
 }
 

@@ -35,7 +35,8 @@ class FakeSocket {
   }
 }
 
-const event = (seq: number, type = "run.completed"): LiveEvent => ({ type, seq, data: {}, ts: "2026-01-01T00:00:00Z" });
+const event = (seq: number, type = "run.completed"): LiveEvent =>
+  ({ type, seq, experiment_id: null, sweep_id: null, run_id: null, data: {}, ts: "2026-01-01T00:00:00Z" }) as unknown as LiveEvent;
 const last = () => FakeSocket.instances[FakeSocket.instances.length - 1]!;
 
 describe("openFeed", () => {

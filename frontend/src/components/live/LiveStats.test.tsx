@@ -10,15 +10,17 @@ import { describeEstimate, StartSweepForm } from "./StartSweepForm";
 
 const SWEEP = "sweep-1";
 let seq = 0;
-const ev = (type: string, data: Record<string, unknown>, run_id: string | null = null): LiveEvent => ({
-  type,
-  seq: ++seq,
-  experiment_id: "exp-1",
-  sweep_id: SWEEP,
-  run_id,
-  data,
-  ts: "2026-12-01T12:00:00Z",
-});
+// Partial payloads on purpose: the reducer must cope with whatever fields an event carries.
+const ev = (type: string, data: Record<string, unknown>, run_id: string | null = null): LiveEvent =>
+  ({
+    type,
+    seq: ++seq,
+    experiment_id: "exp-1",
+    sweep_id: SWEEP,
+    run_id,
+    data,
+    ts: "2026-12-01T12:00:00Z",
+  }) as unknown as LiveEvent;
 
 function fold(events: LiveEvent[]) {
   return liveReducer(initialLiveState(), { kind: "events", events });

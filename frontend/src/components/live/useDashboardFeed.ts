@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { fetchAllEvents } from "../../api/queries/events";
 import { queryKeys } from "../../api/queries/keys";
 import { getToken } from "../../lib/auth";
-import { describeEvent, EVENT_TYPES, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
+import { describeEvent, MILESTONE_TYPES, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
 import { openFeed, type FeedStatus } from "../../lib/ws";
 
 export interface SweepProgress {
@@ -25,7 +25,7 @@ export interface DashboardFeedState {
 const LIMIT = 150;
 const HISTORY = 100;
 const POLL_PAGE = 500;
-const MILESTONES = EVENT_TYPES.filter((type) => !NOISY_TYPES.includes(type));
+const MILESTONES = MILESTONE_TYPES;
 const STATUS_TYPES = new Set(["sweep.started", "experiment.started", "experiment.paused", "experiment.resumed", "experiment.completed", "budget.exhausted"]);
 
 export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): DashboardFeedState {
@@ -37,8 +37,8 @@ export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): D
   for (const event of events) {
     const experimentId = event.experiment_id ?? "";
     typeCounts = { ...typeCounts, [event.type]: (typeCounts[event.type] ?? 0) + 1 };
-    const d = event.data ?? {};
-    if ((event.type === "sweep.progress" || event.type === "experiment.completed" || event.type === "experiment.paused") && typeof d.total === "number") {
+    if ((event.type === "sweep.progress" || event.type === "experiment.completed" || event.type === "experiment.paused") && typeof event.data.total === "number") {
+      const d = event.data;
       progress = {
         ...progress,
         [experimentId]: {
@@ -51,7 +51,7 @@ export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): D
         },
       };
     } else if (event.type === "sweep.started") {
-      progress = { ...progress, [experimentId]: { completed: 0, total: Number(d.total ?? 0), failed: 0, cost: 0, ts: event.ts } };
+      progress = { ...progress, [experimentId]: { completed: 0, total: Number(event.data.total ?? 0), failed: 0, cost: 0, ts: event.ts } };
     }
     if (NOISY_TYPES.includes(event.type)) continue; // the global feed keeps milestones only
     const { summary, tone } = describeEvent(event);
