@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from cryptography.fernet import InvalidToken
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper import __version__
@@ -290,7 +290,8 @@ class AttemptResult:
 
 
 def _claim_lease_s(ctx: AppContext) -> float:
-    return ctx.settings.webhook_timeout_s + 30.0
+    """How long a claimed delivery stays with its sender: past the POST's timeout, then it is due again."""
+    return ctx.settings.webhook_timeout_s * 2 + 1.0
 
 
 async def claim(ctx: AppContext, limit: int = 20, delivery_id: uuid.UUID | None = None) -> list[_Job]:
@@ -314,10 +315,18 @@ async def claim(ctx: AppContext, limit: int = 20, delivery_id: uuid.UUID | None 
         lease = now + timedelta(seconds=_claim_lease_s(ctx))
         for row in rows:
             hook = hooks.get(row.webhook_id)
-            if hook is None or (not hook.is_active and row.event_type != PING):
-                row.next_attempt_at, row.error = None, "webhook disabled before delivery"
+            disabled = hook is None or (not hook.is_active and row.event_type != PING)
+            # Guarded: another sender (a second process on SQLite, which has no row locks) that read
+            # the same row first makes this update match nothing, and this sender leaves the row alone.
+            taken = await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id, WebhookDelivery.next_attempt_at == row.next_attempt_at)
+                .values(next_attempt_at=None if disabled else lease,
+                        error="webhook disabled before delivery" if disabled else row.error)
+                .execution_options(synchronize_session=False)
+            )
+            if disabled or hook is None or not taken.rowcount:  # type: ignore[attr-defined]
                 continue
-            row.next_attempt_at = lease
             jobs.append(_Job(row.id, row.attempt + 1, row.event_type, row.body, hook.url, custom_headers(hook),
                              decrypt_secret(ctx, hook)))
     return jobs
@@ -439,14 +448,14 @@ async def deliver_now(ctx: AppContext, delivery_id: uuid.UUID) -> None:
         await attempt(ctx, client, jobs[0])
 
 
-def ping_delivery(hook: WebhookConfig) -> WebhookDelivery:
-    """The outbox row of a test ping."""
+def ping_delivery(ctx: AppContext, hook: WebhookConfig) -> WebhookDelivery:
+    """The outbox row of a test ping, held for `deliver_now` (a sender takes it only if that dies)."""
     now = datetime.now(UTC)
     key = f"ping_{uuid.uuid4().hex}"
     body = body_for(PING, key, None, {"webhook_id": str(hook.id), "event_type": hook.event_type,
                                       "message": "PromptLooper test delivery"}, now)
-    return WebhookDelivery(webhook_id=hook.id, event_id=key, event_type=PING, body=body, next_attempt_at=now,
-                           created_at=now)
+    return WebhookDelivery(webhook_id=hook.id, event_id=key, event_type=PING, body=body, created_at=now,
+                           next_attempt_at=now + timedelta(seconds=_claim_lease_s(ctx)))
 
 
 async def pending_count(session: AsyncSession) -> int:

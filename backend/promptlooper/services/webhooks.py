@@ -76,7 +76,7 @@ async def send_test(ctx: AppContext, webhook_id: uuid.UUID) -> WebhookDeliveryOu
     """Send a `ping` now through the outbox (a failed ping is retried like any delivery)."""
     async with session_scope(ctx.sessionmaker) as session:
         hook = await get_or_404(session, WebhookConfig, webhook_id, "Webhook")
-        row = delivery.ping_delivery(hook)
+        row = delivery.ping_delivery(ctx, hook)
         session.add(row)
         await session.flush()
         delivery_id = row.id

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from tests.support.environment import FAST_WEBHOOKS
+
 
 class WorkerProcess:
     """One worker: its process and log."""
@@ -59,7 +61,7 @@ def production_env(database_url: str, redis_url: str, fernet_key: str, **extra: 
         "LLM_MAX_RETRIES": "2",
         "RUN_LEASE_S": "2",
         "LOG_LEVEL": "INFO",
-    } | extra
+    } | {k.upper(): str(v) for k, v in FAST_WEBHOOKS.items()} | extra
 
 
 def start_worker(env: dict[str, str], log_path: Path, concurrency: int = 8, timeout_s: float = 90.0) -> WorkerProcess:
