@@ -24,6 +24,7 @@ from promptlooper.errors import AppError
 from promptlooper.mcp.common import MCPState, ToolContext, principal_token, resource_text
 from promptlooper.mcp.tools import setup_tools
 from promptlooper.mcp.tools_runs import run_tools
+from promptlooper.mcp.tools_webhooks import webhook_tools
 from promptlooper.services import exports as export_service
 
 log = logging.getLogger("promptlooper.mcp")
@@ -45,7 +46,9 @@ Typical flow:
 5. get_leaderboard -> best configurations; get_run_detail / compare_runs to read outputs.
 6. export_best_config(experiment_id, format="env"|"json"|"yaml"|"report").
 Steer with pause_sweep / resume_sweep / stop_sweep; rate outputs with add_human_score; ask a person with
-request_human_review. Resources: promptlooper://experiments/{id}/report (markdown) and .../best (JSON).
+request_human_review (it notifies `human_needed` webhooks). Webhooks: create_webhook (answers its signing
+secret once), list_webhooks, list_webhook_deliveries, test_webhook, rotate_webhook_secret.
+Resources: promptlooper://experiments/{id}/report (markdown) and .../best (JSON).
 Errors come back as tool errors with the same sentence the REST API gives; fix the input and retry.
 Guests (non-admin accounts) are read-only."""
 
@@ -119,7 +122,7 @@ def build_mcp_server(ctx_provider: CtxProvider, *, principal: Principal | None =
         description="Self-hosted LLM prompt-sweep workbench: experiments, sweeps, scores, leaderboards.",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[*setup_tools(), *run_tools()],
+        tools=[*setup_tools(), *run_tools(), *webhook_tools()],
         lifespan=_lifespan(ctx_provider, principal),
         log_level="WARNING",
         **auth,
