@@ -350,8 +350,8 @@ async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> Attemp
         response = await client.post(job.url, content=body, headers=headers, timeout=timeout_s)
     except httpx.TimeoutException:
         return AttemptResult(None, _ms(started), f"timed out after {timeout_s:g} s")
-    except httpx.HTTPError as exc:
-        return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:  # refused, reset, bad URL ...
+        return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500])
     duration = _ms(started)
     if 200 <= response.status_code < 300:
         return AttemptResult(response.status_code, duration, None)

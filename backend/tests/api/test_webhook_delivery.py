@@ -188,3 +188,22 @@ def test_ping_rotate_and_secret_shown_once(admin: TestClient, anon: TestClient) 
         assert admin.post("/api/v1/webhooks/00000000-0000-0000-0000-000000000000/test").status_code == 404
         assert admin.delete(f"/api/v1/webhooks/{hook_id}").status_code == 204
         assert admin.get(f"/api/v1/webhooks/{hook_id}/deliveries").status_code == 404
+
+
+def test_a_timeout_is_retried_and_a_refused_connection_too(admin: TestClient) -> None:
+    with WebhookReceiver() as hooks:
+        hook_id, secret = make_hook(admin, hooks.url)
+        hooks.park()  # no answer within webhook_timeout_s (3 s in tests)
+        slow = admin.post(f"/api/v1/webhooks/{hook_id}/test").json()
+        assert slow["status_code"] is None and slow["error"].startswith("timed out after 3 s")
+        assert slow["next_attempt_at"] is not None
+        hooks.hold.set()
+        requests = hooks.wait_for(lambda seen: len(seen) >= 2)
+        assert requests[1].delivery == requests[0].delivery and verify(secret, requests[1])
+        (row,) = settled(admin, hook_id, 1)
+        assert row["delivered"] is True and row["attempt"] == 2
+
+    closed = admin.post("/api/v1/webhooks", json={"event_type": "*", "url": hooks.url}).json()  # nobody listens now
+    refused = admin.post(f"/api/v1/webhooks/{closed['id']}/test").json()
+    assert refused["status_code"] is None and refused["error"].startswith("ConnectError")
+    assert refused["next_attempt_at"] is not None, "a refused connection is retried"
