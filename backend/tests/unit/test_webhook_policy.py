@@ -61,3 +61,29 @@ def test_internal_types_map_to_the_spec_and_chatter_is_not_sent() -> None:
         assert public_type(internal) is None
     accepted = set(WebhookCreate.model_fields["event_type"].annotation.__args__)  # type: ignore[union-attr]
     assert accepted == {*PUBLIC_TYPES, "*"}, "the REST model accepts exactly the delivered types"
+
+
+def test_the_readme_verifier_accepts_a_delivery_once_and_rejects_forgeries_and_replays() -> None:
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    code = readme.split("<!-- verifier -->\n```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 14
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README verifier", "exec"), namespace)  # our own documentation
+    verify = namespace["verify"]
+    assert callable(verify)
+    secret, body, now = new_secret(), b'{"id":"evt_7","type":"ping"}', int(time.time())
+
+    def headers(ts: int, delivery: str = "d-1", signature: str | None = None) -> dict[str, str]:
+        return {"X-PromptLooper-Timestamp": str(ts), "X-PromptLooper-Delivery": delivery,
+                "X-PromptLooper-Signature": signature or sign(secret, ts, body)}
+
+    assert verify(secret, headers(now), body) is True
+    assert verify(secret, headers(now), body) is False, "the same delivery id again is a repeat"
+    assert verify(secret, headers(now, "d-2"), body + b" ") is False, "a changed body"
+    assert verify(new_secret(), headers(now, "d-3"), body) is False, "another secret"
+    assert verify(secret, headers(now - 3600, "d-4"), body) is False, "a stale timestamp"
+    assert verify(secret, headers(now, "d-5", sign(secret, now - 1, body)), body) is False
+    assert verify(secret, headers(now, "d-6"), body) is True
