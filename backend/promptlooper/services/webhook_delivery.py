@@ -313,22 +313,29 @@ async def claim(ctx: AppContext, limit: int = 20, delivery_id: uuid.UUID | None 
         hooks = {h.id: h for h in (await session.scalars(
             select(WebhookConfig).where(WebhookConfig.id.in_({r.webhook_id for r in rows})))).all()}
         lease = now + timedelta(seconds=_claim_lease_s(ctx))
-        for row in rows:
-            hook = hooks.get(row.webhook_id)
-            disabled = hook is None or (not hook.is_active and row.event_type != PING)
-            # Guarded: another sender (a second process on SQLite, which has no row locks) that read
-            # the same row first makes this update match nothing, and this sender leaves the row alone.
-            taken = await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == row.id, WebhookDelivery.next_attempt_at == row.next_attempt_at)
-                .values(next_attempt_at=None if disabled else lease,
-                        error="webhook disabled before delivery" if disabled else row.error)
-                .execution_options(synchronize_session=False)
-            )
-            if disabled or hook is None or not taken.rowcount:  # type: ignore[attr-defined]
-                continue
-            jobs.append(_Job(row.id, row.attempt + 1, row.event_type, row.body, hook.url, custom_headers(hook),
-                             decrypt_secret(ctx, hook)))
+        usable = {h.id: (h, decrypt_secret(ctx, h)) for h in hooks.values()}
+        disabled = [r.id for r in rows if r.webhook_id not in usable
+                    or (not usable[r.webhook_id][0].is_active and r.event_type != PING)]
+        if disabled:
+            await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(disabled))
+                                  .values(next_attempt_at=None, error="webhook disabled before delivery")
+                                  .execution_options(synchronize_session=False))
+        wanted = {r.id: r for r in rows if r.id not in set(disabled)}
+        if not wanted:
+            return []
+        # Guarded: a second sender (another process on SQLite, which has no row locks) that read the
+        # same rows first has moved them past `now` (or its own lease), and this update skips them.
+        guard = (WebhookDelivery.next_attempt_at == rows[0].next_attempt_at if delivery_id is not None
+                 else WebhookDelivery.next_attempt_at <= now)
+        taken = await session.scalars(
+            update(WebhookDelivery).where(WebhookDelivery.id.in_(list(wanted)), guard)
+            .values(next_attempt_at=lease).returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        for taken_id in taken.all():
+            row = wanted[taken_id]
+            hook, secret = usable[row.webhook_id]
+            jobs.append(_Job(row.id, row.attempt + 1, row.event_type, row.body, hook.url, custom_headers(hook), secret))
     return jobs
 
 
@@ -364,32 +371,39 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-async def record(ctx: AppContext, job: _Job, result: AttemptResult) -> None:
-    """Write an attempt's outcome and when (if ever) to try again."""
+async def record(ctx: AppContext, outcomes: list[tuple[_Job, AttemptResult]]) -> None:
+    """Write attempts' outcomes and when (if ever) to try each again, in one transaction."""
     now = datetime.now(UTC)
     async with session_scope(ctx.sessionmaker) as session:
-        row = await session.get(WebhookDelivery, job.delivery_id)
-        if row is None:  # the webhook was deleted meanwhile
-            return
-        row.attempt = job.attempt
-        row.status_code, row.duration_ms, row.error = result.status_code, result.duration_ms, result.error
-        row.attempts = [*row.attempts, {"attempt": job.attempt, "at": _iso(now), "status_code": result.status_code,
-                                        "duration_ms": result.duration_ms, "error": result.error}]
-        if result.ok:
-            row.delivered, row.next_attempt_at = True, None
-        elif retryable(result.status_code) and job.attempt < ctx.settings.webhook_max_attempts:
-            delay = max(backoff_s(ctx.settings.webhook_backoff_s, job.attempt), result.retry_after_s or 0.0)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-        else:
-            row.next_attempt_at = None
-            if retryable(result.status_code):
-                row.error = f"{result.error}; gave up after {job.attempt} attempts"
+        rows = {r.id: r for r in (await session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.id.in_([job.delivery_id for job, _ in outcomes])))).all()}
+        for job, result in outcomes:
+            row = rows.get(job.delivery_id)
+            if row is None:  # the webhook was deleted meanwhile
+                continue
+            _apply(ctx, row, job, result, now)
+
+
+def _apply(ctx: AppContext, row: WebhookDelivery, job: _Job, result: AttemptResult, now: datetime) -> None:
+    row.attempt = job.attempt
+    row.status_code, row.duration_ms, row.error = result.status_code, result.duration_ms, result.error
+    row.attempts = [*row.attempts, {"attempt": job.attempt, "at": _iso(now), "status_code": result.status_code,
+                                    "duration_ms": result.duration_ms, "error": result.error}]
+    if result.ok:
+        row.delivered, row.next_attempt_at = True, None
+    elif retryable(result.status_code) and job.attempt < ctx.settings.webhook_max_attempts:
+        delay = max(backoff_s(ctx.settings.webhook_backoff_s, job.attempt), result.retry_after_s or 0.0)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+    else:
+        row.next_attempt_at = None
+        if retryable(result.status_code):
+            row.error = f"{result.error}; gave up after {job.attempt} attempts"
 
 
 class WebhookSender:
     """Sends due deliveries: woken by this process's outbox, and polling for the rest."""
 
-    def __init__(self, ctx: AppContext, outbox: Outbox | None = None, concurrency: int = 8) -> None:
+    def __init__(self, ctx: AppContext, outbox: Outbox | None = None, concurrency: int = 16) -> None:
         self.ctx = ctx
         self.wake = outbox.listen() if outbox is not None else asyncio.Event()
         self.concurrency = concurrency
@@ -402,11 +416,16 @@ class WebhookSender:
             return 0
         limiter = asyncio.Semaphore(self.concurrency)
 
-        async def one(job: _Job) -> None:
+        async def one(job: _Job) -> tuple[_Job, AttemptResult]:
             async with limiter:
-                await attempt(self.ctx, self.client, job)
+                return job, await post_logged(self.client, job, self.ctx.settings.webhook_timeout_s)
 
-        await asyncio.gather(*(one(job) for job in jobs))
+        # One slow receiver must not hold the others' outcomes: record each wave as it completes.
+        pending = {asyncio.ensure_future(one(job)) for job in jobs}
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                await record(self.ctx, [task.result() for task in done])
         return len(jobs)
 
     async def run_forever(self) -> None:
@@ -430,12 +449,11 @@ class WebhookSender:
             await self.client.aclose()
 
 
-async def attempt(ctx: AppContext, client: httpx.AsyncClient, job: _Job) -> AttemptResult:
-    """POST a claimed delivery and record the outcome."""
-    result = await post(client, job, ctx.settings.webhook_timeout_s)
+async def post_logged(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> AttemptResult:
+    """`post`, logging a failed attempt."""
+    result = await post(client, job, timeout_s)
     if not result.ok:
         log.info("webhook delivery %s attempt %d: %s", job.delivery_id, job.attempt, result.error)
-    await record(ctx, job, result)
     return result
 
 
@@ -445,7 +463,8 @@ async def deliver_now(ctx: AppContext, delivery_id: uuid.UUID) -> None:
     if not jobs:
         return
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-        await attempt(ctx, client, jobs[0])
+        result = await post_logged(client, jobs[0], ctx.settings.webhook_timeout_s)
+    await record(ctx, [(jobs[0], result)])
 
 
 def ping_delivery(ctx: AppContext, hook: WebhookConfig) -> WebhookDelivery:
