@@ -74,6 +74,8 @@ PING = "ping"
 MAX_BACKOFF_S = 3600.0
 MAX_RETRY_AFTER_S = 24 * 3600.0
 SECRET_PREFIX = "whsec_"
+# A webhook's own headers cannot replace these (the request's framing and target stay ours).
+RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-type"})
 
 
 def public_type(internal: str) -> str | None:
@@ -343,7 +345,7 @@ async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> Attemp
     """One signed POST of a delivery."""
     body = job.body.encode()
     timestamp = int(time.time())
-    headers = job.headers | {
+    headers = {k: v for k, v in job.headers.items() if k.lower() not in RESERVED_HEADERS} | {
         "Content-Type": "application/json",
         "User-Agent": f"PromptLooper-Webhooks/{__version__}",
         "X-PromptLooper-Event": job.event_type,
@@ -437,8 +439,8 @@ class WebhookSender:
                     sent = await self.send_due()
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the database may be away for a moment; the rows wait for us
-                    log.exception("webhook sender failed; retrying")
+                except Exception as exc:  # the database may be away for a moment; the rows wait for us
+                    log.warning("webhook sender: %s: %s; retrying in 1 s", type(exc).__name__, exc)
                     sent = 0
                     await asyncio.sleep(1.0)
                 if sent:

@@ -221,3 +221,16 @@ def test_a_timeout_is_retried_and_a_refused_connection_too(admin: TestClient) ->
     refused = admin.post(f"/api/v1/webhooks/{closed['id']}/test").json()
     assert refused["status_code"] is None and refused["error"].startswith("ConnectError")
     assert refused["next_attempt_at"] is not None, "a refused connection is retried"
+
+
+def test_own_headers_cannot_replace_the_signature_or_the_request_framing(admin: TestClient) -> None:
+    with WebhookReceiver() as hooks:
+        created = admin.post("/api/v1/webhooks", json={"event_type": "*", "url": hooks.url, "headers": {
+            "Host": "metadata.internal", "Content-Type": "text/plain", "X-PromptLooper-Signature": "sha256=forged",
+            "X-PromptLooper-Event": "experiment.completed", "Authorization": "Bearer receiver-token"}}).json()
+        assert admin.post(f"/api/v1/webhooks/{created['id']}/test").json()["delivered"] is True
+        (received,) = hooks.requests
+        assert received.headers["host"].startswith("127.0.0.1:")
+        assert received.headers["content-type"] == "application/json"
+        assert received.headers["x-promptlooper-event"] == "ping" and verify(created["secret"], received)
+        assert received.headers["authorization"] == "Bearer receiver-token"
