@@ -51,13 +51,13 @@ async def rotate_webhook_secret(ctx: ToolContext, webhook_id: uuid.UUID) -> dict
 
 async def list_webhook_deliveries(ctx: ToolContext, webhook_id: uuid.UUID, limit: int = 50,
                                   offset: int = 0) -> dict[str, Any]:
-    """A webhook's delivery log, newest first.
+    """A webhook's delivery log, newest first (admins only).
 
     Returns `{"items": [{id (the X-PromptLooper-Delivery header), event_id, event_type, attempt, status_code,
     duration_ms, error, created_at, next_attempt_at, delivered, attempts: [...]}], "total", ...}`.
     `next_attempt_at` set means a retry is scheduled; `delivered: false` with no next attempt means it gave up.
     """
-    async with unit_of_work(ctx) as work:
+    async with unit_of_work(ctx, write=True) as work:  # admins only, like the REST route
         return dump(await webhook_service.list_deliveries(work.session, webhook_id, max(1, min(limit, 500)),
                                                           max(0, offset)))
 

@@ -6,8 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
-from promptlooper.routers.common import READ, READ_ONE, WRITE, WRITE_ONE, Limit, Offset
+from promptlooper.deps import AdminUser, CtxDep, CurrentUser, SessionDep, WriterUser
+from promptlooper.routers.common import READ, WRITE, WRITE_ONE, Limit, Offset, errors
 from promptlooper.schemas import Page, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookWithSecret
 from promptlooper.services import webhooks as service
 
@@ -39,10 +39,10 @@ async def test_webhook(webhook_id: uuid.UUID, _: WriterUser, ctx: CtxDep) -> Web
     return await service.send_test(ctx, webhook_id)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryOut], responses=READ_ONE)
-async def list_webhook_deliveries(webhook_id: uuid.UUID, _: CurrentUser, session: SessionDep, limit: Limit = 50,
+@router.get("/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryOut], responses=errors(401, 403, 404, 422))
+async def list_webhook_deliveries(webhook_id: uuid.UUID, _: AdminUser, session: SessionDep, limit: Limit = 50,
                                   offset: Offset = 0) -> Page[WebhookDeliveryOut]:
-    """The delivery log: newest first, each delivery with its attempts."""
+    """The delivery log (admins only): newest first, each delivery with its attempts."""
     return await service.list_deliveries(session, webhook_id, limit, offset)
 
 

@@ -196,6 +196,12 @@ def test_ping_rotate_and_secret_shown_once(admin: TestClient, anon: TestClient) 
                                                hooks.requests[1].body, 200, 0)), "an old timestamp is a replay"
 
         assert anon.post(f"/api/v1/webhooks/{hook_id}/test").status_code == 401
+        admin.post("/api/v1/admin/users", json={"username": "viewer", "password": "viewer-password"})
+        token = anon.post("/api/v1/auth/login", json={"username": "viewer", "password": "viewer-password"}).json()
+        viewer = {"Authorization": f"Bearer {token['access_token']}"}
+        assert anon.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=viewer).status_code == 403
+        assert anon.post(f"/api/v1/webhooks/{hook_id}/test", headers=viewer).status_code == 403
+        assert anon.post(f"/api/v1/webhooks/{hook_id}/rotate-secret", headers=viewer).status_code == 403
         assert anon.post(f"/api/v1/webhooks/{hook_id}/rotate-secret").status_code == 401
         missing = admin.get("/api/v1/webhooks/00000000-0000-0000-0000-000000000000/deliveries")
         assert missing.status_code == 404 and missing.json()["code"] == "webhook_not_found"

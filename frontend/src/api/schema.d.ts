@@ -869,7 +869,7 @@ export interface paths {
         };
         /**
          * List Webhook Deliveries
-         * @description The delivery log: newest first, each delivery with its attempts.
+         * @description The delivery log (admins only): newest first, each delivery with its attempts.
          */
         get: operations["list_webhook_deliveries"];
         put?: never;
@@ -5526,6 +5526,15 @@ export interface operations {
             };
             /** @description No or bad credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
