@@ -369,6 +369,14 @@ async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> Attemp
     return AttemptResult(response.status_code, duration, error, retry_after_s(response.headers.get("retry-after")))
 
 
+def http_client() -> httpx.AsyncClient:
+    """The senders' HTTP client: redirects are not followed, proxies from the environment not used.
+
+    (When the SSRF guard of the hardening work is merged, pass `transport=netguard.guarded_transport()`.)
+    """
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
+
+
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
@@ -409,7 +417,7 @@ class WebhookSender:
         self.ctx = ctx
         self.wake = outbox.listen() if outbox is not None else asyncio.Event()
         self.concurrency = concurrency
-        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.client = http_client()
 
     async def send_due(self) -> int:
         """Claim and send what is due now; answers how many attempts were made."""
@@ -464,7 +472,7 @@ async def deliver_now(ctx: AppContext, delivery_id: uuid.UUID) -> None:
     jobs = await claim(ctx, limit=1, delivery_id=delivery_id)
     if not jobs:
         return
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+    async with http_client() as client:
         result = await post_logged(client, jobs[0], ctx.settings.webhook_timeout_s)
     await record(ctx, [(jobs[0], result)])
 
