@@ -89,6 +89,7 @@ migration: install
 ## bench: the performance targets (see bench/run.py), then the dashboard with 10,000 runs in Chromium
 bench: install dashboard
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.webhooks
 	cd $(FRONTEND) && node e2e/bench.mjs
 
 clean:

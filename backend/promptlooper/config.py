@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     )
     mcp_allowed_origins: list[str] = Field(default_factory=list, description="Origins MCP accepts; empty = any")
     # Operations
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="One webhook POST's timeout")
+    webhook_backoff_s: float = Field(
+        default=30.0, gt=0, description="Delay before a webhook's first retry; doubles each time (capped at 1 h)"
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, description="Tries per webhook delivery before giving up")
+    webhook_poll_s: float = Field(default=5.0, gt=0, description="How often a sender looks for due deliveries")
     auto_migrate: bool = True
     log_level: str = "INFO"
     cors_origins: list[str] = Field(

@@ -312,6 +312,36 @@ class WebhookConfig(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The `whsec_...` signing secret, Fernet-encrypted (None for webhooks made before signing: rotate).
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event to one webhook, written with the event and sent after commit.
+
+    `id` is the `X-PromptLooper-Delivery` header, the same on every attempt. `next_attempt_at` is
+    when a sender may take it next (None once delivered or given up); a sender claims a row by
+    moving it forward by the claim lease, so a sender that dies mid-send leaves it due again.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(50))
+    body: Mapped[str] = mapped_column(Text)  # the exact bytes signed and sent on every attempt
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[list[Any]] = mapped_column(default=list)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

@@ -413,9 +413,11 @@ class EndpointTestOut(BaseModel):
 
 # ---- webhooks -------------------------------------------------------------------------------
 
+# services/webhook_delivery.PUBLIC_TYPES plus "*" (every one of them).
 WebhookEvent = Literal[
     "experiment.started", "experiment.completed", "experiment.paused", "new_best_found",
-    "budget.exhausted", "human_needed", "run.failed",
+    "budget.exhausted", "human_needed", "run.failed", "experiment.resumed", "run.approved", "run.rejected",
+    "experiment.redirected", "proposal.created", "*",
 ]
 
 
@@ -438,6 +440,40 @@ class WebhookOut(OutModel):
     header_names: list[str]
     is_active: bool
     created_at: UTCTime
+    has_secret: bool = Field(True, description="False for a webhook made before signing: rotate to get one")
+
+
+class WebhookWithSecret(WebhookOut):
+    """A webhook just created or rotated: the only time its signing secret is shown."""
+
+    secret: str = Field(description="`whsec_...`: verify `X-PromptLooper-Signature` with it; shown once")
+
+
+class WebhookAttemptOut(BaseModel):
+    """One POST of a delivery."""
+
+    attempt: int
+    at: str
+    status_code: int | None
+    duration_ms: int | None
+    error: str | None
+
+
+class WebhookDeliveryOut(OutModel):
+    """One event sent (or being sent) to one webhook; `id` is the X-PromptLooper-Delivery header."""
+
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: str
+    event_type: str
+    attempt: int = Field(description="Attempts made so far")
+    status_code: int | None = Field(description="The last attempt's HTTP status (None: no answer)")
+    duration_ms: int | None
+    error: str | None
+    created_at: UTCTime
+    next_attempt_at: UTCTime | None = Field(description="When it is tried next; None once delivered or given up")
+    delivered: bool
+    attempts: list[WebhookAttemptOut] = []
 
 
 # ---- admin / health -------------------------------------------------------------------------

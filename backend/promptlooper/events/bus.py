@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -78,6 +78,16 @@ class Subscription:
             self.dropped += 1
 
 
+class Outbox(Protocol):
+    """Writes side effects of events (webhook deliveries) in the transaction that persists them."""
+
+    async def write(self, session: AsyncSession, events: list[LiveEvent]) -> int:
+        """Add rows for persisted events (their `seq` set) to the session; answers how many."""
+
+    def committed(self) -> None:
+        """Called after the commit of a batch for which `write` added rows."""
+
+
 class EventBus:
     """Buffers published events, writes them in batches, then fans them out to subscribers."""
 
@@ -92,6 +102,7 @@ class EventBus:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.outbox: Outbox | None = None  # services/webhook_delivery.Outbox, set by the runtime
 
     async def start(self) -> None:
         """Start the background flusher."""
@@ -153,7 +164,10 @@ class EventBus:
             result = await session.execute(insert(Event).returning(Event.seq, sort_by_parameter_order=True), rows)
             for event, seq in zip(batch, result.scalars().all(), strict=True):
                 event.seq = seq
+            written = await self.outbox.write(session, batch) if self.outbox is not None else 0
             await session.commit()
+        if written and self.outbox is not None:
+            self.outbox.committed()
 
     def deliver(self, events: list[LiveEvent]) -> None:
         """Hand events to every live subscriber in this process."""

@@ -25,6 +25,7 @@ from promptlooper.mcp.common import MCPState, ToolContext, principal_of, princip
 from promptlooper.mcp.tools import setup_tools
 from promptlooper.mcp.tools_runs import run_tools
 from promptlooper.mcp.tools_steering import steering_tools
+from promptlooper.mcp.tools_webhooks import webhook_tools
 from promptlooper.services import exports as export_service
 
 log = logging.getLogger("promptlooper.mcp")
@@ -49,6 +50,8 @@ Steer with pause_sweep / resume_sweep / stop_sweep; rate outputs with add_human_
 request_human_review. fork_experiment starts a new experiment from a run (unchanged calls are cache hits);
 approve_run saves a configuration to the project (exports then serve it), reject_run excludes one;
 list_saved_configs, list_exports and set_project_notes are the project's memory.
+(request_human_review notifies `human_needed` webhooks.) Webhooks: create_webhook (answers its signing
+secret once), list_webhooks, list_webhook_deliveries, test_webhook, rotate_webhook_secret.
 Resources: promptlooper://experiments/{id}/report (markdown) and .../best (JSON).
 Errors come back as tool errors with the same sentence the REST API gives; fix the input and retry.
 Guests (non-admin accounts) are read-only."""
@@ -124,7 +127,7 @@ def build_mcp_server(ctx_provider: CtxProvider, *, principal: Principal | None =
         description="Self-hosted LLM prompt-sweep workbench: experiments, sweeps, scores, leaderboards.",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[*setup_tools(), *run_tools(), *steering_tools()],
+        tools=[*setup_tools(), *run_tools(), *steering_tools(), *webhook_tools()],
         lifespan=_lifespan(ctx_provider, principal),
         log_level="WARNING",
         **auth,

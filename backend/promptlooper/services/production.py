@@ -16,6 +16,7 @@ from promptlooper.queue.coordination import Coordinator, worker_name
 from promptlooper.queue.inprocess import InProcessQueue
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.strategies import load_strategy_modules
+from promptlooper.services.webhook_delivery import Outbox, WebhookSender
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -46,8 +47,11 @@ async def start_api_runtime(ctx: AppContext) -> Runtime:
         runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=True))
         runtime.queue = CeleryQueue(make_celery(ctx.settings))
         ctx.health_checks = lambda: _health(coordinator)
+    outbox = runtime.bus.outbox = Outbox()  # deliveries are written with the events, in both modes
     ctx.attach_runtime(runtime)
     await runtime.start()
+    if not distributed(ctx):  # in production mode the workers send webhooks; this process only writes
+        runtime.spawn(WebhookSender(ctx, outbox).run_forever(), name="webhook-sender")
     return runtime
 
 
@@ -65,8 +69,10 @@ async def start_worker_runtime(ctx: AppContext, app: Celery) -> Runtime:
     runtime = Runtime.build(ctx, bus=RedisEventBus(ctx.sessionmaker, redis_url, listen=False))
     queue = CeleryQueue(app)
     runtime.queue = queue
+    outbox = runtime.bus.outbox = Outbox()
     ctx.attach_runtime(runtime)
     await runtime.start()
+    runtime.spawn(WebhookSender(ctx, outbox).run_forever(), name="webhook-sender")
     runtime.spawn(watchdog_forever(ctx, runtime, queue.enqueue_runs, interval_s=min(1.0, ctx.settings.run_lease_s / 3)),
                   name="watchdog")
     return runtime

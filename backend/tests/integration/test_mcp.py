@@ -27,6 +27,7 @@ from promptlooper.services import auth as auth_service
 from tests.support.environment import ADMIN, TEST_FERNET_KEY, base_settings
 from tests.support.llm_server import LLMServer
 from tests.support.mcp_client import call, http_session, stdio_session, tool_text
+from tests.support.webhook_receiver import WebhookReceiver, verify
 
 TOOLS = {
     "create_project", "create_experiment", "configure_endpoint", "run_single", "run_sweep", "get_leaderboard",
@@ -34,6 +35,8 @@ TOOLS = {
     "get_experiment_status", "list_models", "list_projects", "list_experiments", "stop_sweep", "compare_runs",
     "request_human_review", "fork_experiment", "approve_run", "reject_run", "list_saved_configs", "list_exports",
     "set_project_notes",
+    "list_webhooks", "create_webhook", "rotate_webhook_secret", "list_webhook_deliveries",
+    "test_webhook",
 }
 UNDEFINED = "Template uses `nonexistent` is not defined: use input, reference, vars.<name>, previous or stages.<name>.output."
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -266,6 +269,49 @@ async def _steer_rate_and_review(session: ClientSession, experiment_id: str) -> 
     unknown = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(MCPError, match=f"Experiment {unknown} does not exist."):
         await session.read_resource(f"promptlooper://experiments/{unknown}/best")
+
+
+async def test_http_webhook_tools_and_human_review_notifies(http_host: tuple[MCPHost, dict[str, str]],
+                                                            llm: LLMServer) -> None:
+    host, creds = http_host
+    with WebhookReceiver() as hooks:
+        async with http_session(host.url, creds["key"]) as session:
+            hook = await call(session, "create_webhook", event_type="human_needed", url=hooks.url,
+                              headers={"Authorization": "Bearer receiver-token"})
+            assert hook["secret"].startswith("whsec_") and hook["header_names"] == ["Authorization"]
+            listed = await call(session, "list_webhooks")
+            assert hook["id"] in {h["id"] for h in listed["items"]} and "receiver-token" not in json.dumps(listed)
+            ping = await call(session, "test_webhook", webhook_id=hook["id"])
+            assert ping["delivered"] is True and ping["status_code"] == 200 and verify(hook["secret"], hooks.requests[0])
+            bad = await session.call_tool("create_webhook", {"event_type": "nope", "url": hooks.url})
+            assert bad.is_error and tool_text(bad).startswith("Invalid input: event_type:")
+
+            project = await call(session, "create_project", name="review me")
+            endpoint = await call(session, "configure_endpoint", label="hooks", url=llm.base_url)
+            experiment = await call(session, "create_experiment", project_id=project["id"], name="e",
+                                    sample_data=[{"id": "s", "input": "alpha"}],
+                                    pipeline_stages=[{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
+                                                      "prompt_template": "Say {{ input }}"}],
+                                    scoring_config=[{"scorer": "length", "config": {"max_words": 40}}])
+            await call(session, "request_human_review", experiment_id=experiment["id"], reason="Is m2 really better?",
+                       context={"look_at": "leaderboard"})
+            (review,) = [r for r in hooks.wait_for(lambda seen: len(seen) >= 2) if r.type == "human_needed"]
+            assert verify(hook["secret"], review) and review.headers["authorization"] == "Bearer receiver-token"
+            assert review.json["experiment_id"] == experiment["id"]
+            assert review.json["data"]["reason"] == "Is m2 really better?"
+            assert review.json["data"]["context"] == {"look_at": "leaderboard"}
+            log: dict[str, Any] = {}
+            for _ in range(100):
+                log = await call(session, "list_webhook_deliveries", webhook_id=hook["id"])
+                if log["total"] == 2 and all(d["delivered"] for d in log["items"]):
+                    break
+                await asyncio.sleep(0.05)
+            assert [d["event_type"] for d in log["items"]] == ["human_needed", "ping"]
+            rotated = await call(session, "rotate_webhook_secret", webhook_id=hook["id"])
+            assert rotated["secret"] != hook["secret"]
+    async with http_session(host.url, creds["viewer_key"]) as viewer:
+        refused = await viewer.call_tool("create_webhook", {"event_type": "*", "url": hooks.url})
+        assert refused.is_error and "Read-only" in tool_text(refused)
 
 
 async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, str]]) -> None:

@@ -60,6 +60,11 @@ def migrate(settings: Settings) -> None:
     asyncio.run(_go())
 
 
+# Webhook retries in tests: 0.2 s, 0.4 s, 0.8 s ... (production: 30 s doubling, 8 tries).
+FAST_WEBHOOKS: dict[str, Any] = {"webhook_backoff_s": 0.2, "webhook_poll_s": 0.1, "webhook_timeout_s": 3.0,
+                                 "webhook_max_attempts": 5}
+
+
 def base_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for tests: explicit secrets, no .env file, no auto-migration (done once per session)."""
     values: dict[str, Any] = {
@@ -67,6 +72,7 @@ def base_settings(data_dir: Path, **overrides: Any) -> Settings:
         "encryption_key": TEST_FERNET_KEY, "auto_migrate": False, "api_key": None,
         "default_endpoint_url": None, "mcp_enabled": False, "llm_timeout_s": 5.0, "llm_max_retries": 2,
         "strategy_modules": "tests.support.strategies",  # the test-only `two_wave` sweep type
+        **FAST_WEBHOOKS,
     }
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis
 
+from tests.support.environment import FAST_WEBHOOKS
 from tests.support.strategies import strategy_env
 
 
@@ -61,7 +62,7 @@ def production_env(database_url: str, redis_url: str, fernet_key: str, **extra: 
         "LLM_MAX_RETRIES": "2",
         "RUN_LEASE_S": "2",
         "LOG_LEVEL": "INFO",
-    } | strategy_env() | extra
+    } | strategy_env() | {k.upper(): str(v) for k, v in FAST_WEBHOOKS.items()} | extra
 
 
 def start_worker(env: dict[str, str], log_path: Path, concurrency: int = 8, timeout_s: float = 90.0) -> WorkerProcess:

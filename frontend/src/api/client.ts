@@ -35,6 +35,9 @@ export type LiveEventOut = Schemas["EventsPage"]["items"][number];
 export type EventsPage = Schemas["EventsPage"];
 export type ScoreIn = Schemas["ScoreIn"];
 export type Health = Schemas["HealthOut"];
+export type Webhook = Schemas["WebhookOut"];
+export type WebhookWithSecret = Schemas["WebhookWithSecret"];
+export type WebhookDelivery = Schemas["WebhookDeliveryOut"];
 export type Page<T> = { items: T[]; total: number; limit: number; offset: number };
 
 const authMiddleware: Middleware = {

@@ -1036,7 +1036,7 @@ export interface paths {
         put?: never;
         /**
          * Create Webhook
-         * @description Add a webhook for one event type (header values are write-only, stored encrypted).
+         * @description Add a webhook for one event type (or `*`); the answer carries its signing secret, shown once.
          */
         post: operations["create_webhook"];
         delete?: never;
@@ -1060,6 +1060,66 @@ export interface paths {
          * @description Remove a webhook.
          */
         delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhook Deliveries
+         * @description The delivery log (admins only): newest first, each delivery with its attempts.
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Webhook Secret
+         * @description Replace the signing secret (the new one is shown once).
+         */
+        post: operations["rotate_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Webhook
+         * @description Send a signed `ping` now and answer the delivery with the first attempt's outcome.
+         */
+        post: operations["test_webhook"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2195,6 +2255,17 @@ export interface components {
         Page_UserOut_: {
             /** Items */
             items: components["schemas"]["UserOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[WebhookDeliveryOut] */
+        Page_WebhookDeliveryOut_: {
+            /** Items */
+            items: components["schemas"]["WebhookDeliveryOut"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -3542,6 +3613,22 @@ export interface components {
             username: string;
         };
         /**
+         * WebhookAttemptOut
+         * @description One POST of a delivery.
+         */
+        WebhookAttemptOut: {
+            /** At */
+            at: string;
+            /** Attempt */
+            attempt: number;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Status Code */
+            status_code: number | null;
+        };
+        /**
          * WebhookCreate
          * @description A new webhook.
          */
@@ -3550,7 +3637,7 @@ export interface components {
              * Event Type
              * @enum {string}
              */
-            event_type: "experiment.started" | "experiment.completed" | "experiment.paused" | "new_best_found" | "budget.exhausted" | "human_needed" | "run.failed";
+            event_type: "experiment.started" | "experiment.completed" | "experiment.paused" | "new_best_found" | "budget.exhausted" | "human_needed" | "run.failed" | "experiment.resumed" | "run.approved" | "run.rejected" | "experiment.redirected" | "proposal.created" | "*";
             /**
              * Headers
              * @default {}
@@ -3567,6 +3654,54 @@ export interface components {
             url: string;
         };
         /**
+         * WebhookDeliveryOut
+         * @description One event sent (or being sent) to one webhook; `id` is the X-PromptLooper-Delivery header.
+         */
+        WebhookDeliveryOut: {
+            /**
+             * Attempt
+             * @description Attempts made so far
+             */
+            attempt: number;
+            /**
+             * Attempts
+             * @default []
+             */
+            attempts: components["schemas"]["WebhookAttemptOut"][];
+            /** Created At */
+            created_at: string;
+            /** Delivered */
+            delivered: boolean;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Next Attempt At
+             * @description When it is tried next; None once delivered or given up
+             */
+            next_attempt_at: string | null;
+            /**
+             * Status Code
+             * @description The last attempt's HTTP status (None: no answer)
+             */
+            status_code: number | null;
+            /**
+             * Webhook Id
+             * Format: uuid
+             */
+            webhook_id: string;
+        };
+        /**
          * WebhookOut
          * @description A webhook (header values are hidden: they usually hold credentials).
          */
@@ -3575,6 +3710,12 @@ export interface components {
             created_at: string;
             /** Event Type */
             event_type: string;
+            /**
+             * Has Secret
+             * @description False for a webhook made before signing: rotate to get one
+             * @default true
+             */
+            has_secret: boolean;
             /** Header Names */
             header_names: string[];
             /**
@@ -3584,6 +3725,38 @@ export interface components {
             id: string;
             /** Is Active */
             is_active: boolean;
+            /** Url */
+            url: string;
+        };
+        /**
+         * WebhookWithSecret
+         * @description A webhook just created or rotated: the only time its signing secret is shown.
+         */
+        WebhookWithSecret: {
+            /** Created At */
+            created_at: string;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Has Secret
+             * @description False for a webhook made before signing: rotate to get one
+             * @default true
+             */
+            has_secret: boolean;
+            /** Header Names */
+            header_names: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Is Active */
+            is_active: boolean;
+            /**
+             * Secret
+             * @description `whsec_...`: verify `X-PromptLooper-Signature` with it; shown once
+             */
+            secret: string;
             /** Url */
             url: string;
         };
@@ -7439,7 +7612,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookOut"];
+                    "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
             /** @description No or bad credentials */
@@ -7497,6 +7670,203 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WebhookDeliveryOut_"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    test_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryOut"];
+                };
             };
             /** @description No or bad credentials */
             401: {

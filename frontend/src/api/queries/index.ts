@@ -12,3 +12,4 @@ export * from "./admin";
 export * from "./sweeps";
 export * from "./exports";
 export * from "./events";
+export * from "./webhooks";

@@ -68,6 +68,7 @@ export const queryKeys = {
     apiKeys: ["admin", "api-keys"] as const,
     users: ["admin", "users"] as const,
     webhooks: ["admin", "webhooks"] as const,
+    webhookDeliveries: (webhookId: string, offset = 0) => ["admin", "webhooks", webhookId, "deliveries", offset] as const,
   },
   sweeps: {
     estimate: (body: unknown) => ["sweeps", "estimate", body] as const,
