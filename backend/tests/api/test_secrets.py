@@ -257,7 +257,11 @@ def fast(settings: Settings) -> Iterator[TestClient]:
 
 def _publish(client: TestClient) -> None:
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    client.portal.call(lambda: ctx.runtime.publish("sweep.progress", completed=1, total=2))  # type: ignore[union-attr]
+    from promptlooper.events import types as ev
+
+    progress = ev.SweepProgressed(completed=1, total=2, failed=0, cached=0, tokens_in=0, tokens_out=0, cost_estimate=0.0,
+                                  eta_s=None)
+    client.portal.call(lambda: ctx.runtime.publish(progress))  # type: ignore[union-attr]
 
 
 def test_websocket_authenticates_by_subprotocol_and_still_by_query(fast: TestClient) -> None:
