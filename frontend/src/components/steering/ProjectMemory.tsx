@@ -71,39 +71,41 @@ export function ExportHistoryCard({ projectId, experiments }: { projectId: strin
         ) : history.data.items.length === 0 ? (
           <p className="p-4 text-sm text-muted">No exports yet.</p>
         ) : (
-          <table className="w-full text-sm" aria-label="Export history">
-            <thead>
-              <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
-                <th scope="col" className="px-4 py-2 font-medium">Format</th>
-                <th scope="col" className="px-4 py-2 font-medium">Experiment</th>
-                <th scope="col" className="px-4 py-2 font-medium">Configuration</th>
-                <th scope="col" className="px-4 py-2 font-medium">Who</th>
-                <th scope="col" className="px-4 py-2 font-medium">When</th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.data.items.map((h) => (
-                <tr key={h.id} className="border-b border-line/60 last:border-0" data-testid="export-row">
-                  <td className="px-4 py-2">{h.format}</td>
-                  <td className="px-4 py-2">
-                    {h.experiment_id ? (
-                      <Link to={`/experiments/${h.experiment_id}`} className="hover:text-accent hover:underline">
-                        {names.get(h.experiment_id) ?? shortId(h.experiment_id)}
-                      </Link>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                  <td className="px-4 py-2 font-mono text-xs">
-                    {h.saved_config_id ? "approved · " : ""}
-                    {h.run_id ? <Link to={`/runs/${h.run_id}`} className="hover:underline">run {shortId(h.run_id)}</Link> : shortId(h.config_hash)}
-                  </td>
-                  <td className="px-4 py-2 text-muted">{h.user ?? "—"}</td>
-                  <td className="px-4 py-2 text-muted">{formatRelative(h.created_at)}</td>
+          <div className="overflow-x-auto">
+            <table className="w-full text-sm" aria-label="Export history">
+              <thead>
+                <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted">
+                  <th scope="col" className="px-4 py-2 font-medium">Format</th>
+                  <th scope="col" className="px-4 py-2 font-medium">Experiment</th>
+                  <th scope="col" className="px-4 py-2 font-medium">Configuration</th>
+                  <th scope="col" className="px-4 py-2 font-medium">Who</th>
+                  <th scope="col" className="px-4 py-2 font-medium">When</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {history.data.items.map((h) => (
+                  <tr key={h.id} className="border-b border-line/60 last:border-0" data-testid="export-row">
+                    <td className="px-4 py-2">{h.format}</td>
+                    <td className="px-4 py-2">
+                      {h.experiment_id ? (
+                        <Link to={`/experiments/${h.experiment_id}`} className="hover:text-accent hover:underline">
+                          {names.get(h.experiment_id) ?? shortId(h.experiment_id)}
+                        </Link>
+                      ) : (
+                        "—"
+                      )}
+                    </td>
+                    <td className="px-4 py-2 font-mono text-xs">
+                      {h.saved_config_id ? "approved · " : ""}
+                      {h.run_id ? <Link to={`/runs/${h.run_id}`} className="hover:underline">run {shortId(h.run_id)}</Link> : shortId(h.config_hash)}
+                    </td>
+                    <td className="px-4 py-2 text-muted">{h.user ?? "—"}</td>
+                    <td className="px-4 py-2 text-muted">{formatRelative(h.created_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </CardBody>
     </Card>
