@@ -122,6 +122,7 @@ const SEQ_WINDOW = 2000;
  */
 const BULK: Record<LiveEventType, boolean> = {
   "config.approved": false,
+  "sweep.redirected": false,
   "sweep.started": false,
   "experiment.started": false,
   "run.started": true,
