@@ -285,6 +285,9 @@ async def _run_and_account(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, stat
         if failed is None:
             return
         run = failed
+    control = rt.controls.get(plan.sweep_id)
+    if control is not None and control.total_runs is not None:  # redirected mid-wave
+        state.progress.total = control.total_runs
     state.progress.count(run, paid)
     policy.publish_progress(rt, plan, state.progress)
     if policy.publish_new_best(rt, plan, run, state.best):

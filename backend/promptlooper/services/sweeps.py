@@ -383,6 +383,9 @@ async def redirect_sweep(session: AsyncSession, ctx: AppContext, experiment_id: 
     new_runs = [row["id"] for row in rows]
 
     async def _hand_over() -> None:
+        control = runtime.controls.get(sweep_id)
+        if control is not None:  # in-process: the executor's progress events carry the new total
+            control.total_runs = out.total_runs
         runtime.publish(ev.SweepRedirected(dropped=out.dropped, added=out.added, total_runs=out.total_runs),
                         experiment_id=experiment_id, sweep_id=sweep_id)
         if not running:

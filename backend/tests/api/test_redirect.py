@@ -111,6 +111,8 @@ def test_redirect_mid_sweep_drops_adds_and_repays_nothing(admin: TestClient) -> 
         event = next(e for e in found if e["type"] == "sweep.redirected")
         assert event["sweep_id"] == sweep_id
         assert event["data"] == {"dropped": dropped, "added": added, "total_runs": len(final)}
+        later = [e for e in found if e["type"] == "sweep.progress" and e["seq"] > event["seq"]]
+        assert later and all(e["data"]["total"] == len(final) for e in later), "progress counts the new runs"
         completed = next(e for e in found if e["type"] == "experiment.completed")
         assert completed["data"]["total"] == len(final) and completed["data"]["completed"] == len(final)
 
