@@ -182,3 +182,29 @@ def test_redirect_skips_configs_evaluated_by_an_earlier_sweep(admin: TestClient)
         assert {key_of(r) for r in runs} == {(m, t) for m in ("m1", "m2") for t in (0.5, 0.7)}
         final = {(m, t) for m in ("m1", "m2") for t in (0.1, 0.5, 0.7)}
         assert_each_call_once(server, final)
+
+
+def test_redirect_random_sweep_draws_from_the_new_space(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1,
+                                        temperatures=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        server.hold_after(1)  # one run done, the next held in flight
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                             json={"type": "random", "max_runs": 5, "seed": 7, "concurrency": 1})
+        assert started.status_code == 202 and started.json()["total_runs"] == 5, started.text
+        wait_until(lambda: server.in_flight == 1, "the second run in flight")
+        before = all_runs(admin, experiment_id)
+        assert [r["status"] for r in before].count("pending") == 3
+        # The new space is smaller than max_runs: the draw is all of it; no pending run is in it.
+        dropped, added, final = expected_change(before, ["m1"], [0.7, 0.8])
+        assert (dropped, added) == (3, 2)
+        redirected = admin.post(f"/api/v1/experiments/{experiment_id}/redirect",
+                                json={"parameter_space": {"model": ["m1"], "temperature": [0.7, 0.8]}})
+        assert redirected.status_code == 200, redirected.text
+        assert redirected.json() == {"sweep_id": started.json()["sweep_id"], "dropped": 3, "added": 2,
+                                     "total_runs": 4}
+        server.release()
+        wait_status(admin, experiment_id)
+        after = all_runs(admin, experiment_id)
+        assert {key_of(r) for r in after} == final and {r["status"] for r in after} == {"completed"}
+        assert_each_call_once(server, final)
