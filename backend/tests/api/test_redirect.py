@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
 from tests.support.llm_server import LLMServer
+from tests.support.webhook_receiver import WebhookReceiver, verify
 
 Key = tuple[str, float]
 
@@ -122,7 +123,9 @@ def test_redirect_mid_sweep_drops_adds_and_repays_nothing(admin: TestClient) -> 
 
 
 def test_redirect_paused_sweep_keeps_new_runs_pending_until_resume(admin: TestClient) -> None:
-    with LLMServer(models=["m1", "m2"], latency_s=0.15) as server:
+    with LLMServer(models=["m1", "m2"], latency_s=0.15) as server, WebhookReceiver() as hooks:
+        hook = admin.post("/api/v1/webhooks", json={"event_type": "experiment.redirected", "url": hooks.url})
+        assert hook.status_code == 201, hook.text
         experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1,
                                         temperatures=[0.1, 0.2, 0.3])
         started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "concurrency": 1})
@@ -142,7 +145,12 @@ def test_redirect_paused_sweep_keeps_new_runs_pending_until_resume(admin: TestCl
         assert redirected.status_code == 200, redirected.text
         assert redirected.json() == {"sweep_id": sweep_id, "dropped": dropped, "added": added,
                                      "total_runs": len(final)}
-        time.sleep(0.5)
+        delivered = hooks.wait_for(lambda seen: len(seen) >= 1)
+        assert [r.type for r in delivered] == ["experiment.redirected"] and verify(hook.json()["secret"], delivered[0])
+        assert delivered[0].json["experiment_id"] == experiment_id
+        assert delivered[0].json["data"] == {"dropped": dropped, "added": added, "total_runs": len(final),
+                                             "sweep_id": sweep_id}
+        time.sleep(0.3)
         assert server.calls == calls_paused, "a paused sweep runs nothing, redirected or not"
         assert admin.get(f"/api/v1/experiments/{experiment_id}").json()["status"] == "paused"
         pending = [r for r in all_runs(admin, experiment_id) if r["status"] == "pending"]
