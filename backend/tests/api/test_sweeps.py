@@ -435,7 +435,7 @@ def _check_shapes(found: list[dict[str, object]]) -> None:
         assert isinstance(data, dict)
         assert EVENT_KEYS[str(event["type"])] <= set(data), (event["type"], sorted(data))
         if event["type"] in CARRY_PROGRESS:
-            own = {"reason", "best_score", "stopped"} & set(data)
+            own = {"reason", "best_score", "stopped", "cancelled"} & set(data)
             progress_shapes.add(frozenset(set(data) - own))
     assert len(progress_shapes) == 1, progress_shapes
 
