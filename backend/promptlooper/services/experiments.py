@@ -227,7 +227,8 @@ async def apply_update(
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from exc
     await validate_document(session, defn)
-    if not redirect and _document(defn)["parameter_space"] != experiment.parameter_space:
+    if (not redirect and "parameter_space" in body.model_fields_set
+            and _document(defn)["parameter_space"] != experiment.parameter_space):
         await _refuse_during_sweep(session, experiment.id)
     names = body.variant_names if body.variant_names is not None else dict(experiment.variant_names or {})
     # Names of keys that left the parameter space (or lost values) are dropped, not refused, on a
