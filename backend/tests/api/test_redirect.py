@@ -216,3 +216,29 @@ def test_redirect_random_sweep_draws_from_the_new_space(admin: TestClient) -> No
         after = all_runs(admin, experiment_id)
         assert {key_of(r) for r in after} == final and {r["status"] for r in after} == {"completed"}
         assert_each_call_once(server, final)
+
+
+def test_redirect_that_drops_every_pending_run_then_resume_completes(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"], latency_s=0.15) as server:
+        experiment_id = make_experiment(admin, make_endpoint(admin, server.base_url), samples=1,
+                                        temperatures=[0.1, 0.2, 0.3])
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "concurrency": 1})
+        wait_until(lambda: any(r["status"] == "completed" for r in all_runs(admin, experiment_id)), "a run done")
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/pause").status_code == 200
+        wait_until(lambda: not any(r["status"] == "running" for r in all_runs(admin, experiment_id)),
+                   "the in-flight run to finish")
+        done = [r for r in all_runs(admin, experiment_id) if r["status"] == "completed"]
+        pending = [r for r in all_runs(admin, experiment_id) if r["status"] == "pending"]
+        # Only what is done: every pending run goes, nothing is added.
+        models = sorted({key_of(r)[0] for r in done})
+        space = {"model": models, "temperature": sorted({key_of(r)[1] for r in done})}
+        dropped, added, final = expected_change(done + pending, models, space["temperature"])
+        assert dropped == len(pending) - sum(key_of(r) in final for r in pending) and added == 0
+        redirected = admin.post(f"/api/v1/experiments/{experiment_id}/redirect", json={"parameter_space": space})
+        assert redirected.status_code == 200, redirected.text
+        assert redirected.json()["added"] == 0 and redirected.json()["dropped"] == dropped
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/resume").status_code == 200
+        wait_status(admin, experiment_id)
+        after = all_runs(admin, experiment_id)
+        assert {key_of(r) for r in after} == final and {r["status"] for r in after} == {"completed"}
+        assert_each_call_once(server, final)
