@@ -108,7 +108,7 @@ def test_redirect_mid_sweep_drops_adds_and_repays_nothing(admin: TestClient) -> 
         assert {key_of(r) for r in after} == final and len(after) == len(final)
         assert {r["status"] for r in after} == {"completed"}
         assert_each_call_once(server, final)
-        found = wait_event(admin, experiment_id, "sweep.redirected")
+        found = wait_event(admin, experiment_id, "experiment.completed")  # events are persisted after the status
         event = next(e for e in found if e["type"] == "sweep.redirected")
         assert event["sweep_id"] == sweep_id
         assert event["data"] == {"dropped": dropped, "added": added, "total_runs": len(final)}
