@@ -568,6 +568,21 @@ class SweepEstimateOut(BaseModel):
     cost_usd_uncached: float = Field(default=0.0, description="the cost of the calls not already cached")
 
 
+class RedirectIn(InModel):
+    """The new parameter space of a running or paused sweep (validated as a PUT of it would be)."""
+
+    parameter_space: dict[str, Any]
+
+
+class RedirectOut(BaseModel):
+    """What a redirect changed: pending runs dropped, pending runs added, the sweep's runs now."""
+
+    sweep_id: uuid.UUID
+    dropped: int
+    added: int
+    total_runs: int
+
+
 class SweepOut(BaseModel):
     """A started sweep."""
 

@@ -199,11 +199,21 @@ class ConfigApproved(EventData):
     approved_by: str | None
 
 
+class SweepRedirected(EventData):
+    """A running or paused sweep's parameter space was changed (`POST /experiments/{id}/redirect`)."""
+
+    TYPE: ClassVar[str] = "sweep.redirected"
+    dropped: int = Field(description="Pending runs the new space no longer contains, deleted")
+    added: int = Field(description="New pending runs (configurations not yet in the sweep nor evaluated)")
+    total_runs: int = Field(description="Runs of the sweep after the redirect")
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     cls.TYPE: cls
     for cls in (SweepStarted, ExperimentStarted, RunStarted, StageCompleted, RunCompleted, RunCached, RunFailed,
                 SweepProgressed, NewBestFound, ExperimentPaused, ExperimentResumed, ExperimentCompleted,
-                BudgetExhausted, HumanNeeded, RescoreProgress, RescoreCompleted, ConfigApproved)
+                BudgetExhausted, HumanNeeded, RescoreProgress, RescoreCompleted, ConfigApproved,
+                SweepRedirected)
 }
 EVENT_TYPES = frozenset(EVENT_DATA)
 
@@ -304,10 +314,15 @@ class ConfigApprovedEvent(_Envelope):
     data: ConfigApproved
 
 
+class SweepRedirectedEvent(_Envelope):
+    type: Literal["sweep.redirected"]
+    data: SweepRedirected
+
+
 LiveEventOut = Annotated[
     SweepStartedEvent | ExperimentStartedEvent | RunStartedEvent | StageCompletedEvent | RunCompletedEvent
     | RunCachedEvent | RunFailedEvent | SweepProgressEvent | NewBestFoundEvent | ExperimentPausedEvent
     | ExperimentResumedEvent | ExperimentCompletedEvent | BudgetExhaustedEvent | HumanNeededEvent
-    | RescoreProgressEvent | RescoreCompletedEvent | ConfigApprovedEvent,
+    | RescoreProgressEvent | RescoreCompletedEvent | ConfigApprovedEvent | SweepRedirectedEvent,
     Field(discriminator="type"),
 ]

@@ -48,6 +48,7 @@ Typical flow:
 6. export_best_config(experiment_id, format="env"|"json"|"yaml"|"report").
 Steer with pause_sweep / resume_sweep / stop_sweep; rate outputs with add_human_score; ask a person with
 request_human_review. fork_experiment starts a new experiment from a run (unchanged calls are cache hits);
+redirect_sweep changes a running or paused sweep's parameter space (done runs are kept, never re-paid);
 approve_run saves a configuration to the project (exports then serve it), reject_run excludes one;
 list_saved_configs, list_exports and set_project_notes are the project's memory.
 (request_human_review notifies `human_needed` webhooks.) Webhooks: create_webhook (answers its signing

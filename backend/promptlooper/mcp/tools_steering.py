@@ -10,10 +10,11 @@ from mcp_types import ToolAnnotations
 
 from promptlooper.mcp.common import ToolContext, dump, given, parse, reported, unit_of_work
 from promptlooper.mcp.tools import READ, WRITE, _schema
-from promptlooper.schemas import ApproveIn, ForkCreate, ProjectUpdate
+from promptlooper.schemas import ApproveIn, ForkCreate, ProjectUpdate, RedirectIn
 from promptlooper.services import projects as project_service
 from promptlooper.services import results as results_service
 from promptlooper.services import steering as steering_service
+from promptlooper.services import sweeps as sweep_service
 
 
 async def fork_experiment(ctx: ToolContext, experiment_id: uuid.UUID, name: str, run_id: uuid.UUID | None = None,
@@ -32,6 +33,20 @@ async def fork_experiment(ctx: ToolContext, experiment_id: uuid.UUID, name: str,
     body = parse(ForkCreate, given(name=name, run_id=run_id, parameter_space=parameter_space, changes=changes))
     async with unit_of_work(ctx, write=True) as work:
         return dump(await steering_service.fork_experiment(work.session, experiment_id, body))
+
+
+async def redirect_sweep(ctx: ToolContext, experiment_id: uuid.UUID, parameter_space: dict[str, Any]) -> dict[str, Any]:
+    """Change the parameter space of the experiment's running or paused sweep (grid or random).
+
+    Runs done stay; pending runs the new `parameter_space` no longer contains are dropped; its new
+    configurations are added as pending runs, except any already evaluated in this experiment (never paid
+    twice). The space becomes the experiment's (validated as `update_experiment` would). Returns
+    `{sweep_id, dropped, added, total_runs}` and emits `sweep.redirected`. A paused sweep keeps the new runs
+    until `resume_sweep`. Next: poll `get_experiment_status`.
+    """
+    body = parse(RedirectIn, given(parameter_space=parameter_space))
+    async with unit_of_work(ctx, write=True) as work:
+        return dump(await sweep_service.redirect_sweep(work.session, work.app, experiment_id, body))
 
 
 async def approve_run(ctx: ToolContext, run_id: uuid.UUID, name: str | None = None,
@@ -89,6 +104,7 @@ def steering_tools() -> list[Tool]:
     reject = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
     tools = [
         Tool.from_function(reported(fork_experiment), annotations=WRITE),
+        Tool.from_function(reported(redirect_sweep), annotations=WRITE),
         Tool.from_function(reported(approve_run), annotations=WRITE),
         Tool.from_function(reported(reject_run), annotations=reject),
         Tool.from_function(reported(list_saved_configs), annotations=READ),

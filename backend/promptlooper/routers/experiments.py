@@ -42,11 +42,14 @@ async def get_experiment(experiment_id: uuid.UUID, _: CurrentUser, session: Sess
     return await service.get_experiment(session, experiment_id)
 
 
-@router.put("/{experiment_id}", response_model=ExperimentOut, responses=WRITE_ONE)
+@router.put("/{experiment_id}", response_model=ExperimentOut, responses=WRITE_ONE | errors(409))
 async def update_experiment(
     experiment_id: uuid.UUID, body: ExperimentUpdate, _: WriterUser, session: SessionDep, ctx: CtxDep
 ) -> ExperimentOut:
-    """Change any part of the document; a new scoring_config re-scores every run in the background."""
+    """Change any part of the document; a new scoring_config re-scores every run in the background.
+
+    A changed parameter_space while a sweep is running or paused is a 409 `sweep_running`: use redirect.
+    """
     return await service.update_experiment(session, experiment_id, body, ctx)
 
 

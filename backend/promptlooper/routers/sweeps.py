@@ -15,6 +15,8 @@ from promptlooper.schemas import (
     CacheInvalidated,
     EventsPage,
     ExperimentOut,
+    RedirectIn,
+    RedirectOut,
     SweepCreate,
     SweepEstimateIn,
     SweepEstimateOut,
@@ -59,6 +61,15 @@ async def resume_sweep(experiment_id: uuid.UUID, _: WriterUser, session: Session
 async def stop_sweep(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, ctx: CtxDep) -> ExperimentOut:
     """Stop the sweep: runs not started are dropped, runs in flight are cancelled; the experiment is completed."""
     return await service.stop_sweep(session, ctx, experiment_id)
+
+
+@router.post("/{experiment_id}/redirect", response_model=RedirectOut, responses=STEER | errors(400))
+async def redirect_sweep(
+    experiment_id: uuid.UUID, body: RedirectIn, _: WriterUser, session: SessionDep, ctx: CtxDep
+) -> RedirectOut:
+    """Change the parameter space of the running or paused sweep: pending runs the new space no longer
+    contains are dropped, its new configurations added (never one already evaluated); done runs stay."""
+    return await service.redirect_sweep(session, ctx, experiment_id, body)
 
 
 @router.delete("/{experiment_id}/cache", response_model=CacheInvalidated, responses=WRITE_ONE)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from promptlooper.context import AppContext
 from promptlooper.db import session_scope
@@ -98,12 +99,16 @@ async def run_once(
     default_endpoint_id: str | None,
 ) -> tuple[Run, RunOutcome] | None:
     """Execute one persisted run end to end: call, score, persist, publish."""
-    async with session_scope(ctx.sessionmaker) as session:
-        run = await session.get(Run, run_id)
-        if run is None or run.status in policy.DONE_STATUSES or run.status == RunStatus.CANCELLED:
-            return None
-        run.status, run.started_at = RunStatus.RUNNING, datetime.now(UTC)
-        config, repeat_index, experiment_id, sweep_id = run.config, run.repeat_index, run.experiment_id, run.sweep_id
+    try:
+        async with session_scope(ctx.sessionmaker) as session:
+            run = await session.get(Run, run_id)
+            if run is None or run.status in policy.DONE_STATUSES or run.status == RunStatus.CANCELLED:
+                return None
+            run.status, run.started_at = RunStatus.RUNNING, datetime.now(UTC)
+            config, repeat_index = run.config, run.repeat_index
+            experiment_id, sweep_id = run.experiment_id, run.sweep_id
+    except StaleDataError:
+        return None  # deleted between the read and the write: a redirect dropped this pending run
     rt.publish(ev.RunStarted(config_hash=run.config_hash), experiment_id=experiment_id, sweep_id=sweep_id,
                run_id=run_id)
 
@@ -285,6 +290,9 @@ async def _run_and_account(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, stat
         if failed is None:
             return
         run = failed
+    control = rt.controls.get(plan.sweep_id)
+    if control is not None and control.total_runs is not None:  # redirected mid-wave
+        state.progress.total = control.total_runs
     state.progress.count(run, paid)
     policy.publish_progress(rt, plan, state.progress)
     if policy.publish_new_best(rt, plan, run, state.best):

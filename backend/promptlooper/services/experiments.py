@@ -22,7 +22,7 @@ from promptlooper.engine.definition import (
 from promptlooper.engine.space import count_grid
 from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import Conflict, InvalidDefinition
-from promptlooper.models import AppSetting, Experiment, LLMEndpoint, Project, Run
+from promptlooper.models import AppSetting, Experiment, LLMEndpoint, Project, Run, Sweep
 from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     ExperimentCreate,
@@ -205,8 +205,17 @@ async def update_experiment(
     """Merge a partial update into the document, validate the whole and store it.
 
     Secret scorer header values sent back masked ("***"), or not sent, keep their stored values.
+    A changed `parameter_space` during a sweep (running or paused) is a 409 `sweep_running`: the
+    sweep's runs were planned from the old one; `POST /experiments/{id}/redirect` changes both.
     """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    return await apply_update(session, experiment, body, ctx)
+
+
+async def apply_update(
+    session: AsyncSession, experiment: Experiment, body: ExperimentUpdate, ctx: AppContext, *, redirect: bool = False
+) -> ExperimentOut:
+    """Merge, validate and store a partial update; `redirect`: the sweep redirect is changing the space."""
     merged = {f: getattr(experiment, f) for f in DOCUMENT_FIELDS} | {
         k: v for k, v in body.model_dump(exclude_unset=True, exclude={"variant_names"}).items()
         if not (k == "name" and v is None)
@@ -218,6 +227,9 @@ async def update_experiment(
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from exc
     await validate_document(session, defn)
+    if (not redirect and "parameter_space" in body.model_fields_set
+            and _document(defn)["parameter_space"] != experiment.parameter_space):
+        await _refuse_during_sweep(session, experiment.id)
     names = body.variant_names if body.variant_names is not None else dict(experiment.variant_names or {})
     # Names of keys that left the parameter space (or lost values) are dropped, not refused, on a
     # partial update that did not send them; names sent with the update are checked strictly.
@@ -235,6 +247,18 @@ async def update_experiment(
     if scoring_changed:
         schedule_rescore(session, ctx, experiment.id)
     return await experiment_out(session, experiment)
+
+
+async def _refuse_during_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> None:
+    active = await session.scalar(
+        select(Sweep.id).where(Sweep.experiment_id == experiment_id, Sweep.status.in_(("running", "paused")))
+    )
+    if active is not None:
+        raise Conflict(
+            "A sweep of this experiment is running or paused, so an update does not change its parameter space; "
+            "redirect the sweep instead: POST /experiments/{id}/redirect {\"parameter_space\": {...}}.",
+            code="sweep_running",
+        )
 
 
 def schedule_rescore(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID) -> None:

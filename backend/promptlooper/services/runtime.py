@@ -33,6 +33,7 @@ class SweepControl:
     state: str = "running"  # running | paused | stopped
     task: asyncio.Task[None] | None = None
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)  # this sweep's runs executing now
+    total_runs: int | None = None  # set by a redirect: the sweep's run count now (progress events carry it)
 
 
 @dataclass

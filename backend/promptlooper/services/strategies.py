@@ -16,8 +16,9 @@ refactor:
   prunes a trial by not continuing it and continues the best on more samples with a new
   proposal (`Proposal.parent_run_id` says which run it continues) -- executing a sample subset is
   the runner's part, left for the issue that adds halving;
-- redirecting a running sweep: `Decision.drop` names pending runs to delete in the same
-  transaction as the new proposals (a redirect entry point asks with `advance(..., force=True)`).
+- redirecting a sweep that proposes in waves: `Decision.drop` names pending runs to delete in the
+  same transaction as the new proposals (asked with `advance(..., force=True)`). Grid and random
+  are redirected by `sweeps.redirect_sweep` instead (paused sweeps too; see its docstring).
 
 Strategies are keyed by the sweep `type`. Third parties (and the tests) add one with
 `register_strategy`, from a module named in the `STRATEGY_MODULES` setting so that the API

@@ -11,30 +11,47 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.estimate import SweepEstimate, count_cached, estimate_sweep, sample_configs, with_cache
+from promptlooper.engine.space import config_hash
 from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import AppError, BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
 from promptlooper.events import types as ev
 from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, RunStatus, Sweep
 from promptlooper.offload import run_cpu, run_isolated
-from promptlooper.schemas import ExperimentOut, SweepCreate, SweepEstimateIn, SweepEstimateOut, SweepOut
+from promptlooper.schemas import (
+    ExperimentOut,
+    ExperimentUpdate,
+    RedirectIn,
+    RedirectOut,
+    SweepCreate,
+    SweepEstimateIn,
+    SweepEstimateOut,
+    SweepOut,
+)
 from promptlooper.services import strategies
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.auth import release_connection
 from promptlooper.services.common import get_or_404
-from promptlooper.services.experiments import check_runnable, definition_of, experiment_out, validate_document
+from promptlooper.services.experiments import (
+    apply_update,
+    check_runnable,
+    definition_of,
+    experiment_out,
+    validate_document,
+)
 from promptlooper.services.settings import get_settings
 from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
 from promptlooper.services.strategies import Proposal, StrategySpec, build_strategy, sweep_configs
 
 CACHE_LOOKUP_BATCH = 500  # cache keys per `IN` query when an estimate checks what is already cached
 log = logging.getLogger("promptlooper.sweeps")
+UP_FRONT_TYPES = ("grid", "random")  # sweeps whose every run is planned from the space at the start
 ENQUEUE_RETRY_S = 600.0  # how long a committed sweep's hand-over to the queue is retried in the background
 
 
@@ -288,6 +305,105 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     completed = ev.ExperimentCompleted(best_score=best, stopped=True, cancelled=cancelled, **progress.as_data())
     ctx.runtime.publish(completed, experiment_id=experiment_id, sweep_id=sweep.id)
     return await experiment_out(session, experiment)
+
+
+def _redirect_configs(spec: StrategySpec) -> list[Proposal]:
+    """Every run the sweep's type plans for the (new) space: configs x repeats. CPU-bound: run it off the loop."""
+    configs = sweep_configs(spec.defn, spec.sweep_type, spec.max_runs, spec.seed, spec.default_endpoint_id,
+                            spec.cap, ("body",))
+    return [Proposal(config=c, repeat_index=r) for c in configs for r in range(spec.repeats)]
+
+
+async def redirect_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID,
+                         body: RedirectIn) -> RedirectOut:
+    """Change the parameter space of a running or paused sweep, in one transaction under its row lock.
+
+    Runs done stay; pending runs the new space no longer plans are dropped; the new space's runs
+    that are neither in the sweep nor already evaluated in the experiment (a done run with the same
+    `config_hash` and repeat) are added as pending; pending runs that remain are kept as they are.
+    The space is validated as a PUT of it would be and becomes the experiment's. After commit:
+    `sweep.redirected`, and a running sweep's executor is handed the new runs (a paused one keeps
+    them pending until it resumes).
+
+    A service rather than the strategy seam's `Decision.drop`: `advance` acts only on a running
+    sweep and its strategy is rebuilt from the stored document, while a redirect must also work
+    paused and change that document in the same transaction; for up-front sweeps (grid, random)
+    the answer is a set difference against the new expansion, made here once for both modes.
+    """
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    sweep = await session.scalar(
+        select(Sweep)
+        .where(Sweep.experiment_id == experiment_id, Sweep.status.in_(("running", "paused")))
+        .with_for_update()  # the sweep row first, as stop does: workers claim runs under a share lock on it
+    )
+    if sweep is None:
+        raise Conflict("No running or paused sweep to redirect; start a sweep (or update the experiment).",
+                       code="no_running_sweep")
+    if sweep.type not in UP_FRONT_TYPES:
+        raise BadRequest(f"A {sweep.type} sweep cannot be redirected yet; grid and random sweeps can.",
+                         code="unsupported_sweep_type")
+    await apply_update(session, experiment, ExperimentUpdate(parameter_space=body.parameter_space), ctx,
+                       redirect=True)
+    settings = await get_settings(session, ctx)
+    default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    spec = StrategySpec(sweep.type, definition_of(experiment), dict(sweep.options), default_endpoint,
+                        ctx.settings.max_sweep_runs)
+    planned = await run_cpu(_redirect_configs, spec)
+    wanted = {(config_hash(p.config), p.repeat_index) for p in planned}
+    runs = (await session.execute(
+        select(Run.id, Run.config_hash, Run.repeat_index, Run.status, Run.sweep_id).where(
+            Run.experiment_id == experiment_id,
+            or_(Run.sweep_id == sweep.id, Run.status.in_(policy.DONE_STATUSES)))
+    )).all()
+    drop = [r.id for r in runs if r.sweep_id == sweep.id and r.status == RunStatus.PENDING
+            and (r.config_hash, r.repeat_index) not in wanted]
+    dropped = 0
+    if drop:
+        result = await session.execute(
+            delete(Run).where(Run.sweep_id == sweep.id, Run.id.in_(drop), Run.status == RunStatus.PENDING)
+        )
+        dropped = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    dropping = set(drop)
+    have = {(r.config_hash, r.repeat_index) for r in runs if r.id not in dropping}
+    added: list[Proposal] = []
+    seen: set[tuple[str, int]] = set()
+    for p in planned:
+        key = (config_hash(p.config), p.repeat_index)
+        if key not in have and key not in seen:
+            seen.add(key)
+            added.append(p)
+    rows = policy.proposal_rows(experiment_id, sweep.id, added)
+    if rows:
+        await session.execute(insert(Run), rows)
+    sweep.total_runs = int(await session.scalar(
+        select(func.count()).select_from(Run).where(Run.sweep_id == sweep.id)) or 0)
+    await session.flush()
+    out = RedirectOut(sweep_id=sweep.id, dropped=dropped, added=len(rows), total_runs=sweep.total_runs)
+    runtime, sweep_id, running = ctx.runtime, sweep.id, sweep.status == "running"
+    new_runs = [row["id"] for row in rows]
+
+    async def _hand_over() -> None:
+        control = runtime.controls.get(sweep_id)
+        if control is not None:  # in-process: the executor's progress events carry the new total
+            control.total_runs = out.total_runs
+        runtime.publish(ev.SweepRedirected(dropped=out.dropped, added=out.added, total_runs=out.total_runs),
+                        experiment_id=experiment_id, sweep_id=sweep_id)
+        if not running:
+            return  # paused: the new runs stay pending; a resume hands every pending run over
+        enqueue_runs = getattr(runtime.queue_for(), "enqueue_runs", None)
+        if enqueue_runs is None:
+            # In-process: a pass after the current one (which may have just seen nothing open) runs them.
+            await enqueue_reliably(runtime, sweep_id)
+            return
+        if new_runs:
+            await enqueue_runs(sweep_id, new_runs)
+        # The redirect may have left nothing open (every pending run dropped): the policy completes it.
+        more = await policy.advance(ctx, runtime, sweep_id)
+        if more:
+            await enqueue_runs(sweep_id, more)
+
+    after_commit(session, _hand_over)
+    return out
 
 
 async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:

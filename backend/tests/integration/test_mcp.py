@@ -34,7 +34,7 @@ TOOLS = {
     "get_run_detail", "export_best_config", "pause_sweep", "resume_sweep", "add_human_score",
     "get_experiment_status", "list_models", "list_projects", "list_experiments", "stop_sweep", "compare_runs",
     "request_human_review", "fork_experiment", "approve_run", "reject_run", "list_saved_configs", "list_exports",
-    "set_project_notes",
+    "set_project_notes", "redirect_sweep",
     "list_webhooks", "create_webhook", "rotate_webhook_secret", "list_webhook_deliveries",
     "test_webhook",
 }
@@ -312,6 +312,48 @@ async def test_http_webhook_tools_and_human_review_notifies(http_host: tuple[MCP
     async with http_session(host.url, creds["viewer_key"]) as viewer:
         refused = await viewer.call_tool("create_webhook", {"event_type": "*", "url": hooks.url})
         assert refused.is_error and "Read-only" in tool_text(refused)
+
+
+async def test_http_redirect_sweep(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
+    host, creds = http_host
+    async with http_session(host.url, creds["key"]) as session:
+        project = await call(session, "create_project", name="redirect me")
+        endpoint = await call(session, "configure_endpoint", label="redirect", url=llm.base_url)
+        experiment = await call(session, "create_experiment", project_id=project["id"], name="r",
+                                sample_data=[{"id": "s", "input": "alpha"}],
+                                pipeline_stages=[{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
+                                                  "prompt_template": "Redirect me: {{ input }}"}],
+                                scoring_config=[{"scorer": "length", "config": {"max_words": 40}}],
+                                parameter_space={"temperature": [0.1, 0.2, 0.3]})
+        idle = await session.call_tool("redirect_sweep", {"experiment_id": experiment["id"],
+                                                          "parameter_space": {"temperature": [0.5]}})
+        assert idle.is_error and tool_text(idle).startswith("No running or paused sweep to redirect")
+        llm.hold_after(1)  # the first run finishes, the second is held: the sweep is running
+        try:
+            started = await call(session, "run_sweep", experiment_id=experiment["id"], concurrency=1)
+            assert started["total_runs"] == 3
+            for _ in range(500):
+                if llm.in_flight == 1:
+                    break
+                await asyncio.sleep(0.02)
+            assert llm.in_flight == 1
+            calls = llm.calls
+            # 0.1 is done, 0.2 in flight, 0.3 pending: 0.3 is dropped, 0.7 added.
+            redirected = await call(session, "redirect_sweep", experiment_id=experiment["id"],
+                                    parameter_space={"temperature": [0.1, 0.2, 0.7]})
+            assert redirected == {"sweep_id": started["sweep_id"], "dropped": 1, "added": 1, "total_runs": 3}
+        finally:
+            llm.release()
+        for _ in range(500):
+            status = await call(session, "get_experiment_status", experiment_id=experiment["id"])
+            if status["status"] == "completed":
+                break
+            await asyncio.sleep(0.02)
+        assert status["status"] == "completed"
+        assert llm.calls == calls + 1, "the held run and the added one: nothing else, nothing twice"
+        board = await call(session, "get_leaderboard", experiment_id=experiment["id"], limit=10)
+        temps = sorted(r["config"]["stages"][0]["params"]["temperature"] for r in board["items"])
+        assert temps == [0.1, 0.2, 0.7]
 
 
 async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, str]]) -> None:

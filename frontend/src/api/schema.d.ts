@@ -387,6 +387,8 @@ export interface paths {
         /**
          * Update Experiment
          * @description Change any part of the document; a new scoring_config re-scores every run in the background.
+         *
+         *     A changed parameter_space while a sweep is running or paused is a 409 `sweep_running`: use redirect.
          */
         put: operations["update_experiment"];
         post?: never;
@@ -614,6 +616,27 @@ export interface paths {
          * @description Pause: in-flight runs finish, no new run starts.
          */
         post: operations["pause_sweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{experiment_id}/redirect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redirect Sweep
+         * @description Change the parameter space of the running or paused sweep: pending runs the new space no longer
+         *     contains are dropped, its new configurations added (never one already evaluated); done runs stay.
+         */
+        post: operations["redirect_sweep"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1475,7 +1498,7 @@ export interface components {
          */
         EventsPage: {
             /** Items */
-            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"] | components["schemas"]["ConfigApprovedEvent"])[];
+            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"] | components["schemas"]["ConfigApprovedEvent"] | components["schemas"]["SweepRedirectedEvent"])[];
             /** Next After */
             next_after: number;
         };
@@ -2426,6 +2449,33 @@ export interface components {
              * @enum {string}
              */
             type: "float" | "int";
+        };
+        /**
+         * RedirectIn
+         * @description The new parameter space of a running or paused sweep (validated as a PUT of it would be).
+         */
+        RedirectIn: {
+            /** Parameter Space */
+            parameter_space: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * RedirectOut
+         * @description What a redirect changed: pending runs dropped, pending runs added, the sweep's runs now.
+         */
+        RedirectOut: {
+            /** Added */
+            added: number;
+            /** Dropped */
+            dropped: number;
+            /**
+             * Sweep Id
+             * Format: uuid
+             */
+            sweep_id: string;
+            /** Total Runs */
+            total_runs: number;
         };
         /** RescoreCompleted */
         RescoreCompleted: {
@@ -3500,6 +3550,46 @@ export interface components {
             tokens_saved: number;
             /** Total */
             total: number;
+        };
+        /**
+         * SweepRedirected
+         * @description A running or paused sweep's parameter space was changed (`POST /experiments/{id}/redirect`).
+         */
+        SweepRedirected: {
+            /**
+             * Added
+             * @description New pending runs (configurations not yet in the sweep nor evaluated)
+             */
+            added: number;
+            /**
+             * Dropped
+             * @description Pending runs the new space no longer contains, deleted
+             */
+            dropped: number;
+            /**
+             * Total Runs
+             * @description Runs of the sweep after the redirect
+             */
+            total_runs: number;
+        };
+        /** SweepRedirectedEvent */
+        SweepRedirectedEvent: {
+            data: components["schemas"]["SweepRedirected"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sweep.redirected";
         };
         /** SweepStarted */
         SweepStarted: {
@@ -5180,6 +5270,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -5934,6 +6033,95 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExperimentOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    redirect_sweep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedirectIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectOut"];
+                };
+            };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description No or bad credentials */

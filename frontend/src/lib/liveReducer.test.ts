@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   cacheHitRate,
+  describeEvent,
   etaSeconds,
   initialLiveState,
   liveReducer,
@@ -34,6 +35,15 @@ function fold(events: LiveEvent[], state: LiveState = initialLiveState()): LiveS
 }
 
 describe("liveReducer", () => {
+  it("takes a redirected sweep's new total and refreshes the results", () => {
+    const before = fold([started(1, 8), progress(2, 2, 8)]);
+    const state = fold([ev(3, "sweep.redirected", { dropped: 3, added: 2, total_runs: 7 })], before);
+    expect(state.progress).toMatchObject({ completed: 2, total: 7 });
+    expect(state.resultsVersion).toBe(before.resultsVersion + 1);
+    expect(describeEvent(ev(3, "sweep.redirected", { dropped: 3, added: 2, total_runs: 7 })).summary).toBe(
+      "Redirected: 2 runs added, 3 dropped (7 in all)");
+  });
+
   it("tracks a sweep from start to completion", () => {
     const state = fold([
       started(1, 3),

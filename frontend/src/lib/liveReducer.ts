@@ -122,6 +122,7 @@ const SEQ_WINDOW = 2000;
  */
 const BULK: Record<LiveEventType, boolean> = {
   "config.approved": false,
+  "sweep.redirected": false,
   "sweep.started": false,
   "experiment.started": false,
   "run.started": true,
@@ -420,6 +421,12 @@ function foldEvent(state: LiveState, event: LiveEvent, seq: number | null): Live
         resultsVersion: state.resultsVersion + 1,
       };
     }
+    case "sweep.redirected": {
+      // The sweep's runs changed (pending ones dropped, new ones added): a new total, and the run list.
+      const p = state.progress;
+      if (event.sweep_id && p.sweepId && event.sweep_id !== p.sweepId) return state;
+      return { ...state, progress: { ...p, total: num(event.data.total_runs, p.total) }, resultsVersion: state.resultsVersion + 1 };
+    }
     case "budget.exhausted":
       return { ...state, budget: { tokens: numOrNull(event.data.token_count), cost: numOrNull(event.data.cost), ts: event.ts } };
     case "rescore.progress":
@@ -493,6 +500,8 @@ export function describeEvent(event: LiveEvent): { summary: string; tone: Timeli
       };
     case "human_needed":
       return { summary: `Human rating needed${event.run_id ? ` · run ${short(event.run_id)}` : ""}`, tone: "warn" };
+    case "sweep.redirected":
+      return { summary: `Redirected: ${num(event.data.added)} runs added, ${num(event.data.dropped)} dropped (${num(event.data.total_runs)} in all)`, tone: "accent" };
     case "rescore.progress":
       return { summary: `Re-scoring ${num(event.data.done)} of ${num(event.data.total)}`, tone: "neutral" };
     case "rescore.completed":

@@ -10,6 +10,7 @@ import { StartSweepForm } from "../components/live/StartSweepForm";
 import { SweepSelector } from "../components/live/SweepSelector";
 import { SteeringControls } from "../components/live/SteeringControls";
 import { ForkedFrom } from "../components/steering/ForkedFrom";
+import { RedirectButton } from "../components/steering/RedirectButton";
 import { SteeringActions } from "../components/steering/SteeringActions";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
@@ -137,6 +138,7 @@ export default function ExperimentPage() {
                 <h2 className="text-sm font-semibold">Steering</h2>
                 {!sweeping && <p className="text-xs text-muted">No sweep is running: start one below.</p>}
                 <SteeringControls experimentId={exp.id} status={status} disabled={!canWrite} />
+                {canWrite && sweeping && <RedirectButton experiment={exp} />}
                 {canWrite && <SteeringActions experiment={exp} />}
               </Card>
             </div>

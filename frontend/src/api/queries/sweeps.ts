@@ -46,6 +46,24 @@ export const useResumeSweep = (experimentId: string) => useSteer(experimentId, "
 /** Stop for good: pending runs are dropped and the experiment is completed. */
 export const useStopSweep = (experimentId: string) => useSteer(experimentId, "stop");
 
+/** Change the parameter space of the running or paused sweep: pending runs outside it are dropped, new ones added. */
+export function useRedirectSweep(experimentId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (parameterSpace: Record<string, unknown>) =>
+      unwrap(
+        api.POST("/api/v1/experiments/{experiment_id}/redirect", {
+          params: { path: { experiment_id: experimentId } },
+          body: { parameter_space: parameterSpace },
+        }),
+      ),
+    onSuccess: () => {
+      refreshExperiment(queryClient, experimentId);
+      void queryClient.invalidateQueries({ queryKey: queryKeys.experiments.detail(experimentId) });
+    },
+  });
+}
+
 /** What a sweep of a (possibly unsaved) document would cost: runs, calls, tokens and dollars. */
 export function estimateSweep(body: SweepEstimateIn, signal?: AbortSignal) {
   return unwrap(api.POST("/api/v1/experiments/estimate", { body, signal }));

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import ProjectDetailPage from "../../pages/ProjectDetail";
 import { fakeApi, renderAt, type FakeRequest } from "../builder/testApi";
 import { ApproveButton } from "./ApproveButton";
+import type { Experiment } from "../../api/client";
 import { ForkButton } from "./ForkButton";
+import { RedirectButton } from "./RedirectButton";
 
 const PROJECT = "11111111-1111-1111-1111-111111111111";
 const EXP = "44444444-4444-4444-4444-444444444444";
@@ -69,6 +71,27 @@ describe("Steering", { timeout: 30_000 }, () => {
     await user.click(screen.getByTestId("approve-confirm"));
     await waitFor(() => expect(screen.getByTestId("run-approve")).toHaveTextContent("Approved"));
     expect(calls.find((c) => c.method === "POST")?.body).toEqual({ name: "demo", note: "cheaper" });
+  });
+
+  it("redirects the running sweep with the edited parameter space and shows what changed", async () => {
+    const calls = fakeApi({
+      "GET /api/v1/endpoints": { items: [], total: 0, limit: 200, offset: 0 },
+      [`POST /api/v1/experiments/${EXP}/redirect`]: { sweep_id: "s", dropped: 3, added: 2, total_runs: 7 },
+    });
+    const experiment = {
+      id: EXP, project_id: PROJECT, name: "demo", status: "running", sample_data: [{ id: "s1", input: "x" }],
+      pipeline_stages: [{ name: "answer", model: "m1", prompt_template: "Answer: {{ input }}" }],
+      scoring_config: [], parameter_space: { model: ["m1", "m2"], temperature: [0.1, 0.9] },
+    } as unknown as Experiment;
+    renderAt(<RedirectButton experiment={experiment} />, "/experiments/:experimentId", `/experiments/${EXP}`);
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId("redirect-sweep"));
+    expect(within(screen.getByTestId("redirect-dialog")).getByTestId("space-section")).toHaveTextContent("Parameter space (2)");
+    await user.click(screen.getByTestId("redirect-confirm"));
+    await waitFor(() => expect(screen.getByTestId("redirect-result")).toHaveTextContent("2 runs added, 3 dropped (7 in all)"));
+    expect(calls.find((c) => c.method === "POST")?.body).toEqual({
+      parameter_space: { model: ["m1", "m2"], temperature: [0.1, 0.9] },
+    });
   });
 
   it("forks from a run and opens the new experiment in the builder", async () => {
