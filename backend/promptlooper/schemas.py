@@ -522,16 +522,25 @@ class Budget(InModel):
     max_cost_usd: Annotated[float, Field(ge=0, le=10**9)] = 0.0
 
 
+class GuidedOptions(InModel):
+    """Options of a guided (Optuna TPE) sweep."""
+
+    n_startup: Annotated[int, Field(ge=1, le=10_000, description=(
+        "random trials before TPE models the results (default 8)"))] = 8
+
+
 class SweepCreate(InModel):
     """Start a sweep."""
 
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description=(
-        "The strategy: grid or random (guided: not yet available), or one registered on the server"))] = "grid"
+        "The strategy: grid, random or guided (Bayesian search with Optuna's TPE; max_runs default 30), "
+        "or one registered on the server"))] = "grid"
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
+    guided: GuidedOptions | None = None
 
 
 class EstimateDocument(ExperimentCreate):
