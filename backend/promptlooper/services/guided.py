@@ -17,7 +17,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from promptlooper.engine.definition import ExperimentDefinition, RangeSpec, SpaceKey, parse_space_key
-from promptlooper.engine.space import SpaceError, apply_overrides, config_hash, normalize, range_count
+from promptlooper.engine.space import SpaceError, apply_overrides, canonical_json, config_hash, normalize, range_count
 from promptlooper.errors import BadRequest
 from promptlooper.services.strategies import Decision, Proposal, StrategySpec, Trial
 
@@ -185,7 +185,10 @@ class GuidedStrategy:
         defn = self.spec.defn
         dists = distributions_of(defn)
         seen = self.proposed_hashes()
-        told = sorted(self.trials, key=lambda t: (config_hash(t.config), t.repeat_index))  # order-free: deterministic
+        # Told in an order of their own (the parameters, not arrival or ids), so the same seed and the same
+        # results give the same proposals on any worker, database or endpoint id.
+        told = sorted(self.trials, key=lambda t: (canonical_json(params_of(defn, t.config) or {}),
+                                                  canonical_json(t.config), t.repeat_index))
         seed = ((self.spec.seed or 0) * 1_000_003 + len(told)) % (2**32)
         with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
             warnings.simplefilter("ignore")

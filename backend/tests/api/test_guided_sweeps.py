@@ -1,0 +1,140 @@
+"""Guided sweeps (Optuna TPE) end to end against the loopback LLM server, on SQLite, Postgres and production.
+
+The landscape: the server truncates its answer to `max_tokens` words, so the `length` scorer
+(best at exactly TARGET_WORDS words) makes the score depend smoothly on the `max_tokens` range;
+the `keyword` scorer on the model name makes `m2` the better model. Scores are deterministic, and
+the strategy tells the sampler its history in an order of its own, so a seed fixes the proposals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support.flows import make_endpoint, wait_event, wait_status
+from tests.support.llm_server import LLMServer
+
+TARGET_WORDS = 60
+N_STARTUP = 4
+MAX_RUNS = 14
+CONCURRENCY = 2
+LONG_INPUT = " ".join(f"word{i}" for i in range(140))  # the answer echoes it: longer than any max_tokens
+
+
+@pytest.fixture(params=["sqlite", "postgres", "production"])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Sweep tests run a third time in production mode: Celery workers on Redis."""
+    return str(request.param)
+
+
+def landscape(client: TestClient, endpoint_id: str, samples: int = 2) -> str:
+    """An experiment whose score depends on `max_tokens` (1..120) and the model (m2 is better)."""
+    project_id = client.post("/api/v1/projects", json={"name": "guided"}).json()["id"]
+    doc = {
+        "project_id": project_id, "name": "guided",
+        "sample_data": [{"id": f"s{i}", "input": f"{i} {LONG_INPUT}"} for i in range(samples)],
+        "pipeline_stages": [{"name": "answer", "endpoint_id": endpoint_id, "model": "m1",
+                             "prompt_template": "{{ input }}", "params": {"temperature": 0.5}}],
+        "scoring_config": [
+            {"scorer": "keyword", "weight": 1.0, "config": {"keywords": ["m2"], "mode": "any"}},
+            {"scorer": "length", "weight": 1.0, "config": {"min_words": TARGET_WORDS, "max_words": TARGET_WORDS}},
+        ],
+        "parameter_space": {"model": ["m1", "m2", "m3"], "max_tokens": {"min": 1, "max": 120, "type": "int"}},
+    }
+    response = client.post("/api/v1/experiments", json=doc)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _runs(client: TestClient, experiment_id: str) -> list[dict[str, Any]]:
+    items = client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 200}).json()["items"]
+    return sorted(items, key=lambda r: (r["started_at"], r["id"]))
+
+
+def _t(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def waves(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Runs grouped by wave: a run starting after every earlier-started run had completed opens a new wave."""
+    out: list[list[dict[str, Any]]] = []
+    latest_end: datetime | None = None
+    for run in runs:
+        if latest_end is None or _t(run["started_at"]) >= latest_end:
+            out.append([])
+        out[-1].append(run)
+        end = _t(run["completed_at"])
+        latest_end = end if latest_end is None else max(latest_end, end)
+    return out
+
+
+def test_guided_sweep_proposes_in_batches_and_improves_on_its_startup_trials(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2", "m3"], latency_s=0.02) as server:
+        experiment_id = landscape(admin, make_endpoint(admin, server.base_url))
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={
+            "type": "guided", "seed": 5, "max_runs": MAX_RUNS, "concurrency": CONCURRENCY,
+            "guided": {"n_startup": N_STARTUP}})
+        assert started.status_code == 202, started.text
+        assert started.json()["type"] == "guided"
+        assert started.json()["total_runs"] == CONCURRENCY, "only the first batch is persisted up front"
+        wait_status(admin, experiment_id, timeout_s=120)
+        runs = _runs(admin, experiment_id)
+        assert len(runs) == MAX_RUNS and len({r["config_hash"] for r in runs}) == MAX_RUNS
+        assert {r["status"] for r in runs} == {"completed"}
+        assert server.stats()["calls"] == 2 * MAX_RUNS, "every run is new: no configuration twice"
+        assert server.peak_in_flight <= CONCURRENCY
+        found = waves(runs)
+        assert all(len(w) <= CONCURRENCY for w in found), [len(w) for w in found]
+        assert len(found) >= MAX_RUNS // CONCURRENCY
+        scores = [float(r["weighted_score"]) for r in runs]
+        startup, guided = scores[:N_STARTUP], scores[N_STARTUP:]
+        assert max(guided) > max(startup), (startup, guided)
+        assert max(scores) >= 0.9, scores
+        best = admin.get(f"/api/v1/experiments/{experiment_id}/leaderboard", params={"limit": 1}).json()["items"][0]
+        assert best["config"]["stages"][0]["model"] == "m2"
+        completed = [e for e in wait_event(admin, experiment_id, "experiment.completed")
+                     if e["type"] == "experiment.completed"]
+        assert len(completed) == 1 and completed[0]["data"]["total"] == MAX_RUNS
+
+
+def test_guided_sweep_stops_at_a_small_space_and_at_max_runs(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        experiment_id = landscape(admin, endpoint_id, samples=1)
+        small = {"parameter_space": {"model": ["m1", "m2"], "max_tokens": [5, 10]}}
+        assert admin.put(f"/api/v1/experiments/{experiment_id}", json=small).status_code == 200
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                             json={"type": "guided", "seed": 1, "concurrency": 3})
+        assert started.status_code == 202, started.text
+        wait_status(admin, experiment_id, timeout_s=60)
+        runs = _runs(admin, experiment_id)
+        assert len(runs) == 4 and len({r["config_hash"] for r in runs}) == 4, "the space has 4 configurations"
+        assert server.stats()["calls"] == 4
+
+
+def test_budget_stops_a_guided_sweep(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2", "m3"]) as server:
+        experiment_id = landscape(admin, make_endpoint(admin, server.base_url), samples=1)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={
+            "type": "guided", "seed": 2, "max_runs": 20, "concurrency": 1, "budget": {"max_tokens": 400}})
+        assert started.status_code == 202, started.text
+        wait_status(admin, experiment_id, ("paused",), timeout_s=60)
+        found = wait_event(admin, experiment_id, "budget.exhausted")
+        assert "budget.exhausted" in {e["type"] for e in found}
+        done = [r for r in _runs(admin, experiment_id) if r["status"] == "completed"]
+        assert 1 <= len(done) < 20 and server.stats()["calls"] == len(done)
+
+
+def test_guided_options_are_validated(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server:
+        experiment_id = landscape(admin, make_endpoint(admin, server.base_url), samples=1)
+        for body, loc in (({"type": "guided", "guided": {"n_startup": 0}}, ["body", "guided", "n_startup"]),
+                          ({"type": "guided", "guided": {"bogus": 1}}, ["body", "guided", "bogus"]),
+                          ({"type": "guided", "max_runs": 0}, ["body", "max_runs"])):
+            refused = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json=body)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["detail"][0]["loc"] == loc, refused.text
+        assert server.stats()["calls"] == 0
