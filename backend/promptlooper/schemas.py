@@ -543,6 +543,61 @@ class SweepCreate(InModel):
     guided: GuidedOptions | None = None
 
 
+class SweepDetail(BaseModel):
+    """A sweep with its progress counts (what an agent steering the search reads)."""
+
+    sweep_id: uuid.UUID
+    experiment_id: uuid.UUID
+    type: str
+    status: str
+    total_runs: int
+    max_runs: int | None = Field(description="the cap on configurations (guided: default 30; grid: none)")
+    completed: int
+    failed: int
+    cached: int
+    cancelled: int
+    pending: int
+    running: int
+    tokens_in: int
+    tokens_out: int
+    cost_estimate: float
+    best_score: float | None = Field(description="the best weighted score of the sweep's succeeded runs")
+    options: dict[str, Any]
+    created_at: UTCTime
+    completed_at: UTCTime | None
+
+
+class SuggestedConfig(BaseModel):
+    """A configuration the sampler would try next, as parameter_space single values."""
+
+    overrides: dict[str, Any]
+
+
+class SuggestionsOut(BaseModel):
+    """What a guided sweep's sampler would try next; nothing is started."""
+
+    items: list[SuggestedConfig]
+
+
+class SweepConfigIn(InModel):
+    """One configuration to add to a running guided sweep."""
+
+    overrides: dict[str, Any] = Field(description="same keys as parameter_space, single values")
+
+
+class SweepConfigsAdd(InModel):
+    """Configurations an agent adds to a running guided sweep (they count against max_runs)."""
+
+    configs: Annotated[list[SweepConfigIn], Field(min_length=1, max_length=100)]
+
+
+class SweepConfigsAdded(BaseModel):
+    """The runs made (a configuration the sweep already holds is not added again)."""
+
+    added: int
+    run_ids: list[uuid.UUID]
+
+
 class EstimateDocument(ExperimentCreate):
     """An experiment document being edited: the project is optional."""
 

@@ -138,3 +138,67 @@ def test_guided_options_are_validated(admin: TestClient) -> None:
             assert refused.status_code == 422, refused.text
             assert refused.json()["detail"][0]["loc"] == loc, refused.text
         assert server.stats()["calls"] == 0
+
+
+def test_an_agent_reads_the_sweep_asks_for_suggestions_and_adds_configs(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2", "m3"], latency_s=0.3) as server:
+        experiment_id = landscape(admin, make_endpoint(admin, server.base_url), samples=1)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={
+            "type": "guided", "seed": 9, "max_runs": 6, "concurrency": 1, "guided": {"n_startup": 2}})
+        assert started.status_code == 202, started.text
+        sweep_id = started.json()["sweep_id"]
+
+        sweep = admin.get(f"/api/v1/sweeps/{sweep_id}").json()
+        assert sweep["type"] == "guided" and sweep["status"] == "running" and sweep["max_runs"] == 6
+        assert sweep["total_runs"] >= 1 and sweep["pending"] + sweep["running"] + sweep["completed"] >= 1
+
+        suggested = admin.get(f"/api/v1/sweeps/{sweep_id}/suggestions", params={"n": 3})
+        assert suggested.status_code == 200, suggested.text
+        items = suggested.json()["items"]
+        assert len(items) == 3 and all(set(i["overrides"]) == {"model", "max_tokens"} for i in items)
+        total_before = admin.get(f"/api/v1/sweeps/{sweep_id}").json()["total_runs"]
+        assert total_before <= 2, "a suggestion starts nothing"
+
+        mine = {"model": "m2", "max_tokens": TARGET_WORDS}
+        added = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": [{"overrides": mine}]})
+        assert added.status_code == 201, added.text
+        assert added.json()["added"] == 1 and len(added.json()["run_ids"]) == 1
+        again = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": [{"overrides": mine}]})
+        assert again.status_code == 201 and again.json() == {"added": 0, "run_ids": []}, "already in the sweep"
+
+        bad = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": [{"overrides": {"nope.x.y": 1}}]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "configs", 0, "overrides"]
+        listy = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": [{"overrides": {"max_tokens": [1]}}]})
+        assert listy.status_code == 422, listy.text
+        many = [{"overrides": {"model": "m1", "max_tokens": k}} for k in range(100, 107)]
+        over = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": many})
+        assert over.status_code == 409 and over.json()["code"] == "max_runs_reached"
+
+        wait_status(admin, experiment_id, timeout_s=60)
+        runs = _runs(admin, experiment_id)
+        assert len(runs) == 6 and len({r["config_hash"] for r in runs}) == 6, "the agent's run counts against max_runs"
+        ours = next(r for r in runs if r["id"] == added.json()["run_ids"][0])
+        assert ours["status"] == "completed" and ours["weighted_score"] == 1.0
+        assert server.stats()["calls"] == 6
+        done = admin.get(f"/api/v1/sweeps/{sweep_id}").json()
+        assert done["status"] == "completed" and done["completed"] == 6 and done["best_score"] == 1.0
+        late = admin.post(f"/api/v1/sweeps/{sweep_id}/runs", json={"configs": [{"overrides": {"max_tokens": 3}}]})
+        assert late.status_code == 409 and late.json()["code"] == "sweep_not_running"
+
+
+def test_search_routes_refuse_other_sweeps_and_unknown_ids(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        experiment_id = landscape(admin, make_endpoint(admin, server.base_url), samples=1)
+        small = {"parameter_space": {"model": ["m1", "m2"]}}
+        assert admin.put(f"/api/v1/experiments/{experiment_id}", json=small).status_code == 200
+        grid = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid"}).json()
+        wait_status(admin, experiment_id)
+        assert admin.get(f"/api/v1/sweeps/{grid['sweep_id']}").json()["completed"] == 2
+        refused = admin.get(f"/api/v1/sweeps/{grid['sweep_id']}/suggestions")
+        assert refused.status_code == 409 and refused.json()["code"] == "not_a_guided_sweep"
+        adding = admin.post(f"/api/v1/sweeps/{grid['sweep_id']}/runs", json={"configs": [{"overrides": {}}]})
+        assert adding.status_code == 409 and adding.json()["code"] == "not_a_guided_sweep"
+        missing = "00000000-0000-0000-0000-000000000000"
+        assert admin.get(f"/api/v1/sweeps/{missing}").status_code == 404
+        assert admin.get(f"/api/v1/sweeps/{missing}/suggestions").status_code == 404
+        assert admin.get(f"/api/v1/sweeps/{grid['sweep_id']}/suggestions", params={"n": 0}).status_code == 422
