@@ -7,7 +7,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.events.types import LiveEventOut
@@ -541,6 +550,13 @@ class SweepCreate(InModel):
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
     guided: GuidedOptions | None = None
+
+    @field_validator("guided")
+    @classmethod
+    def _guided_only_for_guided(cls, value: GuidedOptions | None, info: ValidationInfo) -> GuidedOptions | None:
+        if value is not None and info.data.get("type") in ("grid", "random"):
+            raise ValueError("`guided` options apply to a guided sweep only")
+        return value
 
 
 class SweepDetail(BaseModel):

@@ -133,7 +133,8 @@ def test_guided_options_are_validated(admin: TestClient) -> None:
         experiment_id = landscape(admin, make_endpoint(admin, server.base_url), samples=1)
         for body, loc in (({"type": "guided", "guided": {"n_startup": 0}}, ["body", "guided", "n_startup"]),
                           ({"type": "guided", "guided": {"bogus": 1}}, ["body", "guided", "bogus"]),
-                          ({"type": "guided", "max_runs": 0}, ["body", "max_runs"])):
+                          ({"type": "guided", "max_runs": 0}, ["body", "max_runs"]),
+                          ({"type": "grid", "guided": {"n_startup": 2}}, ["body", "guided"])):
             refused = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json=body)
             assert refused.status_code == 422, refused.text
             assert refused.json()["detail"][0]["loc"] == loc, refused.text
