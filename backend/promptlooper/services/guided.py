@@ -12,6 +12,7 @@ continues the same study.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,17 @@ DEFAULT_N_STARTUP = 8
 ASK_ATTEMPTS_PER_RUN = 8  # study.ask() tries per wanted proposal before the space counts as exhausted
 SUCCEEDED = ("completed", "cached")
 log = logging.getLogger("promptlooper.guided")
+
+
+@functools.cache
+def _optuna() -> Any:
+    """Optuna, imported on first use, quiet: its INFO logs off, the experimental-feature warnings of the
+    options used here (multivariate, constant_liar) filtered once (not per call: threads share the filters)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
 
 
 def distributions_of(defn: ExperimentDefinition) -> dict[str, BaseDistribution]:
@@ -178,10 +190,9 @@ class GuidedStrategy:
             raise BadRequest(str(exc), code="invalid_parameter_space") from exc
 
     def _suggest(self, n: int) -> list[dict[str, Any]]:
-        import optuna
+        optuna = _optuna()
         from optuna.trial import TrialState, create_trial
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         defn = self.spec.defn
         dists = distributions_of(defn)
         seen = self.proposed_hashes()
@@ -190,19 +201,21 @@ class GuidedStrategy:
         told = sorted(self.trials, key=lambda t: (canonical_json(params_of(defn, t.config) or {}),
                                                   canonical_json(t.config), t.repeat_index))
         seed = ((self.spec.seed or 0) * 1_000_003 + len(told)) % (2**32)
-        with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
-            warnings.simplefilter("ignore")
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup, constant_liar=True,
-                                                 multivariate=True)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup, constant_liar=True,
+                                             multivariate=True)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         for trial in told:
             params = params_of(defn, trial.config)
             if params is None:
                 continue  # outside the space (an agent's config): it still counts against max_runs
-            if trial.status in SUCCEEDED and trial.weighted_score is not None:
-                study.add_trial(create_trial(params=params, distributions=dists, value=float(trial.weighted_score)))
-            elif trial.status == "failed":
-                study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.FAIL))
+            try:
+                if trial.status in SUCCEEDED and trial.weighted_score is not None:
+                    study.add_trial(create_trial(params=params, distributions=dists,
+                                                 value=float(trial.weighted_score)))
+                elif trial.status == "failed":
+                    study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.FAIL))
+            except ValueError:
+                continue  # off the distribution's grid (an agent's value between steps): not told
             # pending/running: not yet told; their hashes keep the sampler from proposing them again
         out: list[dict[str, Any]] = []
         for _ in range(n * ASK_ATTEMPTS_PER_RUN):

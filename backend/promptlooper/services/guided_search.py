@@ -21,6 +21,7 @@ from promptlooper.db import after_commit
 from promptlooper.engine.space import SpaceError, apply_overrides, config_hash
 from promptlooper.errors import Conflict, InvalidDefinition
 from promptlooper.models import Experiment, Run, Sweep
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     SuggestedConfig,
     SuggestionsOut,
@@ -81,7 +82,8 @@ async def suggest(session: AsyncSession, ctx: AppContext, sweep_id: uuid.UUID, n
     """Up to n configurations the guided sweep's sampler would try next (never any it already holds)."""
     sweep = await get_or_404(session, Sweep, sweep_id, "Sweep")
     strategy = await _guided_strategy(ctx, session, sweep)
-    return SuggestionsOut(items=[SuggestedConfig(overrides=o) for o in strategy.suggest(n)])
+    suggested = await run_cpu(strategy.suggest, n)  # an Optuna study rebuilt from every run: off the loop
+    return SuggestionsOut(items=[SuggestedConfig(overrides=o) for o in suggested])
 
 
 def _resolve(experiment: Experiment, body: SweepConfigsAdd, default_endpoint: str | None) -> list[dict[str, Any]]:
