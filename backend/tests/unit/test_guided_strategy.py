@@ -107,3 +107,17 @@ def test_an_invalid_range_is_a_400() -> None:
     with pytest.raises(BadRequest) as refused:
         build_strategy(spec).ask()
     assert refused.value.code == "invalid_parameter_space"
+
+
+def test_linked_choices_vars_and_stage_keys_map_back() -> None:
+    defn = ExperimentDefinition.model_validate({
+        "name": "g", "pipeline_stages": [{"name": "a", "endpoint_id": "e1", "model": "m1",
+                                           "prompt_template": "{{ input }} {{ vars.tone }}", "params": {}}],
+        "parameter_space": {"stages.a": [{"model": "m1", "params": {"temperature": 0.1}},
+                                         {"model": "m2", "params": {"temperature": 0.9}}],
+                            "vars.tone": ["dry", "warm"], "stages.a.top_p": [0.5, 1.0]}})
+    config = apply_overrides(defn, {"stages.a": {"model": "m2", "params": {"temperature": 0.9}}, "vars.tone": "warm",
+                                    "stages.a.top_p": 1.0}, None)
+    assert params_of(defn, config) == {"stages.a": 1, "vars.tone": 1, "stages.a.top_p": 1}
+    waves, trials = drive(StrategySpec("guided", defn, {"concurrency": 2, "seed": 1}, None))
+    assert sum(waves) == 8 and len({config_hash(t.config) for t in trials}) == 8, "the whole space, once each"
