@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.space import SpaceError, apply_overrides, config_hash
-from promptlooper.errors import Conflict, InvalidDefinition
+from promptlooper.errors import Conflict, InvalidDefinition, NotFound
 from promptlooper.models import Experiment, Run, Sweep
 from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
@@ -109,9 +109,10 @@ def _resolve(experiment: Experiment, body: SweepConfigsAdd, default_endpoint: st
 async def add_configs(session: AsyncSession, ctx: AppContext, sweep_id: uuid.UUID,
                       body: SweepConfigsAdd) -> SweepConfigsAdded:
     """Persist the configurations as pending runs of the running guided sweep, then dispatch them."""
-    await get_or_404(session, Sweep, sweep_id, "Sweep")
+    # Locked like `advance` locks it (and read fresh under the lock), so a wave and an agent never interleave.
     sweep = await session.scalar(select(Sweep).where(Sweep.id == sweep_id).with_for_update())
-    assert sweep is not None
+    if sweep is None:
+        raise NotFound(f"Sweep {sweep_id} does not exist.", code="sweep_not_found")
     if sweep.type != "guided":
         await _guided_strategy(ctx, session, sweep)  # raises not_a_guided_sweep
     if sweep.status != "running":

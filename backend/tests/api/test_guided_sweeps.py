@@ -202,4 +202,6 @@ def test_search_routes_refuse_other_sweeps_and_unknown_ids(admin: TestClient) ->
         missing = "00000000-0000-0000-0000-000000000000"
         assert admin.get(f"/api/v1/sweeps/{missing}").status_code == 404
         assert admin.get(f"/api/v1/sweeps/{missing}/suggestions").status_code == 404
+        gone = admin.post(f"/api/v1/sweeps/{missing}/runs", json={"configs": [{"overrides": {}}]})
+        assert gone.status_code == 404 and gone.json()["code"] == "sweep_not_found"
         assert admin.get(f"/api/v1/sweeps/{grid['sweep_id']}/suggestions", params={"n": 0}).status_code == 422
