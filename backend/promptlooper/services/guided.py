@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_RUNS = 30
 DEFAULT_N_STARTUP = 8
-ASK_ATTEMPTS_PER_RUN = 8  # study.ask() tries per wanted proposal before the space counts as exhausted
+ASK_ATTEMPTS_PER_RUN = 24  # study.ask() tries per wanted proposal before the space counts as exhausted
+DUPLICATES_BEFORE_RANDOM = 2
 SUCCEEDED = ("completed", "cached")
 log = logging.getLogger("promptlooper.guided")
 
@@ -217,16 +218,23 @@ class GuidedStrategy:
             except ValueError:
                 continue  # off the distribution's grid (an agent's value between steps): not told
             # pending/running: not yet told; their hashes keep the sampler from proposing them again
+        # TPE keeps proposing its favourite point once that is known (a small or flat categorical space):
+        # after DUPLICATES_BEFORE_RANDOM duplicates in a row a slot is drawn by a seeded random sampler.
+        fallback = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
         out: list[dict[str, Any]] = []
+        misses = 0
         for _ in range(n * ASK_ATTEMPTS_PER_RUN):
             if len(out) >= n:
                 break
-            asked = study.ask(dists)
+            source = fallback if misses >= DUPLICATES_BEFORE_RANDOM else study
+            asked = source.ask(dists)
             overrides = overrides_of(defn, asked.params)
             digest = config_hash(apply_overrides(defn, overrides, self.spec.default_endpoint_id))
             if digest in seen:
-                study.tell(asked, state=TrialState.FAIL)  # a duplicate is not a new run
+                source.tell(asked, state=TrialState.FAIL)  # a duplicate is not a new run
+                misses += 1
                 continue
+            misses = 0
             seen.add(digest)
             out.append(overrides)
         return out

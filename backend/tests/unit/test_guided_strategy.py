@@ -121,3 +121,18 @@ def test_linked_choices_vars_and_stage_keys_map_back() -> None:
     assert params_of(defn, config) == {"stages.a": 1, "vars.tone": 1, "stages.a.top_p": 1}
     waves, trials = drive(StrategySpec("guided", defn, {"concurrency": 2, "seed": 1}, None))
     assert sum(waves) == 8 and len({config_hash(t.config) for t in trials}) == 8, "the whole space, once each"
+
+
+def test_a_flat_categorical_space_is_still_explored_when_tpe_repeats_its_favourite() -> None:
+    defn = _defn({"model": ["m1", "m2"], "temperature": [0.1, 0.3, 0.5, 0.7, 0.9]})
+
+    def keyword(config: dict[str, Any]) -> float:
+        return 1.0 if config["stages"][0]["model"] == "m2" else 0.0
+
+    for seed in range(5):
+        spec = StrategySpec("guided", defn, {"concurrency": 2, "seed": seed, "max_runs": 8, "guided": {"n_startup": 2}},
+                            None)
+        trials: list[Trial] = []
+        while not (decision := build_strategy(spec, trials).ask()).done:
+            trials += [Trial(uuid.uuid4(), p.config, 0, "completed", keyword(p.config)) for p in decision.propose]
+        assert len({config_hash(t.config) for t in trials}) == 8, seed
