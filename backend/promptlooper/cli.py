@@ -145,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="create/update an experiment from YAML, sweep it, gate on the best score")
     run.add_argument("file", help="experiment document (YAML or JSON)")
     run.add_argument("--sweep", choices=["grid", "random", "guided"], default="grid",
-                     help="grid: every configuration; random: --max-runs drawn ones, 20 by default "
-                          "(guided: not yet available)")
+                     help="grid: every configuration; random: --max-runs drawn ones, 20 by default; "
+                          "guided: Bayesian search (Optuna TPE), --max-runs configurations, 30 by default")
     run.add_argument("--max-runs", type=int, help="cap the number of runs")
     run.add_argument("--early-stopping", action="store_true", help="(not yet available)")
     run.add_argument("--server", help="URL of a running PromptLooper (default: an embedded server)")

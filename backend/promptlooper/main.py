@@ -36,6 +36,7 @@ from promptlooper.routers import (
     runs,
     scorers,
     steering,
+    sweep_search,
     sweeps,
     webhooks,
     ws,
@@ -222,7 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
-                   steering, analysis, reviews):
+                   steering, analysis, reviews, sweep_search):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws.router)

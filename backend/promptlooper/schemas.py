@@ -7,7 +7,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.events.types import LiveEventOut
@@ -522,16 +531,87 @@ class Budget(InModel):
     max_cost_usd: Annotated[float, Field(ge=0, le=10**9)] = 0.0
 
 
+class GuidedOptions(InModel):
+    """Options of a guided (Optuna TPE) sweep."""
+
+    n_startup: Annotated[int, Field(ge=1, le=10_000, description=(
+        "random trials before TPE models the results (default 8)"))] = 8
+
+
 class SweepCreate(InModel):
     """Start a sweep."""
 
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description=(
-        "The strategy: grid or random (guided: not yet available), or one registered on the server"))] = "grid"
+        "The strategy: grid, random or guided (Bayesian search with Optuna's TPE; max_runs default 30), "
+        "or one registered on the server"))] = "grid"
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
+    guided: GuidedOptions | None = None
+
+    @field_validator("guided")
+    @classmethod
+    def _guided_only_for_guided(cls, value: GuidedOptions | None, info: ValidationInfo) -> GuidedOptions | None:
+        if value is not None and info.data.get("type") in ("grid", "random"):
+            raise ValueError("`guided` options apply to a guided sweep only")
+        return value
+
+
+class SweepDetail(BaseModel):
+    """A sweep with its progress counts (what an agent steering the search reads)."""
+
+    sweep_id: uuid.UUID
+    experiment_id: uuid.UUID
+    type: str
+    status: str
+    total_runs: int
+    max_runs: int | None = Field(description="the cap on configurations (guided: default 30; grid: none)")
+    completed: int
+    failed: int
+    cached: int
+    cancelled: int
+    pending: int
+    running: int
+    tokens_in: int
+    tokens_out: int
+    cost_estimate: float
+    best_score: float | None = Field(description="the best weighted score of the sweep's succeeded runs")
+    options: dict[str, Any]
+    created_at: UTCTime
+    completed_at: UTCTime | None
+
+
+class SuggestedConfig(BaseModel):
+    """A configuration the sampler would try next, as parameter_space single values."""
+
+    overrides: dict[str, Any]
+
+
+class SuggestionsOut(BaseModel):
+    """What a guided sweep's sampler would try next; nothing is started."""
+
+    items: list[SuggestedConfig]
+
+
+class SweepConfigIn(InModel):
+    """One configuration to add to a running guided sweep."""
+
+    overrides: dict[str, Any] = Field(description="same keys as parameter_space, single values")
+
+
+class SweepConfigsAdd(InModel):
+    """Configurations an agent adds to a running guided sweep (they count against max_runs)."""
+
+    configs: Annotated[list[SweepConfigIn], Field(min_length=1, max_length=100)]
+
+
+class SweepConfigsAdded(BaseModel):
+    """The runs made (a configuration the sweep already holds is not added again)."""
+
+    added: int
+    run_ids: list[uuid.UUID]
 
 
 class EstimateDocument(ExperimentCreate):

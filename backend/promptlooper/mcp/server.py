@@ -24,6 +24,7 @@ from promptlooper.errors import AppError
 from promptlooper.mcp.common import MCPState, ToolContext, principal_of, principal_token, resource_text
 from promptlooper.mcp.tools import setup_tools
 from promptlooper.mcp.tools_runs import run_tools
+from promptlooper.mcp.tools_search import search_tools
 from promptlooper.mcp.tools_steering import steering_tools
 from promptlooper.mcp.tools_webhooks import webhook_tools
 from promptlooper.services import exports as export_service
@@ -128,7 +129,7 @@ def build_mcp_server(ctx_provider: CtxProvider, *, principal: Principal | None =
         description="Self-hosted LLM prompt-sweep workbench: experiments, sweeps, scores, leaderboards.",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[*setup_tools(), *run_tools(), *steering_tools(), *webhook_tools()],
+        tools=[*setup_tools(), *run_tools(), *steering_tools(), *webhook_tools(), *search_tools()],
         lifespan=_lifespan(ctx_provider, principal),
         log_level="WARNING",
         **auth,

@@ -85,20 +85,23 @@ async def run_sweep(
     concurrency: int | None = None,
     repeats: int | None = None,
     budget: dict[str, Any] | None = None,
+    guided: dict[str, Any] | None = None,
     wait: bool = False,
     wait_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0,
 ) -> dict[str, Any]:
-    """Start a parameter sweep of an experiment (every combination for grid, sampled for random).
+    """Start a parameter sweep of an experiment (every combination for grid, sampled for random, TPE for guided).
 
-    Pass `experiment_id`, optional `type` (grid|random), `max_runs`, `seed`, `concurrency` (LLM calls in flight),
-    `repeats`, `budget` (`{"max_tokens": 0, "max_cost_usd": 0}`; 0 = none). Returns at once with
+    Pass `experiment_id`, optional `type` (grid|random|guided), `max_runs` (guided: default 30), `seed`,
+    `concurrency` (LLM calls in flight; a guided sweep proposes that many runs per wave), `repeats`, `budget`
+    (`{"max_tokens": 0, "max_cost_usd": 0}`; 0 = none), `guided` (`{"n_startup": 8}`: random runs before TPE).
+    A guided sweep is steered with `get_sweep`, `suggest_configs` and `add_sweep_configs`. Returns at once with
     `{"sweep_id", "experiment_id", "type", "status": "running", "total_runs"}`; runs execute in the background.
     With `wait: true` the call instead waits until the sweep ends (sending MCP progress notifications when you
     gave a progress token) and returns `{"sweep", "status", "leaderboard", "timed_out"}`.
     Next: poll `get_experiment_status` until `status` is `completed`, then `get_leaderboard`.
     """
     body = parse(SweepCreate, given(type=type, max_runs=max_runs, seed=seed, concurrency=concurrency,
-                                    repeats=repeats, budget=budget))
+                                    repeats=repeats, budget=budget, guided=guided))
     async with unit_of_work(ctx, write=True) as work:
         started = await sweep_service.start_sweep(work.session, work.app, experiment_id, body)
     out = dump(started)

@@ -11,7 +11,7 @@ pays for nothing twice).
 Today the policy asks when a sweep has no open run left (a "wave" is done): grid and random
 propose everything in the first answer and nothing after. What the seam allows without another
 refactor:
-- guided / TPE: propose a few runs, then more from the results told (several waves);
+- guided / TPE (`services/guided.py`): a batch per wave, chosen from the results told;
 - successive halving: `Proposal.samples` names the sample ids a run is evaluated on; a strategy
   prunes a trial by not continuing it and continues the best on more samples with a new
   proposal (`Proposal.parent_run_id` says which run it continues) -- executing a sample subset is
@@ -153,7 +153,13 @@ class UpFrontStrategy:
         return Decision(propose=[Proposal(config=c, repeat_index=r) for c in configs for r in range(spec.repeats)])
 
 
-_REGISTRY: dict[str, StrategyFactory] = {"grid": UpFrontStrategy, "random": UpFrontStrategy}
+def _guided(spec: StrategySpec) -> Strategy:
+    from promptlooper.services.guided import GuidedStrategy  # imports optuna only when a guided sweep needs it
+
+    return GuidedStrategy(spec)
+
+
+_REGISTRY: dict[str, StrategyFactory] = {"grid": UpFrontStrategy, "random": UpFrontStrategy, "guided": _guided}
 _loaded_modules: set[str] = set()
 
 
@@ -172,9 +178,7 @@ def load_strategy_modules(modules: str) -> None:
 
 def unsupported(sweep_type: str) -> BadRequest:
     """The error for a sweep type no strategy implements."""
-    if sweep_type == "guided":
-        return BadRequest("Guided sweeps are not available yet; use grid or random.", code="unsupported_sweep_type")
-    return BadRequest(f"Unknown sweep type {sweep_type!r}; use grid or random.", code="unsupported_sweep_type")
+    return BadRequest(f"Unknown sweep type {sweep_type!r}; use grid, random or guided.", code="unsupported_sweep_type")
 
 
 def is_known(sweep_type: str) -> bool:
@@ -183,8 +187,9 @@ def is_known(sweep_type: str) -> bool:
 
 
 def known_types() -> list[str]:
-    """Registered sweep types, grid and random first."""
-    return sorted(_REGISTRY, key=lambda t: (t not in ("grid", "random"), t))
+    """Registered sweep types, grid, random and guided first."""
+    builtin = ("grid", "random", "guided")
+    return sorted(_REGISTRY, key=lambda t: (t not in builtin, builtin.index(t) if t in builtin else 0, t))
 
 
 def build_strategy(spec: StrategySpec, trials: list[Trial] | None = None) -> Strategy:

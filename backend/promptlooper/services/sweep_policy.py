@@ -30,10 +30,11 @@ from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.space import config_hash
 from promptlooper.events import types as ev
 from promptlooper.models import Experiment, Run, RunStatus, StageResult, Sweep
+from promptlooper.offload import run_cpu
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.settings import get_settings
-from promptlooper.services.strategies import Proposal, StrategySpec, Trial, build_strategy
+from promptlooper.services.strategies import Decision, Proposal, StrategySpec, Trial, build_strategy
 
 OPEN_STATUSES = RunStatus.open()
 DONE_STATUSES = RunStatus.done()
@@ -336,6 +337,10 @@ async def trials_of(session: AsyncSession, sweep_id: uuid.UUID) -> list[Trial]:
     return [Trial(run_id=r[0], config=r[1], repeat_index=r[2], status=r[3], weighted_score=r[4]) for r in rows]
 
 
+def _decide(spec: StrategySpec, trials: list[Trial]) -> Decision:
+    return build_strategy(spec, trials).ask()
+
+
 async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: bool = False) -> list[uuid.UUID]:
     """Decide what comes next for a running sweep with no open run; answer new pending runs to dispatch.
 
@@ -359,7 +364,8 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
         plan = await load_plan(ctx, session, sweep)
         if plan is None:
             return []
-        decision = build_strategy(plan.spec(), await trials_of(session, sweep_id)).ask()
+        # Off the loop: a guided sweep rebuilds and asks an Optuna study from every run told.
+        decision = await run_cpu(_decide, plan.spec(), await trials_of(session, sweep_id))
         if decision.drop:
             dropped = await session.execute(
                 delete(Run).where(Run.sweep_id == sweep_id, Run.id.in_(decision.drop),

@@ -99,15 +99,13 @@ async def _enqueue_later(runtime: Any, sweep_id: uuid.UUID) -> None:
         return
 
 
-def _strategy_spec(defn: ExperimentDefinition, body: SweepCreate, default_endpoint_id: str | None,
-                   cap: int) -> StrategySpec:
+def _strategy_spec(defn: ExperimentDefinition, body: SweepCreate, options: dict[str, Any],
+                   default_endpoint_id: str | None, cap: int) -> StrategySpec:
     if not strategies.is_known(body.type):
-        if body.type == "guided":
-            raise strategies.unsupported(body.type)
         known = " or ".join(f"'{t}'" for t in strategies.known_types())
         raise InvalidDefinition([{"loc": ["body", "type"], "msg": f"Input should be {known}", "type": "literal_error",
                                   "input": body.type}])
-    return StrategySpec(body.type, defn, body.model_dump(mode="json"), default_endpoint_id, cap)
+    return StrategySpec(body.type, defn, options, default_endpoint_id, cap)
 
 
 def _first_proposals(spec: StrategySpec) -> list[Proposal]:
@@ -209,10 +207,10 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await refuse_while_runs_in_flight(session, ctx, experiment_id)
     # The strategy's first answer (grid and random: every run) is persisted as pending runs now;
     # later answers come from the sweep policy's `advance` when no run is left open.
-    spec = _strategy_spec(definition_of(experiment), body, default_endpoint, ctx.settings.max_sweep_runs)
-    proposals = await run_cpu(_first_proposals, spec)
-    options = body.model_dump(mode="json")
+    options = body.model_dump(mode="json", exclude_none=False)
     options["concurrency"] = body.concurrency or settings.max_concurrent_runs
+    spec = _strategy_spec(definition_of(experiment), body, options, default_endpoint, ctx.settings.max_sweep_runs)
+    proposals = await run_cpu(_first_proposals, spec)
     now = datetime.now(UTC)
     sweep = Sweep(
         experiment_id=experiment_id,

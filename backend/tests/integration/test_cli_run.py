@@ -47,6 +47,20 @@ def test_embedded_gate_passes_and_fails(tmp_path: Path) -> None:
         assert server.stats()["calls"] == calls, "the second run is served from the cache"
 
 
+def test_embedded_guided_sweep(tmp_path: Path) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        path = tmp_path / "experiment.yaml"
+        doc = _doc(server.base_url) | {"parameter_space": {"model": ["m1", "m2"],
+                                                          "temperature": {"min": 0.0, "max": 1.0}}}
+        path.write_text(yaml.safe_dump(doc))
+        ok = _run(tmp_path, str(path), "--sweep", "guided", "--max-runs", "6", "--fail-under", "0.9",
+                  "--output", str(tmp_path / "r.json"))
+        assert ok.returncode == 0, ok.stderr
+        results = json.loads((tmp_path / "r.json").read_text())
+        assert results["best_score"] == 1.0 and len(results["leaderboard"]) == 6
+        assert server.stats()["calls"] == 6 * 2
+
+
 def test_errors_exit_2(tmp_path: Path) -> None:
     missing = _run(tmp_path, str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr

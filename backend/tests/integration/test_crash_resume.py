@@ -150,3 +150,70 @@ def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_p
     # Wave 2 repeats configs (same request, another repeat index), so a digest may be answered twice;
     # beyond that only the calls parked at the kill (at most CONCURRENCY) may have been paid again.
     assert samples * len(runs) <= sum(llm.answered().values()) <= samples * len(runs) + CONCURRENCY
+
+
+def _guided_doc(project: str, endpoint: str, name: str) -> dict[str, object]:
+    return {"project_id": project, "name": name,
+            "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(2)],
+            "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1", "prompt_template": "Q: {{ input }}"}],
+            "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+            "parameter_space": {"model": ["m1", "m2"], "temperature": {"min": 0.0, "max": 1.0, "step": 0.1}}}
+
+
+def _wait_completed(url: str, headers: dict[str, str], experiment: str, log: str) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = httpx.get(url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    assert status == "completed", log
+    return list(httpx.get(url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+                          params={"limit": 100}).json()["items"])
+
+
+def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: str, tmp_path: Path,
+                                                                    request: pytest.FixtureRequest) -> None:
+    """Killed during its third wave, a guided sweep resumes with the same proposals an unbroken one makes."""
+    env = _env(db_backend, tmp_path, request)
+    samples, max_runs = 2, 8
+    sweep_body = {"type": "guided", "seed": 11, "max_runs": max_runs, "concurrency": CONCURRENCY,
+                  "guided": {"n_startup": 2}}
+    with LLMServer(models=["m1", "m2"], latency_s=0.02) as llm:
+        llm.hold_after(samples * 2 * CONCURRENCY)  # two waves answered; the third wave's calls are parked
+        server = start_server(env, tmp_path / "first.log")
+        try:
+            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            headers = bearer(token)
+            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
+            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers,
+                                    json=_guided_doc(project, endpoint, "killed")).json()["id"]
+            started = httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+                                 json=sweep_body)
+            assert started.status_code == 202, started.text
+            deadline = time.monotonic() + 30
+            while llm.stats()["in_flight"] == 0:  # a third-wave call is parked: that wave is persisted
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.02)
+        finally:
+            server.stop(signal.SIGKILL)
+        llm.release()
+
+        with running_server(env, tmp_path / "second.log") as again:
+            runs = _wait_completed(again.url, headers, experiment, again.log())
+            answered_after_resume = sum(llm.answered().values())
+            reference = httpx.post(again.url + "/api/v1/experiments", headers=headers,
+                                   json=_guided_doc(project, endpoint, "unbroken")).json()["id"]
+            assert httpx.post(again.url + f"/api/v1/experiments/{reference}/sweep", headers=headers,
+                              json=sweep_body).status_code == 202
+            unbroken = _wait_completed(again.url, headers, reference, again.log())
+    assert len(runs) == max_runs and len({r["config_hash"] for r in runs}) == max_runs, "no run lost or run twice"
+    assert {r["status"] for r in runs} <= {"completed", "cached"}
+    assert sum(int(str(r["llm_calls"])) for r in runs) == samples * max_runs
+    # Only the calls parked at the kill (at most CONCURRENCY) may have been paid again.
+    assert samples * max_runs <= answered_after_resume <= samples * max_runs + CONCURRENCY
+    assert {r["config_hash"] for r in unbroken} == {r["config_hash"] for r in runs}, "the same study continued"
+    assert {r["status"] for r in unbroken} == {"cached"}, "the unbroken sweep's configs were all paid already"

@@ -37,6 +37,7 @@ TOOLS = {
     "set_project_notes", "redirect_sweep",
     "list_webhooks", "create_webhook", "rotate_webhook_secret", "list_webhook_deliveries",
     "test_webhook",
+    "get_sweep", "suggest_configs", "add_sweep_configs",
 }
 UNDEFINED = "Template uses `nonexistent` is not defined: use input, reference, vars.<name>, previous or stages.<name>.output."
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -354,6 +355,48 @@ async def test_http_redirect_sweep(http_host: tuple[MCPHost, dict[str, str]], ll
         board = await call(session, "get_leaderboard", experiment_id=experiment["id"], limit=10)
         temps = sorted(r["config"]["stages"][0]["params"]["temperature"] for r in board["items"])
         assert temps == [0.1, 0.2, 0.7]
+
+
+async def test_http_tools_drive_a_guided_sweep(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
+    host, creds = http_host
+    llm.latency_s = 0.25  # the sweep is still running while the agent steers it
+    try:
+        async with http_session(host.url, creds["key"]) as session:
+            project = await call(session, "create_project", name="guided")
+            endpoint = await call(session, "configure_endpoint", label="guided", url=llm.base_url)
+            experiment = await call(
+                session, "create_experiment", project_id=project["id"], name="guided",
+                sample_data=[{"id": "s1", "input": "alpha"}],
+                pipeline_stages=[{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
+                                  "prompt_template": "Say {{ input }}"}],
+                scoring_config=[{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+                parameter_space={"model": ["m1", "m2"], "temperature": {"min": 0.0, "max": 1.0}})
+            started = await call(session, "run_sweep", experiment_id=experiment["id"], type="guided", seed=3,
+                                 max_runs=5, concurrency=1, guided={"n_startup": 2})
+            sweep_id = started["sweep_id"]
+            sweep = await call(session, "get_sweep", sweep_id=sweep_id)
+            assert sweep["type"] == "guided" and sweep["status"] == "running" and sweep["max_runs"] == 5
+            suggested = await call(session, "suggest_configs", sweep_id=sweep_id, n=2)
+            assert len(suggested["items"]) == 2
+            assert all(set(i["overrides"]) == {"model", "temperature"} for i in suggested["items"])
+            mine = {"model": "m2", "temperature": 0.123}
+            added = await call(session, "add_sweep_configs", sweep_id=sweep_id, configs=[{"overrides": mine}])
+            assert added["added"] == 1 and len(added["run_ids"]) == 1
+            bad = await session.call_tool("add_sweep_configs", {"sweep_id": sweep_id,
+                                                                "configs": [{"overrides": {"nope.a.b": 1}}]})
+            assert bad.is_error and tool_text(bad).startswith("Invalid input: configs.0.overrides: `nope.a.b`"), tool_text(bad)
+            for _ in range(300):
+                sweep = await call(session, "get_sweep", sweep_id=sweep_id)
+                if sweep["status"] == "completed":
+                    break
+                await asyncio.sleep(0.1)
+            assert sweep["status"] == "completed" and sweep["completed"] == 5 and sweep["best_score"] == 1.0
+            detail = await call(session, "get_run_detail", run_id=added["run_ids"][0])
+            assert detail["status"] == "completed" and detail["config"]["stages"][0]["params"]["temperature"] == 0.123
+            late = await session.call_tool("suggest_configs", {"sweep_id": sweep_id, "n": 0})
+            assert late.is_error
+    finally:
+        llm.latency_s = 0.0
 
 
 async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, str]]) -> None:

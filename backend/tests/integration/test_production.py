@@ -308,3 +308,29 @@ def test_a_worker_killed_between_the_waves_of_a_strategy_loses_no_run(own_stack:
                 break
             time.sleep(0.05)
         assert len(completions) == 1 and completions[0]["data"]["total"] == len(runs)
+
+
+def test_a_worker_killed_mid_guided_sweep_loses_no_run_and_repays_no_completed_one(own_stack: Stack) -> None:
+    """A guided sweep's third wave is persisted, then its worker dies: the other worker continues the study."""
+    stack = own_stack
+    samples, max_runs = 2, 8
+    with LLMServer(models=["m1", "m2"], latency_s=0.02) as server:
+        experiment_id = stack.experiment(server.base_url, samples=samples, temperatures=[0.1, 0.3, 0.5, 0.7, 0.9])
+        server.hold_after(samples * 4)  # two waves of two are answered; the third's calls are parked
+        started = stack.sweep(experiment_id, type="guided", seed=2, max_runs=max_runs, concurrency=2,
+                              guided={"n_startup": 2})
+        assert started["total_runs"] == 2
+        deadline = time.monotonic() + 30
+        while server.stats()["in_flight"] == 0:
+            assert time.monotonic() < deadline, "the third wave did not start"
+            time.sleep(0.02)
+        victim = next(w for w in stack.workers if _holds_runs(stack, w))
+        victim.kill()
+        server.release()
+        stack.wait_completed(experiment_id)
+        runs = stack.runs(experiment_id)["items"]
+        assert len(runs) == max_runs and len({r["config_hash"] for r in runs}) == max_runs
+        assert {r["status"] for r in runs} <= {"completed", "cached"}, runs
+        assert sum(r["llm_calls"] for r in runs) == samples * max_runs
+        answered = sum(server.answered().values())
+        assert samples * max_runs <= answered <= samples * max_runs + 2, "only the parked calls may be paid again"

@@ -1044,6 +1044,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sweeps/{sweep_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sweep
+         * @description The sweep with its progress counts (completed, failed, cached, pending, running) and best score.
+         */
+        get: operations["get_sweep"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Sweep Configs
+         * @description Add configurations to a running guided sweep; they count against max_runs and run like its own.
+         */
+        post: operations["add_sweep_configs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggest Configs
+         * @description What a guided sweep's sampler would try next, as parameter_space overrides; nothing starts.
+         */
+        get: operations["suggest_configs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1939,6 +1999,18 @@ export interface components {
             experiment_id: string;
             /** Run Id */
             run_id: string | null;
+        };
+        /**
+         * GuidedOptions
+         * @description Options of a guided (Optuna TPE) sweep.
+         */
+        GuidedOptions: {
+            /**
+             * N Startup
+             * @description random trials before TPE models the results (default 8)
+             * @default 8
+             */
+            n_startup: number;
         };
         /**
          * HealthOut
@@ -3343,6 +3415,55 @@ export interface components {
             users: number;
         };
         /**
+         * SuggestedConfig
+         * @description A configuration the sampler would try next, as parameter_space single values.
+         */
+        SuggestedConfig: {
+            /** Overrides */
+            overrides: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * SuggestionsOut
+         * @description What a guided sweep's sampler would try next; nothing is started.
+         */
+        SuggestionsOut: {
+            /** Items */
+            items: components["schemas"]["SuggestedConfig"][];
+        };
+        /**
+         * SweepConfigIn
+         * @description One configuration to add to a running guided sweep.
+         */
+        SweepConfigIn: {
+            /**
+             * Overrides
+             * @description same keys as parameter_space, single values
+             */
+            overrides: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * SweepConfigsAdd
+         * @description Configurations an agent adds to a running guided sweep (they count against max_runs).
+         */
+        SweepConfigsAdd: {
+            /** Configs */
+            configs: components["schemas"]["SweepConfigIn"][];
+        };
+        /**
+         * SweepConfigsAdded
+         * @description The runs made (a configuration the sweep already holds is not added again).
+         */
+        SweepConfigsAdded: {
+            /** Added */
+            added: number;
+            /** Run Ids */
+            run_ids: string[];
+        };
+        /**
          * SweepCreate
          * @description Start a sweep.
          */
@@ -3356,6 +3477,7 @@ export interface components {
             budget: components["schemas"]["Budget"];
             /** Concurrency */
             concurrency?: number | null;
+            guided?: components["schemas"]["GuidedOptions"] | null;
             /** Max Runs */
             max_runs?: number | null;
             /**
@@ -3367,9 +3489,67 @@ export interface components {
             seed?: number | null;
             /**
              * Type
-             * @description The strategy: grid or random (guided: not yet available), or one registered on the server
+             * @description The strategy: grid, random or guided (Bayesian search with Optuna's TPE; max_runs default 30), or one registered on the server
              * @default grid
              */
+            type: string;
+        };
+        /**
+         * SweepDetail
+         * @description A sweep with its progress counts (what an agent steering the search reads).
+         */
+        SweepDetail: {
+            /**
+             * Best Score
+             * @description the best weighted score of the sweep's succeeded runs
+             */
+            best_score: number | null;
+            /** Cached */
+            cached: number;
+            /** Cancelled */
+            cancelled: number;
+            /** Completed */
+            completed: number;
+            /** Completed At */
+            completed_at: string | null;
+            /** Cost Estimate */
+            cost_estimate: number;
+            /** Created At */
+            created_at: string;
+            /**
+             * Experiment Id
+             * Format: uuid
+             */
+            experiment_id: string;
+            /** Failed */
+            failed: number;
+            /**
+             * Max Runs
+             * @description the cap on configurations (guided: default 30; grid: none)
+             */
+            max_runs: number | null;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Pending */
+            pending: number;
+            /** Running */
+            running: number;
+            /** Status */
+            status: string;
+            /**
+             * Sweep Id
+             * Format: uuid
+             */
+            sweep_id: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Total Runs */
+            total_runs: number;
+            /** Type */
             type: string;
         };
         /**
@@ -7711,6 +7891,205 @@ export interface operations {
             };
             /** @description No or bad credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_sweep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sweep_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepDetail"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_sweep_configs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sweep_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SweepConfigsAdd"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepConfigsAdded"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    suggest_configs: {
+        parameters: {
+            query?: {
+                /** @description how many suggestions */
+                n?: number;
+            };
+            header?: never;
+            path: {
+                sweep_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionsOut"];
+                };
+            };
+            /** @description Bad input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,13 +6,15 @@ import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
 import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
 import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
 
-// Only what the server runs: guided sweeps are refused until they exist (their own issue).
-type SweepType = "grid" | "random";
+type SweepType = "grid" | "random" | "guided";
 
 const TYPE_HINTS: Record<SweepType, string> = {
   grid: "Every combination of the parameter space (ranges expand by their step).",
   random: "Random draws from the parameter space, up to the run cap.",
+  guided: "Bayesian search (Optuna TPE): each wave of runs is chosen from the scores so far, up to the run cap.",
 };
+
+const GUIDED_DEFAULT_RUNS = 30; // the server's default max_runs for a guided sweep
 
 /** One line: runs, calls (stage and scorer), tokens, and the cost still to pay once the cache answered its part. */
 export function describeEstimate(e: SweepEstimate): string {
@@ -43,7 +45,7 @@ const optionalInt = (text: string): number | null => {
   return Number.isFinite(value) ? Math.trunc(value) : null;
 };
 
-/** Start a grid or random sweep, with an estimate of what it will cost before it starts. */
+/** Start a grid, random or guided sweep, with an estimate of what it will cost before it starts. */
 export function StartSweepForm({ experiment, disabled }: { experiment: Experiment; disabled?: boolean }) {
   const [type, setType] = useState<SweepType>("grid");
   const [maxRuns, setMaxRuns] = useState("");
@@ -56,13 +58,14 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
   // Estimating a huge grid costs the server real time: wait until the form is used.
   const [touched, setTouched] = useState(false);
   const autoEstimate = (experiment.grid_size ?? 0) <= 2000;
-  const needsCap = type !== "grid";
+  const needsCap = type === "random";
 
   const estimateBody = useMemo<SweepEstimateIn | null>(() => {
     if (needsCap && !optionalInt(maxRuns)) return null;
+    // A guided sweep makes at most max_runs distinct configurations: estimated as that many random draws.
     return {
-      type,
-      max_runs: optionalInt(maxRuns),
+      type: type === "guided" ? "random" : type,
+      max_runs: type === "guided" ? (optionalInt(maxRuns) ?? GUIDED_DEFAULT_RUNS) : optionalInt(maxRuns),
       repeats: Math.max(1, optionalInt(repeats) ?? 1),
       seed: optionalInt(seed),
       document: {
@@ -110,9 +113,13 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
             <Select value={type} onChange={(e) => setType(e.target.value as SweepType)} data-testid="sweep-type">
               <option value="grid">Grid (every combination)</option>
               <option value="random">Random</option>
+              <option value="guided">Guided (learns from results)</option>
             </Select>
           </Field>
-          <Field label="Max runs" hint={needsCap ? "Required for random sweeps." : "Optional cap on the grid."}>
+          <Field
+            label="Max runs"
+            hint={needsCap ? "Required for random sweeps." : type === "guided" ? `Configurations to try (default ${GUIDED_DEFAULT_RUNS}).` : "Optional cap on the grid."}
+          >
             <Input
               type="number"
               min={1}
@@ -144,7 +151,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
             </Button>
             <p className="num min-h-5 text-sm text-muted" aria-live="polite" data-testid="sweep-estimate">
               {estimate.data
-                ? describeEstimate(estimate.data)
+                ? (type === "guided" ? "At most: " : "") + describeEstimate(estimate.data)
                 : estimate.isFetching
                   ? "Estimating…"
                   : needsCap && !optionalInt(maxRuns)
