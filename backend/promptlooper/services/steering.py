@@ -30,7 +30,6 @@ from promptlooper.services.common import get_or_404, paginate
 from promptlooper.services.experiments import _document, experiment_out, validate_document
 from promptlooper.services.results import FINAL_OK, leaderboard, scores_by_run
 
-APPROVED_EVENT = "config.approved"
 EXPORT_FORMATS = ("json", "env", "yaml", "report")
 STAGE_KEYS = ("name", "endpoint_id", "model", "system_prompt", "prompt_template", "params")
 
