@@ -90,16 +90,17 @@ const EXPERIMENT = {
 } as unknown as Experiment;
 
 describe("StartSweepForm", () => {
-  it("offers only the strategies the server runs (no guided)", async () => {
+  it("offers exactly the strategies the server runs", async () => {
     fakeApi({
       "POST /api/v1/experiments/estimate": { runs: 4, calls: 4, samples: 1, stages: 1, tokens_in: 10, tokens_out: 10, cost: 0, priced: false },
     });
     renderAt(<StartSweepForm experiment={EXPERIMENT} />, "/", "/");
     const select = await screen.findByTestId("sweep-type");
     const options = within(select).getAllByRole("option").map((o) => (o as HTMLOptionElement).value);
-    expect(options).toEqual(["grid", "random"]);
+    expect(options).toEqual(["grid", "random", "guided"]);
     await userEvent.selectOptions(select, "random");
-    expect(screen.queryByText(/guided/i)).toBeNull();
+    expect(screen.getByText("Required for random sweeps.")).toBeInTheDocument();
+    expect(screen.queryByText(/Configurations to try/)).toBeNull();
   });
 
   it("describes scorer calls and what the cache already holds", () => {
