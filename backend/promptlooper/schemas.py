@@ -729,6 +729,13 @@ class RunOut(OutModel):
     rejected: bool
     error: str | None
     repeat_index: int = 0
+    ci_low: float | None = Field(default=None, description="95% bootstrap interval over samples of the weighted "
+                                 "score: low end (null below 2 samples)")
+    ci_high: float | None = Field(default=None, description="95% bootstrap interval: high end")
+    p_value: float | None = Field(default=None, description="Wilcoxon signed-rank p-value against the leading "
+                                  "configuration over the samples both were scored on")
+    tied_with_best: bool | None = Field(default=None, description="not significantly different from the leading "
+                                        "configuration (Holm-corrected across the page; true for its own runs)")
 
 
 class StageResultOut(OutModel):
@@ -763,6 +770,20 @@ class RunDetail(RunOut):
 
     stage_results: list[StageResultOut] = []
     score_details: list[ScoreDetail] = []
+    sample_scores: dict[str, float] = Field(default={}, description="the weighted score of each sample")
+
+
+class PairedDifferenceOut(BaseModel):
+    """Run b minus run a over the samples both were scored on."""
+
+    run_a: uuid.UUID
+    run_b: uuid.UUID
+    samples: int
+    diff: float | None = Field(description="mean of b - a per sample")
+    ci_low: float | None = Field(description="95% bootstrap interval of the mean difference: low end")
+    ci_high: float | None
+    p_value: float | None = Field(description="Wilcoxon signed-rank p-value (two-sided)")
+    significant: bool = Field(description="p_value under 0.05")
 
 
 class LeaderboardEntry(BaseModel):
@@ -786,6 +807,16 @@ class LeaderboardEntry(BaseModel):
     cost_saved: float = Field(default=0.0, description="what cache hits saved, over every run of the configuration")
     llm_calls_paid: int = Field(default=0, description="calls sent upstream, over every run of the configuration")
     cache_hits: int = Field(default=0, description="calls answered from the cache, over every run")
+    mean_score: float | None = Field(default=None, description="mean over samples of the configuration's "
+                                     "weighted score per sample (each sample averaged over its runs)")
+    samples: int = Field(default=0, description="samples the interval and the paired test are computed over")
+    ci_low: float | None = Field(default=None, description="95% bootstrap interval of the mean score: low end")
+    ci_high: float | None = Field(default=None, description="95% bootstrap interval of the mean score: high end")
+    p_value: float | None = Field(default=None, description="Wilcoxon signed-rank p-value against the leader, "
+                                  "paired over the samples both were scored on (null for the leader)")
+    p_adjusted: float | None = Field(default=None, description="p_value, Holm-corrected across the entries shown")
+    tied_with_best: bool | None = Field(default=None, description="the difference from the leader is not "
+                                        "significant (adjusted p >= 0.05); true for the leader, null when untestable")
 
 
 class Leaderboard(BaseModel):

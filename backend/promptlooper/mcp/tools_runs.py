@@ -16,6 +16,7 @@ from promptlooper.db import session_scope
 from promptlooper.events import types as ev
 from promptlooper.mcp.common import ToolContext, Work, dump, given, parse, reported, state_of, unit_of_work
 from promptlooper.mcp.tools import CALLS_LLM, READ, WRITE, _schema
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import AdHocRun, InModel, ScoreIn, SweepCreate
 from promptlooper.services import experiments as experiment_service
 from promptlooper.services import exports as export_service
@@ -130,7 +131,9 @@ async def get_leaderboard(ctx: ToolContext, experiment_id: uuid.UUID, limit: Lim
 
     Pass `experiment_id`, optional `limit` (default 10) and `sort` (`weighted_score` or any score name; prefix
     `+` for ascending). Returns `{"items": [{"rank", "run_id", "config", "weighted_score", "scores",
-    "tokens_in", "tokens_out", "cost_estimate", "duration_ms"}]}`.
+    "tokens_in", "tokens_out", "cost_estimate", "duration_ms", "mean_score", "ci_low", "ci_high", "p_value",
+    "p_adjusted", "tied_with_best"}]}`: `ci_*` is the 95% bootstrap interval over samples, `p_value` a paired
+    Wilcoxon test against the leader, `tied_with_best` true when the difference is not significant (Holm).
     Next: `get_run_detail(run_id)` to read outputs, `compare_runs`, or `export_best_config`.
     """
     async with unit_of_work(ctx) as work:
@@ -153,12 +156,13 @@ async def compare_runs(ctx: ToolContext, run_a: uuid.UUID, run_b: uuid.UUID) -> 
 
     Returns `parameters.changed` (`[{"path", "a", "b"}]`, dotted config paths such as
     `stages.answer.params.temperature`), `samples` (each sample's final output of both runs), `scores`
-    (per score `a`, `b`, `diff` = b - a), `weighted_score`, `cost` and `better` (a|b|tie).
+    (per score `a`, `b`, `diff` = b - a), `weighted_score`, `cost`, `better` (a|b|tie) and `paired`
+    (`samples`, `mean` b - a per common sample, `ci_low`/`ci_high` its 95% interval, `p_value` Wilcoxon).
     """
     async with unit_of_work(ctx) as work:
         detail_a = await results_service.run_detail(work.session, run_a)
         detail_b = await results_service.run_detail(work.session, run_b)
-    return compare(detail_a, detail_b)
+    return await run_cpu(compare, detail_a, detail_b)
 
 
 async def export_best_config(ctx: ToolContext, experiment_id: uuid.UUID,

@@ -10,11 +10,22 @@ from fastapi import APIRouter, Query
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.models import Run, RunStatus
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, Limit, Offset, errors
-from promptlooper.schemas import AdHocRun, CacheInvalidated, Leaderboard, Page, RunDetail, RunOut, RunUpdate, ScoreIn
+from promptlooper.schemas import (
+    AdHocRun,
+    CacheInvalidated,
+    Leaderboard,
+    Page,
+    PairedDifferenceOut,
+    RunDetail,
+    RunOut,
+    RunUpdate,
+    ScoreIn,
+)
 from promptlooper.services import results as service
 from promptlooper.services import runs as run_service
 from promptlooper.services.cache_store import invalidate
 from promptlooper.services.common import get_or_404
+from promptlooper.services.statistics import paired_runs
 
 router = APIRouter(tags=["runs"])
 Sort = Annotated[str, Query(max_length=200, description="A run field or a score name; prefix `-` for descending")]
@@ -52,6 +63,14 @@ async def get_leaderboard(
 async def get_run(run_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> RunDetail:
     """A run with every stage's prompt and response per sample, and score details."""
     return await service.run_detail(session, run_id)
+
+
+@router.get("/runs/{run_id}/paired-difference/{other_run_id}", response_model=PairedDifferenceOut,
+            responses=READ_ONE)
+async def get_paired_difference(run_id: uuid.UUID, other_run_id: uuid.UUID, _: CurrentUser,
+                                session: SessionDep) -> PairedDifferenceOut:
+    """The other run's weighted score minus this run's, per common sample: mean, 95% interval, Wilcoxon p."""
+    return PairedDifferenceOut.model_validate(await paired_runs(session, run_id, other_run_id))
 
 
 @router.post("/runs", status_code=201, response_model=RunDetail, responses=WRITE_ONE | errors(400, 409))

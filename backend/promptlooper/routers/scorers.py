@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.engine import scorers
@@ -35,12 +35,25 @@ class RescoreOut(BaseModel):
     status: str = "rescoring"
 
 
+class JudgeStat(BaseModel):
+    """One llm_judge scorer against human ratings."""
+
+    name: str
+    runs: int = Field(description="runs with both a judge score and a human rating")
+    spearman: float | None = Field(description="rank correlation of the run means")
+    mean_abs_diff: float | None = Field(description="mean absolute difference of the run means")
+    pairs: int = Field(description="paired ratings: rated outputs (vs the judge on that sample) and runs rated whole")
+    kappa: float | None = Field(description="Cohen's quadratic-weighted kappa of the pairs on the 1-5 scale")
+    bias: float | None = Field(description="mean judge score minus mean human score over the pairs (0-1 scale)")
+    warning: bool = Field(description="the judge disagrees with people: kappa under 0.4 with at least 10 pairs")
+
+
 class JudgeAgreement(BaseModel):
     """Agreement of each llm_judge scorer with human ratings."""
 
     experiment_id: str
     human_rated_runs: int
-    judges: list[dict[str, Any]]
+    judges: list[JudgeStat]
 
 
 @router.get("/scorers", response_model=Page[ScorerInfo], responses=errors(401, 422))
@@ -62,5 +75,5 @@ async def rescore(experiment_id: uuid.UUID, _: WriterUser, session: SessionDep, 
 
 @router.get("/experiments/{experiment_id}/judge-agreement", response_model=JudgeAgreement, responses=READ_ONE)
 async def get_judge_agreement(experiment_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> JudgeAgreement:
-    """Spearman correlation and mean absolute difference of each LLM judge against human ratings."""
+    """Each LLM judge against human ratings: Spearman, weighted kappa, bias and a disagreement warning."""
     return JudgeAgreement.model_validate(await judge_agreement(session, experiment_id))

@@ -20,6 +20,7 @@ from promptlooper.auth import Principal
 from promptlooper.models import Experiment, LLMEndpoint, Run
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.results import leaderboard
+from promptlooper.services.statistics import versus_runner_up
 from promptlooper.services.steering import ExportTarget, export_target, record_export
 from promptlooper.services.variants import labels_of, value_and_label, variant_keys, variant_label
 
@@ -81,10 +82,10 @@ async def best_json(
 ) -> dict[str, Any]:
     """The exported configuration as the spec's JSON: model, endpoint, params, prompts, score and provenance."""
     target = await _best(session, experiment_id, run_id, saved_config_id, "json", principal, sweep_id)
-    return await _json_of(session, target)
+    return await _json_of(session, target, sweep_id)
 
 
-async def _json_of(session: AsyncSession, target: ExportTarget) -> dict[str, Any]:
+async def _json_of(session: AsyncSession, target: ExportTarget, sweep_id: uuid.UUID | None) -> dict[str, Any]:
     config = target.config
     urls = await _endpoint_urls(session, config)
     stages = [_stage_block(s, urls) for s in config.get("stages", [])]
@@ -101,6 +102,8 @@ async def _json_of(session: AsyncSession, target: ExportTarget) -> dict[str, Any
     }
     if target.saved_config_id is not None:
         out["saved_config_id"] = str(target.saved_config_id)
+    versus = await versus_runner_up(session, target.experiment, target.config_hash, sweep_id)
+    out["significance"] = None if versus is None else versus.as_dict()
     if config.get("vars"):
         out["vars"] = config["vars"]
     if len(stages) > 1:
@@ -132,7 +135,7 @@ async def best_env(
 ) -> str:
     """The exported configuration as a .env snippet (LLM_MODEL=..., or LLM_<STAGE>_MODEL=... for several stages)."""
     data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "env", principal,
-                                               sweep_id))
+                                               sweep_id), sweep_id)
     stages = data.get("stages") or [data]
     lines: list[str] = []
     for stage in stages:
@@ -154,6 +157,8 @@ async def best_env(
                 "exported_at",
                 "vars",
                 "stages",
+                "significance",
+                "variants",
             ):
                 continue
             lines.append(f"{prefix}{_env_name(key)}={_env_value(value)}")
@@ -162,6 +167,7 @@ async def best_env(
                 lines.append(f"{prefix}{key.upper()}={_env_value(stage[key])}")
     score = data.get("score")
     lines.append(f"# Score: {score if score is None else round(score, 4)} | Experiment: {data['experiment']}")
+    lines.append(f"# {significance_sentence(data.get('significance'))}")
     return "\n".join(lines) + "\n"
 
 
@@ -197,12 +203,13 @@ async def best_yaml(
 ) -> str:
     """The exported configuration in the spec's YAML layout (model, endpoint, parameters, prompts, metadata)."""
     data = await _json_of(session, await _best(session, experiment_id, run_id, saved_config_id, "yaml", principal,
-                                               sweep_id))
+                                               sweep_id), sweep_id)
     stages = data.get("stages")
     single = {
         k: v
         for k, v in data.items()
-        if k not in ("score", "scores", "experiment", "run_id", "config_hash", "exported_at", "vars", "stages")
+        if k not in ("score", "scores", "experiment", "run_id", "config_hash", "exported_at", "vars", "stages",
+                     "significance")
     }
     doc = _yaml_stage(single if not stages else {**stages[-1]})
     if stages:
@@ -214,6 +221,7 @@ async def best_yaml(
         "experiment": data["experiment"],
         "run_id": data["run_id"],
         "exported_at": data["exported_at"],
+        "significance": data.get("significance"),
     }
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
@@ -253,7 +261,7 @@ async def report_markdown(
         )
     ).one()
     t_in, t_out, worth, s_in, s_out, spent, paid_calls, hits = totals
-    data = await _json_of(session, best)
+    data = await _json_of(session, best, sweep_id)
     names = sorted({n for entry in board.items for n in entry.scores} | _human_scorers(experiment))
     defn = definition_of(experiment)
     given = dict(experiment.variant_names or {})
@@ -275,22 +283,27 @@ async def report_markdown(
         f"Run `{best.run_id}` with weighted score **{best.score}**."
         + (" (approved configuration)" if best.saved_config_id else ""),
         "",
+        significance_sentence(data.get("significance")),
+        "",
         "```json",
         json.dumps({k: v for k, v in data.items() if k != "exported_at"}, indent=2),
         "```",
         "",
         "## Leaderboard",
         "",
-        "| rank | weighted | " + " | ".join(names) + " | model | params |" + "".join(f" {k} |" for k in vkeys)
-        + " runs |",
-        "|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(vkeys) + "---|",
+        "Mean over samples with its 95% bootstrap interval; *vs best*: Wilcoxon signed-rank p-value against the "
+        "leader over the samples both were scored on, Holm-corrected across the table (tied: not significant at 0.05).",
+        "",
+        "| rank | weighted | mean [95% CI] | vs best | " + " | ".join(names) + " | model | params |"
+        + "".join(f" {k} |" for k in vkeys) + " runs |",
+        "|---|---|---|---|" + "---|" * len(names) + "---|---|" + "---|" * len(vkeys) + "---|",
     ]
     for entry in board.items:
         stage = entry.config.get("stages", [{}])[-1]
         cells = [_score_cell(n, entry.scores.get(n)) for n in names]
         weighted = "—" if entry.weighted_score is None else f"{entry.weighted_score:.4f}"
         lines.append(
-            f"| {entry.rank} | {weighted} | "
+            f"| {entry.rank} | {weighted} | {_interval_cell(entry)} | {_versus_cell(entry)} | "
             + " | ".join(cells)
             + f" | {stage.get('model')} | `{json.dumps(stage.get('params', {}))}` |"
             + "".join(f" {_variant_cell(defn, given, k, values, entry.config)} |" for k, values in vkeys.items())
@@ -304,6 +317,36 @@ async def report_markdown(
                 lines += [f"**{key} · {variant_label(key, values, given, value)}**", "", "```text", text, "```", ""]
     lines += ["", f"_Generated {data['exported_at']} by PromptLooper._", ""]
     return "\n".join(lines)
+
+
+def significance_sentence(significance: dict[str, Any] | None) -> str:
+    """Whether the exported configuration is significantly better than the runner-up, in one sentence."""
+    if significance is None:
+        return "Significance: no other configuration to compare with."
+    p, n, diff = significance["p_value"], significance["samples"], significance["diff"]
+    if p is None:
+        return f"Significance: not testable against the runner-up ({n} common samples; at least 2 are needed)."
+    interval = ""
+    if significance["ci_low"] is not None:
+        interval = f", 95% CI [{significance['ci_low']:+.4f}, {significance['ci_high']:+.4f}]"
+    verdict = "significantly better" if significance["significantly_better"] else "NOT significantly better"
+    return (f"Significance: {verdict} than the runner-up (`{significance['runner_up_run_id']}`): mean difference "
+            f"{diff:+.4f}{interval}, Wilcoxon signed-rank p = {p:.4g} over {n} samples.")
+
+
+def _interval_cell(entry: Any) -> str:
+    if entry.mean_score is None:
+        return "—"
+    if entry.ci_low is None:
+        return f"{entry.mean_score:.4f}"
+    return f"{entry.mean_score:.4f} [{entry.ci_low:.4f}, {entry.ci_high:.4f}]"
+
+
+def _versus_cell(entry: Any) -> str:
+    if entry.p_value is None:
+        return "leader" if entry.tied_with_best else "—"
+    mark = "tied" if entry.tied_with_best else "worse"
+    return f"{mark} (p={entry.p_adjusted:.3g})"
 
 
 def _human_scorers(experiment: Experiment) -> set[str]:

@@ -24,6 +24,7 @@ from promptlooper.schemas import (
     StageResultOut,
 )
 from promptlooper.services.common import get_or_404
+from promptlooper.services.statistics import configs_against_leader, sample_scores, with_run_stats
 
 RUN_FIELDS = {
     "weighted_score",
@@ -85,7 +86,7 @@ async def list_runs(
     offset: int,
 ) -> Page[RunOut]:
     """Runs of an experiment, sorted by a run field or any score name (`-` for descending)."""
-    await get_or_404(session, Experiment, experiment_id, "Experiment")
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     base = select(Run).where(Run.experiment_id == experiment_id)
     if status:
         base = base.where(Run.status == status)
@@ -95,7 +96,7 @@ async def list_runs(
     rows = list((await session.scalars(_sorted(base, sort).limit(limit).offset(offset))).all())
     scores = await scores_by_run(session, [r.id for r in rows])
     items = [RunOut.model_validate(r).model_copy(update={"scores": scores.get(r.id, {})}) for r in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=await with_run_stats(session, experiment, items), total=total, limit=limit, offset=offset)
 
 
 async def run_detail(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
@@ -110,8 +111,14 @@ async def run_detail(session: AsyncSession, run_id: uuid.UUID) -> RunDetail:
     ).all()
     score_rows = (await session.scalars(select(Score).where(Score.run_id == run_id).order_by(Score.created_at))).all()
     scores = (await scores_by_run(session, [run_id])).get(run_id, {})
+    experiment = await get_or_404(session, Experiment, run.experiment_id, "Experiment")
+    base = (await with_run_stats(session, experiment, [RunOut.model_validate(run)]))[0]
+    per_sample = (await sample_scores(session, experiment, [run_id])).get(run_id, {})
     return RunDetail.model_validate(run).model_copy(
         update={
+            "ci_low": base.ci_low, "ci_high": base.ci_high, "p_value": base.p_value,
+            "tied_with_best": base.tied_with_best,
+            "sample_scores": {k: round(v, 6) for k, v in per_sample.items()},
             "scores": scores,
             "stage_results": [StageResultOut.model_validate(s) for s in stages],
             "score_details": [
@@ -158,13 +165,16 @@ async def _config_totals(
 
 
 async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str,
-                      sweep_id: uuid.UUID | None = None) -> Leaderboard:
+                      sweep_id: uuid.UUID | None = None, *, with_stats: bool = True,
+                      exclude_hash: str | None = None) -> Leaderboard:
     """Top configurations: one entry per `config_hash` across the experiment (or one sweep), shown by its best run.
 
     A rejected configuration (any of its runs rejected) is left out entirely; `runs` counts the
-    configuration's finished runs, and the spent/saved figures add up all of them.
+    configuration's finished runs, and the spent/saved figures add up all of them. Each entry
+    carries its mean over samples with a 95% interval and a paired test against the leader
+    (`services.statistics`); `exclude_hash` leaves one configuration out (the runner-up's question).
     """
-    await get_or_404(session, Experiment, experiment_id, "Experiment")
+    experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
     base = select(Run).where(
         Run.experiment_id == experiment_id,
         Run.rejected.is_(False),
@@ -173,6 +183,8 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
     )
     if sweep_id is not None:
         base = base.where(Run.sweep_id == sweep_id)
+    if exclude_hash is not None:
+        base = base.where(Run.config_hash != exclude_hash)
     ordered = _sorted(base, sort if sort.startswith(("-", "+")) else "-" + sort)  # best first unless "+"
     entries: list[LeaderboardEntry] = []
     seen: set[str] = set()
@@ -210,6 +222,14 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
         entry.runs, entry.tokens_in_spent, entry.tokens_out_spent = n, t_in, t_out
         entry.cost_spent, entry.cost_saved = round(spent, 6), round(saved, 6)
         entry.llm_calls_paid, entry.cache_hits = calls, hits
+    if with_stats and entries:
+        verdicts = await configs_against_leader(session, experiment, [e.config_hash for e in entries],
+                                                [e.weighted_score for e in entries], sweep_id)
+        for entry, verdict in zip(entries, verdicts, strict=False):
+            entry.mean_score, entry.samples = verdict.interval.mean, verdict.interval.samples
+            entry.ci_low, entry.ci_high = verdict.interval.ci_low, verdict.interval.ci_high
+            entry.p_value, entry.p_adjusted, entry.tied_with_best = verdict.p_value, verdict.p_adjusted, \
+                verdict.tied_with_best
     return Leaderboard(items=entries)
 
 

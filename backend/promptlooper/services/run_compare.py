@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from promptlooper.engine.stats import paired_difference
 from promptlooper.schemas import RunDetail
 
 
@@ -68,6 +70,8 @@ def compare(a: RunDetail, b: RunDetail) -> dict[str, Any]:
         "scores": scores,
         "weighted_score": {"a": wa, "b": wb, "diff": _diff(wa, wb)},
         "better": better,
+        # b - a per common sample: the mean, its 95% bootstrap interval and the Wilcoxon p-value
+        "paired": asdict(paired_difference(a.sample_scores, b.sample_scores)),
         "cost": {"a": a.cost_estimate, "b": b.cost_estimate, "diff": round(b.cost_estimate - a.cost_estimate, 6)},
         "tokens": {"a": a.tokens_in + a.tokens_out, "b": b.tokens_in + b.tokens_out},
     }

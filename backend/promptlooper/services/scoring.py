@@ -168,7 +168,16 @@ def spearman(a: list[float], b: list[float]) -> float | None:
 
 
 async def judge_agreement(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any]:
-    """How well each llm_judge scorer agrees with human ratings on the runs that have both."""
+    """How well each llm_judge scorer agrees with human ratings on the runs that have both.
+
+    `runs`, `spearman` and `mean_abs_diff` compare run means. The calibration figures (`pairs`,
+    `kappa`, `bias`, `warning`) use every paired rating: each rated output (the mean of its 1-5
+    ratings against the judge's score of that sample) and each run rated as a whole
+    (`POST /runs/{id}/score`) against the judge's run score; both sides binned onto the 1-5 scale.
+    """
+    from promptlooper.models import OutputRating
+    from promptlooper.services.reviews import SOURCE
+
     experiment = await session.get(Experiment, experiment_id)
     if experiment is None:
         from promptlooper.errors import NotFound
@@ -184,10 +193,46 @@ async def judge_agreement(session: AsyncSession, experiment_id: uuid.UUID) -> di
     for run_id, name, value in rows:
         by_run.setdefault(run_id, {})[name] = float(value)
     rated = {k: v for k, v in by_run.items() if "human_rating" in v}
+    outputs = (await session.execute(
+        select(OutputRating.run_id, OutputRating.sample_id, func.avg(OutputRating.rating))
+        .join(Run, Run.id == OutputRating.run_id).where(Run.experiment_id == experiment_id)
+        .group_by(OutputRating.run_id, OutputRating.sample_id)
+    )).all()
+    whole = (await session.execute(
+        select(Score.run_id, Score.value, Score.meta["source"]).join(Run, Run.id == Score.run_id)
+        .where(Run.experiment_id == experiment_id, Score.scorer_name == "human_rating")
+    )).all()
+    whole_runs: dict[uuid.UUID, list[float]] = {}
+    for run_id, value, source in whole:
+        if source != SOURCE:
+            whole_runs.setdefault(run_id, []).append(float(value))
+    per_sample = dict(((r, n), p) for r, n, p in (await session.execute(
+        select(Score.run_id, Score.scorer_name, Score.meta["per_sample"])
+        .where(Score.run_id.in_({r for r, _, _ in outputs}), Score.scorer_name.in_(judges))
+    )).all()) if outputs and judges else {}
     out = []
     for judge in judges:
         pairs = [(v[judge], v["human_rating"]) for v in rated.values() if judge in v]
         judged, human = [p[0] for p in pairs], [p[1] for p in pairs]
+        paired = [(float(per_sample[(r, judge)][sid]), (float(mean) - 1) / 4) for r, sid, mean in outputs
+                  if isinstance(per_sample.get((r, judge)), dict) and sid in per_sample[(r, judge)]]
+        paired += [(by_run[r][judge], sum(v) / len(v)) for r, v in whole_runs.items() if judge in by_run.get(r, {})]
         out.append({"name": judge, "runs": len(pairs), "spearman": spearman(judged, human),
-                    "mean_abs_diff": round(float(np.mean(np.abs(np.subtract(judged, human)))), 4) if pairs else None})
+                    "mean_abs_diff": round(float(np.mean(np.abs(np.subtract(judged, human)))), 4) if pairs else None}
+                   | calibration(paired))
     return {"experiment_id": str(experiment_id), "human_rated_runs": len(rated), "judges": out}
+
+
+KAPPA_WARNING = 0.4  # below this (with enough pairs) a judge disagrees with people
+KAPPA_MIN_PAIRS = 10
+
+
+def calibration(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    """Quadratic-weighted kappa on the 1-5 scale, bias (mean judge - mean human) and the warning flag."""
+    from promptlooper.engine.stats import quadratic_weighted_kappa, to_category
+
+    kappa = quadratic_weighted_kappa([to_category(j) for j, _ in pairs], [to_category(h) for _, h in pairs], 5)
+    bias = float(np.mean([j - h for j, h in pairs])) if pairs else None
+    warning = kappa is not None and len(pairs) >= KAPPA_MIN_PAIRS and kappa < KAPPA_WARNING
+    return {"pairs": len(pairs), "kappa": None if kappa is None else round(kappa, 4),
+            "bias": None if bias is None else round(bias, 4), "warning": warning}
