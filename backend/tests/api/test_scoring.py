@@ -89,3 +89,45 @@ def test_python_scorer_in_a_sweep(admin: TestClient) -> None:
         runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]
         values = {r["config"]["stages"][0]["model"]: r["scores"]["python"] for r in runs}
         assert values == {"m1": 0.25, "m2": 1.0}
+
+
+def test_judge_calibration_kappa_bias_and_warning(admin: TestClient) -> None:
+    from promptlooper.engine.stats import quadratic_weighted_kappa
+
+    with LLMServer(models=["m1"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        scoring = [{"scorer": "llm_judge", "name": "judge",
+                    "config": {"endpoint_id": endpoint_id, "model": "m1", "prompt": "{{ output[5:8] }}/1"}}]
+        # the judge's score is the answer's temperature: 0.1 (level 1 of 5) and 0.9 (level 5 of 5)
+        experiment_id = make_experiment(admin, endpoint_id, samples=6, models=["m1"], temperatures=[0.1, 0.9],
+                                        scoring=scoring)
+        admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={})
+        wait_status(admin, experiment_id)
+        runs = {r["config"]["stages"][0]["params"]["temperature"]: r["id"]
+                for r in admin.get(f"/api/v1/experiments/{experiment_id}/runs").json()["items"]}
+
+        def rate(low: int, high: int) -> dict[str, object]:
+            for temperature, rating in ((0.1, low), (0.9, high)):
+                for i in range(6):
+                    put = admin.put(f"/api/v1/runs/{runs[temperature]}/samples/s{i}/rating", json={"rating": rating})
+                    assert put.status_code == 200, put.text
+            judges = admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()["judges"]
+            return dict(judges[0])
+
+        # People rate the outputs the judge calls worst 5 and the ones it calls best 2: it disagrees.
+        judge = rate(5, 2)
+        expected = quadratic_weighted_kappa([0] * 6 + [4] * 6, [4] * 6 + [1] * 6, 5)
+        assert expected is not None and expected < 0.4
+        assert judge["pairs"] == 12 and judge["kappa"] == round(expected, 4) and judge["warning"] is True
+        assert judge["bias"] == round((0.1 + 0.9) / 2 - (1.0 + 0.25) / 2, 4)
+        # They agree: kappa 1, no warning, no bias.
+        judge = rate(1, 5)
+        assert judge["kappa"] == 1.0 and judge["warning"] is False and judge["bias"] == 0.0
+        # Too few pairs for a warning, however much they disagree.
+        for i in range(1, 6):
+            for temperature in (0.1, 0.9):
+                admin.delete(f"/api/v1/runs/{runs[temperature]}/samples/s{i}/rating")
+        admin.put(f"/api/v1/runs/{runs[0.1]}/samples/s0/rating", json={"rating": 5})
+        admin.put(f"/api/v1/runs/{runs[0.9]}/samples/s0/rating", json={"rating": 1})
+        judge = dict(admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()["judges"][0])
+        assert judge["pairs"] == 2 and judge["kappa"] == -1.0 and judge["warning"] is False
