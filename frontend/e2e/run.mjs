@@ -402,6 +402,14 @@ function defineSuite() {
       await expectText(rows.first(), /m2/);
       await expectText(rows.first(), /0\.9/);
       await expectText(page.getByTestId("stat-best"), /^1\.000$/);
+      // Every row shows the 95% interval of its mean over the 3 samples (each run scores the same on all
+      // three, so the interval has no width), and how it stands against the best: with 3 samples no
+      // difference is significant (Wilcoxon's smallest p is 0.25), so the others are tied.
+      await poll(async () => (await board.getByTestId("leaderboard-ci").count()) === 4, { message: "an interval on every row" });
+      assert.deepEqual(await board.getByTestId("leaderboard-ci").allInnerTexts(), ["± 0.000", "± 0.000", "± 0.000", "± 0.000"]);
+      assert.match(await board.getByTestId("leaderboard-ci").first().getAttribute("title"), /^95% interval of the mean over 3 samples: \[1\.000, 1\.000\]$/);
+      await expectText(rows.first().getByTestId("leaderboard-best"), /^best$/);
+      assert.equal(await board.getByTestId("leaderboard-tied").count(), 3, "three samples cannot separate the others from the best");
       assert.equal(await page.evaluate(() => window.__e2eNoReload), true, "the page was not reloaded");
       await shot("experiment-live");
 
@@ -464,6 +472,7 @@ function defineSuite() {
       const changed = page.getByTestId("param-changed");
       await poll(async () => (await changed.count()) >= 1, { message: "a parameter that differs" });
       await expectText(page.getByTestId("compare-params"), /model|temperature/);
+      await expectText(page.getByTestId("compare-paired-text"), /^B − A = -0\.500 \[-0\.500, -0\.500\] over 3 samples \(p = 0\.25, not significant: may be noise\)\.$/);
       await shot("compare");
     });
 
@@ -747,6 +756,32 @@ function defineSuite() {
       const run = await s.api.get(`/runs/${runId}`);
       assert.equal(run.scores.human_rating, 0.25, "the run's human score is the mean of its outputs' ratings");
       await shot("run-detail-rated-output");
+    });
+
+    step("Judge calibration: a judge people disagree with is flagged on the Review tab", async () => {
+      const { page } = s;
+      // The judge reads the answer's temperature ("m1 t=0.1: ..." -> 0.1/1); people rate the other way round.
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "judged",
+        sample_data: Array.from({ length: 6 }, (_, i) => ({ id: `j${i}`, input: `judged sample ${i}` })),
+        pipeline_stages: [{ name: "main", endpoint_id: s.endpointId, model: "m1", prompt_template: "{{ input }}", params: { temperature: 0.1 } }],
+        scoring_config: [{ scorer: "llm_judge", name: "judge", config: { endpoint_id: s.endpointId, model: "m1", prompt: "{{ output[5:8] }}/1" } }],
+        parameter_space: { temperature: [0.1, 0.9] },
+      });
+      await s.api.post(`/experiments/${created.id}/sweep`, { type: "grid" });
+      await poll(async () => (await s.api.get(`/experiments/${created.id}`)).status === "completed", { timeout: 60_000, message: "the judged sweep to complete" });
+      const runs = (await s.api.get(`/experiments/${created.id}/runs?limit=10`)).items;
+      for (const run of runs) {
+        const rating = run.config.stages[0].params.temperature === 0.1 ? 5 : 1;
+        for (let i = 0; i < 6; i += 1) await s.api.put(`/runs/${run.id}/samples/j${i}/rating`, { rating });
+      }
+      await page.goto(`/experiments/${created.id}?tab=review`);
+      const warning = page.getByTestId("judge-warning");
+      await warning.waitFor();
+      await expectText(warning, /This judge disagrees with people \(weighted kappa -1\.00 over 12 pairs\)/);
+      assert.equal(await warning.getAttribute("role"), "alert");
+      await shot("experiment-judge-warning");
     });
 
     step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {

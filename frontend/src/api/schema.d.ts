@@ -571,7 +571,7 @@ export interface paths {
         };
         /**
          * Get Judge Agreement
-         * @description Spearman correlation and mean absolute difference of each LLM judge against human ratings.
+         * @description Each LLM judge against human ratings: Spearman, weighted kappa, bias and a disagreement warning.
          */
         get: operations["get_judge_agreement"];
         put?: never;
@@ -955,6 +955,26 @@ export interface paths {
          * @description Forget the cached responses this run used.
          */
         delete: operations["invalidate_run_cache"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/paired-difference/{other_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Paired Difference
+         * @description The other run's weighted score minus this run's, per common sample: mean, 95% interval, Wilcoxon p.
+         */
+        get: operations["get_paired_difference"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2081,9 +2101,50 @@ export interface components {
             /** Human Rated Runs */
             human_rated_runs: number;
             /** Judges */
-            judges: {
-                [key: string]: unknown;
-            }[];
+            judges: components["schemas"]["JudgeStat"][];
+        };
+        /**
+         * JudgeStat
+         * @description One llm_judge scorer against human ratings.
+         */
+        JudgeStat: {
+            /**
+             * Bias
+             * @description mean judge score minus mean human score over the pairs (0-1 scale)
+             */
+            bias: number | null;
+            /**
+             * Kappa
+             * @description Cohen's quadratic-weighted kappa of the pairs on the 1-5 scale
+             */
+            kappa: number | null;
+            /**
+             * Mean Abs Diff
+             * @description mean absolute difference of the run means
+             */
+            mean_abs_diff: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Pairs
+             * @description paired ratings: rated outputs (vs the judge on that sample) and runs rated whole
+             */
+            pairs: number;
+            /**
+             * Runs
+             * @description runs with both a judge score and a human rating
+             */
+            runs: number;
+            /**
+             * Spearman
+             * @description rank correlation of the run means
+             */
+            spearman: number | null;
+            /**
+             * Warning
+             * @description the judge disagrees with people: kappa under 0.4 with at least 10 pairs
+             */
+            warning: boolean;
         };
         /**
          * Leaderboard
@@ -2104,6 +2165,16 @@ export interface components {
              * @default 0
              */
             cache_hits: number;
+            /**
+             * Ci High
+             * @description 95% bootstrap interval of the mean score: high end
+             */
+            ci_high?: number | null;
+            /**
+             * Ci Low
+             * @description 95% bootstrap interval of the mean score: low end
+             */
+            ci_low?: number | null;
             /** Config */
             config: {
                 [key: string]: unknown;
@@ -2132,6 +2203,21 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Mean Score
+             * @description mean over samples of the configuration's weighted score per sample (each sample averaged over its runs)
+             */
+            mean_score?: number | null;
+            /**
+             * P Adjusted
+             * @description p_value, Holm-corrected across the entries shown
+             */
+            p_adjusted?: number | null;
+            /**
+             * P Value
+             * @description Wilcoxon signed-rank p-value against the leader, paired over the samples both were scored on (null for the leader)
+             */
+            p_value?: number | null;
             /** Rank */
             rank: number;
             /**
@@ -2145,12 +2231,23 @@ export interface components {
              * @default 1
              */
             runs: number;
+            /**
+             * Samples
+             * @description samples the interval and the paired test are computed over
+             * @default 0
+             */
+            samples: number;
             /** Scores */
             scores: {
                 [key: string]: number;
             };
             /** Status */
             status: string;
+            /**
+             * Tied With Best
+             * @description the difference from the leader is not significant (adjusted p >= 0.05); true for the leader, null when untestable
+             */
+            tied_with_best?: boolean | null;
             /** Tokens In */
             tokens_in: number;
             /**
@@ -2378,6 +2475,46 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /**
+         * PairedDifferenceOut
+         * @description Run b minus run a over the samples both were scored on.
+         */
+        PairedDifferenceOut: {
+            /** Ci High */
+            ci_high: number | null;
+            /**
+             * Ci Low
+             * @description 95% bootstrap interval of the mean difference: low end
+             */
+            ci_low: number | null;
+            /**
+             * Diff
+             * @description mean of b - a per sample
+             */
+            diff: number | null;
+            /**
+             * P Value
+             * @description Wilcoxon signed-rank p-value (two-sided)
+             */
+            p_value: number | null;
+            /**
+             * Run A
+             * Format: uuid
+             */
+            run_a: string;
+            /**
+             * Run B
+             * Format: uuid
+             */
+            run_b: string;
+            /** Samples */
+            samples: number;
+            /**
+             * Significant
+             * @description p_value under 0.05
+             */
+            significant: boolean;
         };
         /**
          * ParameterImportance
@@ -2799,6 +2936,16 @@ export interface components {
         RunDetail: {
             /** Cache Hits */
             cache_hits: number;
+            /**
+             * Ci High
+             * @description 95% bootstrap interval: high end
+             */
+            ci_high?: number | null;
+            /**
+             * Ci Low
+             * @description 95% bootstrap interval over samples of the weighted score: low end (null below 2 samples)
+             */
+            ci_low?: number | null;
             /** Completed At */
             completed_at: string | null;
             /** Config */
@@ -2840,6 +2987,11 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * P Value
+             * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
+             */
+            p_value?: number | null;
             /** Rejected */
             rejected: boolean;
             /**
@@ -2847,6 +2999,14 @@ export interface components {
              * @default 0
              */
             repeat_index: number;
+            /**
+             * Sample Scores
+             * @description the weighted score of each sample
+             * @default {}
+             */
+            sample_scores: {
+                [key: string]: number;
+            };
             /**
              * Score Details
              * @default []
@@ -2869,6 +3029,11 @@ export interface components {
             status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
+            /**
+             * Tied With Best
+             * @description not significantly different from the leading configuration (Holm-corrected across the page; true for its own runs)
+             */
+            tied_with_best?: boolean | null;
             /** Tokens In */
             tokens_in: number;
             /**
@@ -2991,6 +3156,16 @@ export interface components {
         RunOut: {
             /** Cache Hits */
             cache_hits: number;
+            /**
+             * Ci High
+             * @description 95% bootstrap interval: high end
+             */
+            ci_high?: number | null;
+            /**
+             * Ci Low
+             * @description 95% bootstrap interval over samples of the weighted score: low end (null below 2 samples)
+             */
+            ci_low?: number | null;
             /** Completed At */
             completed_at: string | null;
             /** Config */
@@ -3032,6 +3207,11 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * P Value
+             * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
+             */
+            p_value?: number | null;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3051,6 +3231,11 @@ export interface components {
             status: components["schemas"]["RunStatus"];
             /** Sweep Id */
             sweep_id: string | null;
+            /**
+             * Tied With Best
+             * @description not significantly different from the leading configuration (Holm-corrected across the page; true for its own runs)
+             */
+            tied_with_best?: boolean | null;
             /** Tokens In */
             tokens_in: number;
             /**
@@ -7588,6 +7773,56 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_paired_difference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                other_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairedDifferenceOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

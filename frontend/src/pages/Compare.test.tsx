@@ -68,6 +68,7 @@ function leaderboardEntry(r: typeof runA, rank: number) {
 
 function api() {
   return fakeApi({
+    [`GET /api/v1/runs/${A}/paired-difference/${B}`]: { run_a: A, run_b: B, samples: 2, diff: 0.5, ci_low: 0, ci_high: 1, p_value: 0.5, significant: false },
     [`GET /api/v1/runs/${A}`]: runA,
     [`GET /api/v1/runs/${B}`]: runB,
     [`GET /api/v1/runs/${C}`]: { ...runB, id: C },
@@ -125,6 +126,10 @@ describe("Compare page", { timeout: 30_000 }, () => {
     expect(b.querySelectorAll("ins")).toHaveLength(2);
     expect(screen.getByTestId("diff-s2")).toHaveTextContent("identical");
     expect(screen.getByTestId("compare-outputs")).toHaveTextContent("1 of 2 samples differ");
+
+    expect(await screen.findByTestId("compare-paired-text")).toHaveTextContent(
+      "B − A = +0.500 [0.000, +1.000] over 2 samples (p = 0.5, not significant: may be noise).",
+    );
 
     const keyword = screen.getByTestId("compare-score-keyword");
     expect(keyword).toHaveTextContent("0.500");

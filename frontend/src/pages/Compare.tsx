@@ -8,13 +8,14 @@ import { useEndpoints } from "../api/queries/endpoints";
 import { useProject } from "../api/queries/projects";
 import { useExperiment, useExperiments } from "../api/queries/experiments";
 import { useLeaderboard } from "../api/queries/leaderboard";
-import { useRun } from "../api/queries/runs";
+import { usePairedDifference, useRun } from "../api/queries/runs";
 import { OutputDiffs } from "../components/compare/OutputDiffs";
 import { ParamDiff } from "../components/compare/ParamDiff";
 import { RunPicker } from "../components/compare/RunPicker";
 import { ScoreOverlay } from "../components/compare/ScoreOverlay";
-import { Button, Card, CardBody, EmptyState, ErrorMessage, PageHeader, Select, Skeleton, StatusBadge } from "../components/ui";
+import { Button, Card, CardBody, cn, EmptyState, ErrorMessage, PageHeader, Select, Skeleton, StatusBadge } from "../components/ui";
 import { formatCost, formatDurationMs, formatInt, formatScore, shortId } from "../lib/format";
+import { formatInterval, pairedSentence } from "../lib/stats";
 
 export default function ComparePage() {
   const [params, setParams] = useSearchParams();
@@ -116,12 +117,34 @@ export default function ComparePage() {
             <RunSummary run={runA.data} label="A" />
             <RunSummary run={runB.data} label="B" />
           </div>
+          <PairedDifferenceCard a={runA.data.id} b={runB.data.id} />
           <ScoreOverlay a={runA.data} b={runB.data} />
           <ParamDiff a={runA.data.config} b={runB.data.config} endpointLabels={endpointLabels} />
           <OutputDiffs a={runA.data} b={runB.data} order={order} inputs={inputs} />
         </div>
       )}
     </>
+  );
+}
+
+function PairedDifferenceCard({ a, b }: { a: string; b: string }) {
+  const paired = usePairedDifference(a, b);
+  return (
+    <Card data-testid="compare-paired">
+      <CardBody className="space-y-1">
+        <p className="text-sm font-medium">Paired difference of the weighted score</p>
+        {paired.isError ? (
+          <ErrorMessage error={paired.error} />
+        ) : paired.data ? (
+          <p className={cn("num text-sm", paired.data.significant ? "text-fg" : "text-muted")} data-testid="compare-paired-text">
+            {pairedSentence(paired.data)}
+          </p>
+        ) : (
+          <Skeleton className="h-5" />
+        )}
+        <p className="text-xs text-muted">Per sample both runs were scored on; 95% bootstrap interval of the mean; Wilcoxon signed-rank test.</p>
+      </CardBody>
+    </Card>
   );
 }
 
@@ -138,7 +161,8 @@ function RunSummary({ run, label }: { run: RunDetail; label: string }) {
           {run.rejected && <span className="text-xs text-bad">rejected</span>}
         </p>
         <p className="num text-sm text-muted">
-          score <strong className="text-fg">{formatScore(run.weighted_score)}</strong> · {formatInt(run.tokens_in + run.tokens_out)} tokens ·{" "}
+          score <strong className="text-fg">{formatScore(run.weighted_score)}</strong>{" "}
+          <span data-testid="compare-run-ci">{formatInterval(run)}</span> · {formatInt(run.tokens_in + run.tokens_out)} tokens ·{" "}
           {formatCost(run.cost_estimate)} · {formatDurationMs(run.duration_ms)}
         </p>
       </CardBody>

@@ -15,6 +15,7 @@ import { SteeringActions } from "../components/steering/SteeringActions";
 import { Timeline } from "../components/live/Timeline";
 import { useExperimentLive } from "../components/live/useExperimentLive";
 import { scorerNames, sweptKeys } from "../components/runs/configValue";
+import { JudgeCalibration } from "../components/run/JudgeCalibration";
 import { ReviewQueue } from "../components/run/ReviewQueue";
 import { RunsTable } from "../components/runs/RunsTable";
 import { ButtonLink, Card, ErrorMessage, PageHeader, PageLoading, Skeleton, StatusBadge, TabPanel, Tabs } from "../components/ui";
@@ -166,7 +167,12 @@ export default function ExperimentPage() {
             <ExperimentCharts experimentId={exp.id} />
           </Suspense>
         )}
-        {tab === "review" && <ReviewQueue experimentId={exp.id} readOnly={!canWrite} />}
+        {tab === "review" && (
+          <div className="space-y-6">
+            <JudgeCalibration experimentId={exp.id} />
+            <ReviewQueue experimentId={exp.id} readOnly={!canWrite} />
+          </div>
+        )}
         {tab === "exports" && <ExportsPanel experimentId={exp.id} experimentName={exp.name} />}
       </TabPanel>
       </SweepScope>

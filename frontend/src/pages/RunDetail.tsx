@@ -18,6 +18,7 @@ import { ForkButton } from "../components/steering/ForkButton";
 import { Badge, Button, ButtonLink, Card, CardBody, CardHeader, EmptyState, ErrorMessage, PageHeader, PageLoading, StatusBadge } from "../components/ui";
 import type { SampleDoc, ScorerDoc } from "../lib/documentYaml";
 import { formatCost, formatDateTime, formatDurationMs, formatInt, formatPercent, formatScore, formatValue, shortId } from "../lib/format";
+import { formatInterval, versusBestSentence } from "../lib/stats";
 
 export default function RunDetailPage() {
   const { runId } = useParams();
@@ -169,6 +170,7 @@ function RunView({ run }: { run: RunDetail }) {
 function Summary({ run, cacheRate }: { run: RunDetail; cacheRate: number | null }) {
   const items: [string, string, string][] = [
     ["Weighted score", formatScore(run.weighted_score), "summary-score"],
+    ["95% interval", formatInterval(run), "summary-ci"],
     ["Tokens in / out", `${formatInt(run.tokens_in)} / ${formatInt(run.tokens_out)}`, "summary-tokens"],
     ["Cost", formatCost(run.cost_estimate), "summary-cost"],
     // What was paid: a cache hit costs nothing (the cost above is what the answers are worth).
@@ -180,7 +182,7 @@ function Summary({ run, cacheRate }: { run: RunDetail; cacheRate: number | null 
   return (
     <Card>
       <CardBody>
-        <dl className="grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-7">
+        <dl className="grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-8">
           {items.map(([label, value, testId]) => (
             <div key={label}>
               <dt className="text-xs text-muted">{label}</dt>
@@ -194,6 +196,9 @@ function Summary({ run, cacheRate }: { run: RunDetail; cacheRate: number | null 
           Started {formatDateTime(run.started_at)} · completed {formatDateTime(run.completed_at)} · config{" "}
           <span className="font-mono">{run.config_hash.slice(0, 12)}</span>
           {run.repeat_index ? ` · repeat ${run.repeat_index}` : ""}
+        </p>
+        <p className="mt-1 text-xs text-muted" data-testid="summary-versus-best">
+          {versusBestSentence(run, Object.keys(run.sample_scores ?? {}).length)}
         </p>
       </CardBody>
     </Card>

@@ -48,6 +48,7 @@ export const queryKeys = {
     ofExperiment: (experimentId: string) => ["runs", "list", experimentId] as const,
     list: (experimentId: string, params: RunListParams = {}) => ["runs", "list", experimentId, params] as const,
     detail: (runId: string) => ["runs", "detail", runId] as const,
+    paired: (runA: string, runB: string) => ["runs", "paired", runA, runB] as const,
   },
   leaderboard: {
     all: ["leaderboard"] as const,

@@ -29,6 +29,7 @@ export function useRateOutput() {
       void queryClient.invalidateQueries({ queryKey: queryKeys.runs.detail(runId) });
       void queryClient.invalidateQueries({ queryKey: queryKeys.reviews.queues });
       void queryClient.invalidateQueries({ queryKey: queryKeys.leaderboard.all });
+      void queryClient.invalidateQueries({ queryKey: ["experiments", "judge-agreement"] });
     },
   });
 }

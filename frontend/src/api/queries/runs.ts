@@ -44,6 +44,20 @@ export function useRun(runId: string | undefined) {
   });
 }
 
+/** Run B minus run A per common sample: mean, 95% interval and Wilcoxon p-value (computed on the server). */
+export function usePairedDifference(runA: string | undefined, runB: string | undefined) {
+  return useQuery({
+    queryKey: queryKeys.runs.paired(runA ?? "", runB ?? ""),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/runs/{run_id}/paired-difference/{other_run_id}", {
+          params: { path: { run_id: runA!, other_run_id: runB! } },
+        }),
+      ),
+    enabled: !!runA && !!runB,
+  });
+}
+
 function useInvalidateRun() {
   const queryClient = useQueryClient();
   return (run: { id: string; experiment_id: string }) => {

@@ -35,6 +35,13 @@ function entry(runId: string, weighted: number, keyword: number, model = "m1", t
     cost_saved: 0,
     llm_calls_paid: 1,
     cache_hits: 0,
+    samples: 12,
+    mean_score: weighted,
+    ci_low: weighted - 0.05,
+    ci_high: weighted + 0.05,
+    p_value: null,
+    p_adjusted: null,
+    tied_with_best: null,
   };
 }
 
@@ -102,6 +109,26 @@ describe("Leaderboard", () => {
     const url = new URL((fetchMock.mock.calls[0]![0] as Request).url);
     expect(url.pathname).toBe("/api/v1/experiments/exp-1/leaderboard");
     expect(url.searchParams.get("sort")).toBe("weighted_score");
+  });
+
+  it("shows each row's interval and how it stands against the best", async () => {
+    const board = [
+      { ...SERVER[0]!, tied_with_best: true },
+      { ...SERVER[1]!, p_value: 0.5, p_adjusted: 0.5, tied_with_best: true },
+      { ...SERVER[2]!, ci_low: 0.6, ci_high: 0.6, p_value: 0.0004, p_adjusted: 0.0008, tied_with_best: false },
+    ];
+    vi.stubGlobal("fetch", serveLeaderboard(board));
+    render(<Leaderboard experimentId="exp-1" sweptKeys={[]} scorerNames={[]} liveRuns={[live("run-live", 0.7)]} />, { wrapper: wrapper(client) });
+    await waitFor(() => expect(screen.getAllByTestId("leaderboard-row")).toHaveLength(4));
+    const rows = screen.getAllByTestId("leaderboard-row").map((row) => within(row));
+    expect(rows[0]!.getByTestId("leaderboard-ci")).toHaveTextContent("± 0.050");
+    expect(rows[0]!.getByTestId("leaderboard-ci")).toHaveAttribute("title", expect.stringContaining("[0.850, 0.950]"));
+    expect(rows[0]!.getByTestId("leaderboard-best")).toHaveTextContent("best");
+    expect(rows[1]!.getByTestId("leaderboard-tied")).toHaveTextContent("tied");
+    expect(rows[2]!.queryByTestId("leaderboard-tied")).toBeNull();
+    expect(rows[2]!.queryByTestId("leaderboard-ci")).toBeNull(); // the live row: no interval until the server's answer
+    expect(rows[3]!.getByTestId("leaderboard-worse")).toHaveTextContent("p < 0.001");
+    expect(rows[3]!.getByTestId("leaderboard-ci")).toHaveTextContent("± 0.000");
   });
 
   it("moves a better run in as soon as it arrives live", async () => {

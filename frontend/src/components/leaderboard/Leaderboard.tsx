@@ -3,6 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 
 import { useLeaderboard } from "../../api/queries/leaderboard";
 import { formatCost, formatDurationMs, formatScore, formatTokens, shortId } from "../../lib/format";
+import { formatHalfWidth, formatInterval, versusBest } from "../../lib/stats";
 import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
@@ -97,6 +98,25 @@ export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [
   );
 }
 
+function VersusBestBadge({ row }: { row: LeaderboardRow }) {
+  const verdict = versusBest(row);
+  if (verdict.kind === "unknown") return <span className="text-xs text-muted" title={verdict.title}>—</span>;
+  return (
+    <span
+      data-testid={`leaderboard-${verdict.kind}`}
+      title={verdict.title}
+      className={cn(
+        "inline-block rounded px-1.5 py-0.5 text-xs font-medium",
+        verdict.kind === "best" && "bg-accent/15 text-accent",
+        verdict.kind === "tied" && "bg-raised text-fg ring-1 ring-line",
+        verdict.kind === "worse" && "text-muted",
+      )}
+    >
+      {verdict.label}
+    </span>
+  );
+}
+
 export function LeaderboardTable({
   rows,
   sort,
@@ -117,6 +137,7 @@ export function LeaderboardTable({
       <table className="w-full table-fixed border-collapse text-sm" aria-label="Leaderboard">
         <colgroup>
           <col className="w-12" />
+          <col className="w-32" />
           <col className="w-24" />
           {scorerNames.map((name) => (
             <col key={name} className="w-24" />
@@ -134,7 +155,10 @@ export function LeaderboardTable({
           <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted" style={{ height: ROW_HEIGHT }}>
             <th scope="col" className="px-3 font-medium">#</th>
             <th scope="col" className={cn("px-3 text-right font-medium", sort === "weighted_score" && "text-fg")}>
-              Score
+              <span title="Weighted score of the configuration's best run, ± half its 95% bootstrap interval over samples">Score</span>
+            </th>
+            <th scope="col" className="px-3 font-medium" title="Paired Wilcoxon test against the leader over the samples both were scored on, Holm-corrected; tied: the difference may be noise">
+              vs best
             </th>
             {scorerNames.map((name) => (
               <th key={name} scope="col" className={cn("truncate px-3 text-right font-medium", sort === name && "text-fg")} title={name}>
@@ -172,6 +196,18 @@ export function LeaderboardTable({
               <td className="num px-3 text-muted">{row.rank}</td>
               <td className="num px-3 text-right font-semibold" data-testid="leaderboard-score">
                 {formatScore(row.weighted_score)}
+                {row.ci_low !== null && (
+                  <span
+                    className="ml-1 text-xs font-normal text-muted"
+                    data-testid="leaderboard-ci"
+                    title={`95% interval of the mean over ${row.samples} samples: ${formatInterval(row)}`}
+                  >
+                    {formatHalfWidth(row)}
+                  </span>
+                )}
+              </td>
+              <td className="px-3">
+                <VersusBestBadge row={row} />
               </td>
               {scorerNames.map((name) => (
                 <td key={name} className="num px-3 text-right">

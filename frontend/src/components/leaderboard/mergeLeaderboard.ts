@@ -20,6 +20,15 @@ export interface LeaderboardRow {
   cost_saved: number | null;
   /** Arrived over the live feed and not yet in the server's answer. */
   live: boolean;
+  /** The 95% interval of the mean over samples (null: fewer than 2 samples, or a live row). */
+  ci_low: number | null;
+  ci_high: number | null;
+  samples: number;
+  /** Paired Wilcoxon test against the leader, and Holm's correction across the board. */
+  p_value: number | null;
+  p_adjusted: number | null;
+  /** Not significantly different from the leader (true for the leader; null: not tested). */
+  tied_with_best: boolean | null;
 }
 
 /** JSON with sorted keys: the same configuration gives the same text whatever its key order. */
@@ -82,6 +91,12 @@ export function mergeLeaderboard(
       cost_spent: entry.cost_spent ?? null,
       cost_saved: entry.cost_saved ?? null,
       live: false,
+      ci_low: entry.ci_low ?? null,
+      ci_high: entry.ci_high ?? null,
+      samples: entry.samples ?? 0,
+      p_value: entry.p_value ?? null,
+      p_adjusted: entry.p_adjusted ?? null,
+      tied_with_best: entry.tied_with_best ?? null,
     };
     rows.set(`s:${entry.run_id}`, row);
     for (const id of identities(row)) if (!known.has(id)) known.set(id, `s:${entry.run_id}`);
@@ -118,6 +133,12 @@ export function mergeLeaderboard(
       cost_spent: null,
       cost_saved: null,
       live: true,
+      ci_low: null,
+      ci_high: null,
+      samples: 0,
+      p_value: null,
+      p_adjusted: null,
+      tied_with_best: null,
     });
   }
   const sorted = Array.from(rows.values()).sort((a, b) => {
