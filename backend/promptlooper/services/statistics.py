@@ -95,14 +95,7 @@ def against_leader(rows: list[SampleScores], leader: int | None) -> list[VsLeade
     common with the leader has neither (null). Tied: the adjusted p-value is not under 0.05.
     """
     intervals = [interval_of(r) for r in rows]
-    raw: list[float | None] = [None] * len(rows)
-    if leader is not None:
-        best = rows[leader]
-        for i, row in enumerate(rows):
-            if i != leader:
-                common = sorted(set(best) & set(row))
-                raw[i] = stats.paired_p_value([best[s] for s in common], [row[s] for s in common])
-    adjusted = stats.holm(raw)
+    raw, adjusted = _tests(rows[leader] if leader is not None else None, rows, leader)
     out = []
     for i, interval in enumerate(intervals):
         if i == leader:
@@ -111,6 +104,18 @@ def against_leader(rows: list[SampleScores], leader: int | None) -> list[VsLeade
         p, q = raw[i], adjusted[i]
         out.append(VsLeader(interval, _r(p), _r(q), None if q is None else q >= stats.ALPHA))
     return out
+
+
+def _tests(best: SampleScores | None, rows: list[SampleScores],
+           skip: int | None = None) -> tuple[list[float | None], list[float | None]]:
+    """Raw and Holm-adjusted paired p-values of each row against `best` (row `skip` is not tested)."""
+    raw: list[float | None] = [None] * len(rows)
+    if best is not None:
+        for i, row in enumerate(rows):
+            if i != skip:
+                common = sorted(set(best) & set(row))
+                raw[i] = stats.paired_p_value([best[s] for s in common], [row[s] for s in common])
+    return raw, stats.holm(raw)
 
 
 async def config_sample_scores(session: AsyncSession, experiment: Experiment, hashes: Sequence[str],
@@ -148,29 +153,31 @@ def runs_against_leader(leader: SampleScores | None, rows: list[SampleScores],
     """Runs' intervals and tests against the leading configuration (its own runs: tied, no p-value)."""
     intervals = [interval_of(r) for r in rows]
     others = [i for i, mine in enumerate(of_leader) if not mine]
-    tested = against_leader([leader or {}] + [rows[i] for i in others], 0)[1:] if leader else []
-    verdicts = {i: v for i, v in zip(others, tested, strict=True)}
+    raw, adjusted = _tests(leader or None, [rows[i] for i in others])
+    tested = {i: (raw[k], adjusted[k]) for k, i in enumerate(others)}
     out = []
     for i, interval in enumerate(intervals):
         if of_leader[i]:
             out.append(VsLeader(interval, None, None, True))
-        elif i in verdicts:
-            v = verdicts[i]
-            out.append(VsLeader(interval, v.p_value, v.p_adjusted, v.tied_with_best))
-        else:
-            out.append(VsLeader(interval, None, None, None))
+            continue
+        p, q = tested.get(i, (None, None))
+        out.append(VsLeader(interval, _r(p), _r(q), None if q is None else q >= stats.ALPHA))
     return out
 
 
 async def with_run_stats(session: AsyncSession, experiment: Experiment, runs: list[Any]) -> list[Any]:
     """RunOut models with `ci_low`/`ci_high`, `p_value` and `tied_with_best` against the leading configuration."""
-    from promptlooper.services.results import leaderboard
+    from promptlooper.services.results import FINAL_OK, rejected_configs
 
     if not runs:
         return runs
     per_run = await sample_scores(session, experiment, [r.id for r in runs])
-    board = await leaderboard(session, experiment.id, 1, "weighted_score", with_stats=False)
-    leader_hash = board.items[0].config_hash if board.items else None
+    # The leaderboard's rank 1 (its query, one row): the best unrejected finished run's configuration.
+    leader_hash = await session.scalar(
+        select(Run.config_hash).where(
+            Run.experiment_id == experiment.id, Run.rejected.is_(False), Run.status.in_(FINAL_OK),
+            Run.config_hash.not_in(rejected_configs(experiment.id)))
+        .order_by(Run.weighted_score.desc().nulls_last(), Run.created_at, Run.id).limit(1))
     leader = (await config_sample_scores(session, experiment, [leader_hash])).get(leader_hash) if leader_hash else None
     verdicts = await run_cpu(runs_against_leader, leader, [per_run.get(r.id, {}) for r in runs],
                              [r.config_hash == leader_hash for r in runs])
