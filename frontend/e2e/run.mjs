@@ -407,7 +407,7 @@ function defineSuite() {
       // difference is significant (Wilcoxon's smallest p is 0.25), so the others are tied.
       await poll(async () => (await board.getByTestId("leaderboard-ci").count()) === 4, { message: "an interval on every row" });
       assert.deepEqual(await board.getByTestId("leaderboard-ci").allInnerTexts(), ["± 0.000", "± 0.000", "± 0.000", "± 0.000"]);
-      assert.match(await board.getByTestId("leaderboard-ci").first().getAttribute("title"), /^95% interval of the mean over 3 samples: \[1\.000, 1\.000\]$/);
+      assert.match(await board.getByTestId("leaderboard-ci").first().getAttribute("title"), /^Mean over 3 samples 1\.000, 95% interval \[1\.000, 1\.000\]$/);
       await expectText(rows.first().getByTestId("leaderboard-best"), /^best$/);
       assert.equal(await board.getByTestId("leaderboard-tied").count(), 3, "three samples cannot separate the others from the best");
       assert.equal(await page.evaluate(() => window.__e2eNoReload), true, "the page was not reloaded");

@@ -122,7 +122,7 @@ describe("Leaderboard", () => {
     await waitFor(() => expect(screen.getAllByTestId("leaderboard-row")).toHaveLength(4));
     const rows = screen.getAllByTestId("leaderboard-row").map((row) => within(row));
     expect(rows[0]!.getByTestId("leaderboard-ci")).toHaveTextContent("± 0.050");
-    expect(rows[0]!.getByTestId("leaderboard-ci")).toHaveAttribute("title", expect.stringContaining("[0.850, 0.950]"));
+    expect(rows[0]!.getByTestId("leaderboard-ci")).toHaveAttribute("title", "Mean over 12 samples 0.900, 95% interval [0.850, 0.950]");
     expect(rows[0]!.getByTestId("leaderboard-best")).toHaveTextContent("best");
     expect(rows[1]!.getByTestId("leaderboard-tied")).toHaveTextContent("tied");
     expect(rows[2]!.queryByTestId("leaderboard-tied")).toBeNull();

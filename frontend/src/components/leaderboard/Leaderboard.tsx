@@ -200,7 +200,7 @@ export function LeaderboardTable({
                   <span
                     className="ml-1 text-xs font-normal text-muted"
                     data-testid="leaderboard-ci"
-                    title={`95% interval of the mean over ${row.samples} samples: ${formatInterval(row)}`}
+                    title={`Mean over ${row.samples} samples ${formatScore(row.mean_score)}${row.runs > 1 ? ` (averaged over ${row.runs} runs)` : ""}, 95% interval ${formatInterval(row)}`}
                   >
                     {formatHalfWidth(row)}
                   </span>

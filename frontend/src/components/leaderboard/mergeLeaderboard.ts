@@ -23,6 +23,8 @@ export interface LeaderboardRow {
   /** The 95% interval of the mean over samples (null: fewer than 2 samples, or a live row). */
   ci_low: number | null;
   ci_high: number | null;
+  /** The mean over samples (each averaged over the configuration's runs) the interval is about. */
+  mean_score: number | null;
   samples: number;
   /** Paired Wilcoxon test against the leader, and Holm's correction across the board. */
   p_value: number | null;
@@ -93,6 +95,7 @@ export function mergeLeaderboard(
       live: false,
       ci_low: entry.ci_low ?? null,
       ci_high: entry.ci_high ?? null,
+      mean_score: entry.mean_score ?? null,
       samples: entry.samples ?? 0,
       p_value: entry.p_value ?? null,
       p_adjusted: entry.p_adjusted ?? null,
@@ -135,6 +138,7 @@ export function mergeLeaderboard(
       live: true,
       ci_low: null,
       ci_high: null,
+      mean_score: null,
       samples: 0,
       p_value: null,
       p_adjusted: null,
