@@ -40,7 +40,7 @@ STAGE_KEYS = ("name", "endpoint_id", "model", "system_prompt", "prompt_template"
 async def _best_run(session: AsyncSession, experiment_id: uuid.UUID, what: str,
                     sweep_id: uuid.UUID | None = None) -> Run:
     """The leaderboard's best run whose configuration is not rejected (a cached twin of a rejected run is)."""
-    board = await leaderboard(session, experiment_id, 100, "weighted_score", sweep_id)
+    board = await leaderboard(session, experiment_id, 100, "weighted_score", sweep_id, with_stats=False)
     for entry in board.items:
         if not await config_rejected(session, experiment_id, entry.config_hash):
             run = await session.get(Run, entry.run_id)
