@@ -131,3 +131,7 @@ def test_judge_calibration_kappa_bias_and_warning(admin: TestClient) -> None:
         admin.put(f"/api/v1/runs/{runs[0.9]}/samples/s0/rating", json={"rating": 1})
         judge = dict(admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()["judges"][0])
         assert judge["pairs"] == 2 and judge["kappa"] == -1.0 and judge["warning"] is False
+        # A run rated as a whole pairs with the judge's run score.
+        assert admin.post(f"/api/v1/runs/{runs[0.9]}/score", json={"rating": 1}).status_code == 200
+        judge = dict(admin.get(f"/api/v1/experiments/{experiment_id}/judge-agreement").json()["judges"][0])
+        assert judge["pairs"] == 3 and judge["bias"] == round((0.1 + 0.9 + 0.9) / 3 - (1.0 + 0.0 + 0.0) / 3, 4)

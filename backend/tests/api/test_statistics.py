@@ -142,3 +142,12 @@ def test_intervals_and_ties_over_rest_and_mcp(admin: TestClient) -> None:
                           params={"run_id": by_template[WORSE]["id"]}).json()["significance"]
         assert worse["runner_up_run_id"] == by_template[LEADER]["id"] and worse["diff"] == -1.0
         assert worse["p_value"] < 0.05 and worse["significantly_better"] is False
+
+        # Repeats: a configuration's samples average over its runs; the interval stays over the 12 samples.
+        again = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={"type": "grid", "repeats": 2})
+        assert again.status_code == 202, again.text
+        wait_status(admin, experiment_id)
+        repeated = admin.get(f"/api/v1/experiments/{experiment_id}/leaderboard").json()["items"]
+        assert all(e["runs"] >= 2 for e in repeated)
+        assert [(e["samples"], e["ci_low"], e["ci_high"], e["tied_with_best"]) for e in repeated] == [
+            (e["samples"], e["ci_low"], e["ci_high"], e["tied_with_best"]) for e in board]
