@@ -194,8 +194,8 @@ export function LeaderboardTable({
               }}
             >
               <td className="num px-3 text-muted">{row.rank}</td>
-              <td className="num px-3 text-right font-semibold" data-testid="leaderboard-score">
-                {formatScore(row.weighted_score)}
+              <td className="num px-3 text-right font-semibold">
+                <span data-testid="leaderboard-score">{formatScore(row.weighted_score)}</span>
                 {row.ci_low !== null && (
                   <span
                     className="ml-1 text-xs font-normal text-muted"
