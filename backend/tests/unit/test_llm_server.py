@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from promptlooper.engine.definition import SampleDef
 from promptlooper.engine.scorers import ScoreContext
@@ -45,9 +46,11 @@ def test_control_routes(llm):
         assert client.get("/_stats").json()["calls"] == 0
 
 
-def test_runs_as_a_separate_process():
+@pytest.mark.parametrize("landscape", [False, True], ids=["echo", "landscape"])
+def test_runs_as_a_separate_process(landscape):
+    flags = ["--landscape"] if landscape else []
     proc = subprocess.Popen([sys.executable, "-m", "tests.support.llm_server", "--port", "0",
-                             "--latency", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             "--latency", "0.01", *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=subprocess_env())
     try:
         assert proc.stdout is not None
@@ -56,7 +59,10 @@ def test_runs_as_a_separate_process():
         base_url = line.split("ready on ")[1].split()[0]
         response = httpx.post(f"{base_url}/chat/completions", timeout=10,
                               json={"model": "m2", "messages": [{"role": "user", "content": "x"}]})
-        assert response.json()["choices"][0]["message"]["content"].startswith("m2")
+        content = response.json()["choices"][0]["message"]["content"]
+        assert content.startswith("m2")
+        body = {"model": "m2", "messages": [{"role": "user", "content": "x"}]}
+        assert (content == landscape_answer(body)) is landscape and (content == answer_text(body)) is not landscape
         assert httpx.get(base_url.removesuffix("/v1") + "/_stats").json()["per_model"] == {"m2": 1}
     finally:
         proc.terminate()
