@@ -1,7 +1,7 @@
 // The Live tab's "best score so far against LLM calls spent" (lazy-loaded with echarts): the curve a
 // tuning sweep is watched by, one step per run that raised the best; every finished run is a dot,
 // coloured by who proposed it.
-import { useEffect, useMemo } from "react";
+import { useEffect, useMemo, useState } from "react";
 
 import { useAllRuns } from "../../api/queries/runs";
 import { formatInt, formatScore, pluralize, shortId } from "../../lib/format";
@@ -15,6 +15,9 @@ import { bestPoint, bestSoFar, type CurvePoint } from "./bestSoFar";
 import { EChart } from "./EChart";
 import { chartColors, OKABE_ITO, SCORE_HIGH, type ChartColors, type ChartOption } from "./echarts";
 import { axisStyle, base, yAxisTitled } from "./options";
+
+/** Past this many runs the curve is refreshed less often while the sweep runs. */
+const BIG_SWEEP = 2_000;
 
 /** Dot colours per origin (Okabe–Ito; the step line is the score blue). */
 const ORIGIN_GROUPS: { name: string; origins: string[]; color: string }[] = [
@@ -68,11 +71,14 @@ export function bestSoFarOption(points: CurvePoint[], colors: ChartColors): Char
 
 /** The best-so-far curve of one sweep (or of the experiment when `sweepId` is undefined). */
 export default function BestSoFarChart({ experimentId, sweepId, running }: { experimentId: string; sweepId?: string; running: boolean }) {
-  // Polled while the sweep runs (less often for big ones: the whole list is fetched), once more when it stops.
+  // Polled while the sweep runs (every 20 s past 2,000 runs: the whole list is fetched), once more when it stops.
+  const [big, setBig] = useState(false);
   const runs = useAllRuns(experimentId, {
     sweepId,
-    refetchInterval: running ? 4_000 : false,
+    refetchInterval: running ? (big ? 20_000 : 4_000) : false,
   });
+  const total = runs.data?.total ?? 0;
+  useEffect(() => setBig(total > BIG_SWEEP), [total]);
   const { refetch } = runs;
   useEffect(() => {
     if (!running) void refetch();
