@@ -2132,6 +2132,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the configuration's best run (as a run's `origin`)
+             * @default user
+             */
+            origin: string;
             /** Rank */
             rank: number;
             /**
@@ -2680,6 +2686,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2750,6 +2758,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2840,6 +2850,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
             /** Rejected */
             rejected: boolean;
             /**
@@ -2928,6 +2944,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Runs
              * @default 1
@@ -3032,6 +3050,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3074,6 +3098,8 @@ export interface components {
         RunStarted: {
             /** Config Hash */
             config_hash: string;
+            /** Origin */
+            origin?: string | null;
         };
         /** RunStartedEvent */
         RunStartedEvent: {
