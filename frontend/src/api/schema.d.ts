@@ -2209,6 +2209,12 @@ export interface components {
              */
             mean_score?: number | null;
             /**
+             * Origin
+             * @description who proposed the configuration's best run (as a run's `origin`)
+             * @default user
+             */
+            origin: string;
+            /**
              * P Adjusted
              * @description p_value, Holm-corrected across the entries shown
              */
@@ -2817,6 +2823,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2887,6 +2895,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2987,6 +2997,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
             /**
              * P Value
              * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
@@ -3093,6 +3109,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Runs
              * @default 1
@@ -3208,6 +3226,12 @@ export interface components {
              */
             llm_calls_paid: number;
             /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
+            /**
              * P Value
              * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
              */
@@ -3259,6 +3283,8 @@ export interface components {
         RunStarted: {
             /** Config Hash */
             config_hash: string;
+            /** Origin */
+            origin?: string | null;
         };
         /** RunStartedEvent */
         RunStartedEvent: {
