@@ -61,5 +61,6 @@ describe("judgeVerdict", () => {
       "Weighted kappa 0.90 over 20 pairs; it scores 0.05 higher than people on average.",
     );
     expect(judgeVerdict({ name: "j", pairs: 0, warning: false })).toContain("No paired ratings");
+    expect(judgeVerdict({ name: "j", pairs: 12, kappa: -1, bias: 0, warning: true })).toContain("on average it scores as people do");
   });
 });

@@ -84,7 +84,12 @@ export interface JudgeCalibration {
 export function judgeVerdict(judge: JudgeCalibration): string {
   if (judge.pairs === 0) return "No paired ratings yet: rate some outputs to calibrate this judge.";
   const kappa = judge.kappa == null ? "undefined" : judge.kappa.toFixed(2);
-  const bias = judge.bias == null ? "" : `; it scores ${Math.abs(judge.bias).toFixed(2)} ${judge.bias >= 0 ? "higher" : "lower"} than people on average`;
+  const bias =
+    judge.bias == null
+      ? ""
+      : Math.abs(judge.bias) < 0.005
+        ? "; on average it scores as people do"
+        : `; it scores ${Math.abs(judge.bias).toFixed(2)} ${judge.bias > 0 ? "higher" : "lower"} than people on average`;
   if (judge.warning) return `This judge disagrees with people (weighted kappa ${kappa} over ${judge.pairs} pairs)${bias}. Do not trust its scores alone.`;
   if (judge.pairs < 10) return `Weighted kappa ${kappa} over ${judge.pairs} pairs: too few to judge (10 needed)${bias}.`;
   return `Weighted kappa ${kappa} over ${judge.pairs} pairs${bias}.`;
