@@ -538,6 +538,15 @@ class GuidedOptions(InModel):
         "random trials before TPE models the results (default 8)"))] = 8
 
 
+class EarlyStopping(InModel):
+    """Successive halving over samples: every configuration starts on `min_samples` samples; the best
+    1/eta of a rung continue on eta times more until the survivors have seen every sample."""
+
+    min_samples: Annotated[int, Field(ge=1, le=100_000, description="samples every configuration runs on first")] = 4
+    eta: Annotated[int, Field(ge=2, le=100,
+                              description="keep the best 1/eta of each rung, on eta times more samples")] = 3
+
+
 class SweepCreate(InModel):
     """Start a sweep."""
 
@@ -550,6 +559,8 @@ class SweepCreate(InModel):
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
     guided: GuidedOptions | None = None
+    early_stopping: EarlyStopping | None = Field(default=None, description=(
+        "successive halving over samples, for any type; stopped runs end `pruned`"))
 
     @field_validator("guided")
     @classmethod
@@ -729,6 +740,8 @@ class RunOut(OutModel):
     rejected: bool
     error: str | None
     repeat_index: int = 0
+    samples_evaluated: int | None = Field(default=None, description=(
+        "samples the scores cover (early stopping: fewer than the experiment's for a pruned run)"))
 
 
 class StageResultOut(OutModel):
@@ -786,6 +799,8 @@ class LeaderboardEntry(BaseModel):
     cost_saved: float = Field(default=0.0, description="what cache hits saved, over every run of the configuration")
     llm_calls_paid: int = Field(default=0, description="calls sent upstream, over every run of the configuration")
     cache_hits: int = Field(default=0, description="calls answered from the cache, over every run")
+    pruned: bool = Field(default=False, description="stopped early (include_pruned=true): scored on a subset")
+    samples_evaluated: int | None = Field(default=None, description="samples the scores cover")
 
 
 class Leaderboard(BaseModel):

@@ -75,6 +75,8 @@ class RunFinished(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    samples_evaluated: int | None = Field(None, description="Samples the scores cover (early stopping: a subset)")
+    partial: bool = Field(False, description="Evaluated on a subset of the samples so far (early stopping)")
 
 
 class RunCompleted(RunFinished):
@@ -106,6 +108,8 @@ class RunFailed(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    samples_evaluated: int | None = None
+    partial: bool = False
     runs: int = 1
 
 
@@ -116,6 +120,7 @@ class Progress(EventData):
     total: int
     failed: int
     cached: int
+    pruned: int = Field(0, description="Runs stopped early by successive halving (counted in `completed`)")
     tokens_in: int
     tokens_out: int
     cost_estimate: float

@@ -73,8 +73,11 @@ async def _guided_strategy(ctx: AppContext, session: AsyncSession, sweep: Sweep)
     if plan is None:
         raise Conflict("The sweep's experiment is gone.", code="not_a_guided_sweep")
     strategy = GuidedStrategy(plan.spec())
+    from promptlooper.services.halving import HalvingStrategy
+
+    halving = bool(sweep.options.get("early_stopping"))
     for trial in await policy.trials_of(session, sweep.id):
-        strategy.tell(trial)
+        strategy.tell(HalvingStrategy.as_inner_sees_it(trial) if halving else trial)
     return strategy
 
 
@@ -135,7 +138,12 @@ async def add_configs(session: AsyncSession, ctx: AppContext, sweep_id: uuid.UUI
     if not new:
         return SweepConfigsAdded(added=0, run_ids=[])
     repeats = int(sweep.options.get("repeats") or 1)
-    proposals = [Proposal(config=c, repeat_index=r) for c in new.values() for r in range(repeats)]
+    samples = None
+    if sweep.options.get("early_stopping"):  # an added configuration climbs the rungs like the sampler's
+        from promptlooper.services.halving import first_rung
+
+        samples = first_rung(plan.spec())
+    proposals = [Proposal(config=c, repeat_index=r, samples=samples) for c in new.values() for r in range(repeats)]
     rows = policy.proposal_rows(sweep.experiment_id, sweep_id, proposals)
     await session.execute(insert(Run), rows)
     sweep.total_runs += len(rows)

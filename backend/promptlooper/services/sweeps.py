@@ -294,6 +294,10 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # The sweep row first: workers claim runs under a share lock on it, so taking it before the run
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
+    # A pending run continued by early stopping keeps what it evaluated: cancelled, not dropped.
+    await session.execute(update(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING,
+                                            Run.samples_evaluated.is_not(None))
+                          .values(status=RunStatus.CANCELLED, completed_at=datetime.now(UTC)))
     await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING))
     cancelled = await cancel_running_runs(session, sweep.id)
     experiment.status = "completed"
@@ -339,6 +343,9 @@ async def redirect_sweep(session: AsyncSession, ctx: AppContext, experiment_id: 
                        code="no_running_sweep")
     if sweep.type not in UP_FRONT_TYPES:
         raise BadRequest(f"A {sweep.type} sweep cannot be redirected yet; grid and random sweeps can.",
+                         code="unsupported_sweep_type")
+    if sweep.options.get("early_stopping"):
+        raise BadRequest("A sweep with early stopping cannot be redirected yet; stop it and start another.",
                          code="unsupported_sweep_type")
     await apply_update(session, experiment, ExperimentUpdate(parameter_space=body.parameter_space), ctx,
                        redirect=True)

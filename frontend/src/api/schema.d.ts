@@ -591,7 +591,8 @@ export interface paths {
         };
         /**
          * Get Leaderboard
-         * @description Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's.
+         * @description Top configurations by weighted score (or any score) among runs scored on every sample; rejected runs are
+         *     left out; `sweep_id`: one sweep's; `include_pruned`: add runs stopped early (marked `pruned`).
          */
         get: operations["get_leaderboard"];
         put?: never;
@@ -1427,6 +1428,25 @@ export interface components {
             username: string;
         };
         /**
+         * EarlyStopping
+         * @description Successive halving over samples: every configuration starts on `min_samples` samples; the best
+         *     1/eta of a rung continue on eta times more until the survivors have seen every sample.
+         */
+        EarlyStopping: {
+            /**
+             * Eta
+             * @description keep the best 1/eta of each rung, on eta times more samples
+             * @default 3
+             */
+            eta: number;
+            /**
+             * Min Samples
+             * @description samples every configuration runs on first
+             * @default 4
+             */
+            min_samples: number;
+        };
+        /**
          * EndpointCreate
          * @description A new LLM endpoint.
          */
@@ -1610,6 +1630,12 @@ export interface components {
              */
             llm_calls: number;
             /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
+            /**
              * Stopped
              * @description Stopped by a user (runs not started were dropped)
              * @default false
@@ -1786,6 +1812,12 @@ export interface components {
              * @default 0
              */
             llm_calls: number;
+            /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
             /**
              * Reason
              * @enum {string}
@@ -2132,6 +2164,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Pruned
+             * @description stopped early (include_pruned=true): scored on a subset
+             * @default false
+             */
+            pruned: boolean;
             /** Rank */
             rank: number;
             /**
@@ -2145,6 +2183,11 @@ export interface components {
              * @default 1
              */
             runs: number;
+            /**
+             * Samples Evaluated
+             * @description samples the scores cover
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number;
@@ -2680,6 +2723,17 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Partial
+             * @description Evaluated on a subset of the samples so far (early stopping)
+             * @default false
+             */
+            partial: boolean;
+            /**
+             * Samples Evaluated
+             * @description Samples the scores cover (early stopping: a subset)
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2750,6 +2804,17 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Partial
+             * @description Evaluated on a subset of the samples so far (early stopping)
+             * @default false
+             */
+            partial: boolean;
+            /**
+             * Samples Evaluated
+             * @description Samples the scores cover (early stopping: a subset)
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2848,6 +2913,11 @@ export interface components {
              */
             repeat_index: number;
             /**
+             * Samples Evaluated
+             * @description samples the scores cover (early stopping: fewer than the experiment's for a pruned run)
+             */
+            samples_evaluated?: number | null;
+            /**
              * Score Details
              * @default []
              */
@@ -2929,10 +2999,17 @@ export interface components {
              */
             llm_calls_paid: number;
             /**
+             * Partial
+             * @default false
+             */
+            partial: boolean;
+            /**
              * Runs
              * @default 1
              */
             runs: number;
+            /** Samples Evaluated */
+            samples_evaluated?: number | null;
             /** Scores */
             scores?: {
                 [key: string]: number | null;
@@ -3039,6 +3116,11 @@ export interface components {
              * @default 0
              */
             repeat_index: number;
+            /**
+             * Samples Evaluated
+             * @description samples the scores cover (early stopping: fewer than the experiment's for a pruned run)
+             */
+            samples_evaluated?: number | null;
             /**
              * Scores
              * @default {}
@@ -3477,6 +3559,8 @@ export interface components {
             budget: components["schemas"]["Budget"];
             /** Concurrency */
             concurrency?: number | null;
+            /** @description successive halving over samples, for any type; stopped runs end `pruned` */
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
             guided?: components["schemas"]["GuidedOptions"] | null;
             /** Max Runs */
             max_runs?: number | null;
@@ -3709,6 +3793,12 @@ export interface components {
              * @default 0
              */
             llm_calls: number;
+            /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
             /** Tokens In */
             tokens_in: number;
             /**
@@ -6139,6 +6229,7 @@ export interface operations {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
                 sweep_id?: string | null;
+                include_pruned?: boolean;
             };
             header?: never;
             path: {

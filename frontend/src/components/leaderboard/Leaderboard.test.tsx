@@ -35,6 +35,8 @@ function entry(runId: string, weighted: number, keyword: number, model = "m1", t
     cost_saved: 0,
     llm_calls_paid: 1,
     cache_hits: 0,
+    pruned: false,
+    samples_evaluated: 3,
   };
 }
 
