@@ -585,10 +585,12 @@ class SweepDetail(BaseModel):
     cancelled: int
     pending: int
     running: int
+    pruned: int = Field(default=0, description="runs stopped early by early stopping")
     tokens_in: int
     tokens_out: int
     cost_estimate: float
-    best_score: float | None = Field(description="the best weighted score of the sweep's succeeded runs")
+    best_score: float | None = Field(description=(
+        "the best weighted score of the sweep's succeeded runs scored on every sample"))
     options: dict[str, Any]
     created_at: UTCTime
     completed_at: UTCTime | None
@@ -639,6 +641,18 @@ class SweepEstimateIn(InModel):
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
+    early_stopping: EarlyStopping | None = None
+    halving_batch: Annotated[int, Field(ge=1, le=100_000, description=(
+        "early stopping: configurations halved together (a guided sweep's concurrency; default all runs)"
+    ))] | None = None
+
+
+class HalvingEstimate(BaseModel):
+    """LLM stage calls of a sweep with early stopping: every run on every sample (worst), or as the rungs prune."""
+
+    rungs: list[int] = Field(description="samples per rung, the last one every sample")
+    llm_calls_best: int = Field(description="every rung keeps only its best 1/eta (all runs succeed)")
+    llm_calls_worst: int = Field(description="no pruning: every run on every sample")
 
 
 class SweepEstimateOut(BaseModel):
@@ -657,6 +671,7 @@ class SweepEstimateOut(BaseModel):
     cached_calls: int = Field(default=0, description="stage calls already in the response cache (bounded look-up)")
     cache_checked: int = Field(default=0, description="stage calls whose cache key was looked up")
     cost_usd_uncached: float = Field(default=0.0, description="the cost of the calls not already cached")
+    early_stopping: HalvingEstimate | None = None
 
 
 class RedirectIn(InModel):

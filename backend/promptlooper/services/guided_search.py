@@ -46,10 +46,11 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
     totals = (await session.execute(
         select(func.coalesce(func.sum(Run.tokens_in), 0), func.coalesce(func.sum(Run.tokens_out), 0),
                func.coalesce(func.sum(Run.cost_estimate), 0.0))
-        .where(Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached", "failed")))
+        .where(Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached", "failed", "pruned")))
     )).one()
     best = await session.scalar(select(func.max(Run.weighted_score)).where(
-        Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached")), Run.rejected.is_(False)))
+        Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached")), Run.rejected.is_(False),
+        Run.sample_ids.is_(None)))  # scored on every sample (early stopping)
     max_runs = sweep.options.get("max_runs")
     if max_runs is None and sweep.type == "guided":
         max_runs = DEFAULT_MAX_RUNS
@@ -59,6 +60,7 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
         completed=int(counts.get("completed", 0)), failed=int(counts.get("failed", 0)),
         cached=int(counts.get("cached", 0)), cancelled=int(counts.get("cancelled", 0)),
         pending=int(counts.get("pending", 0)), running=int(counts.get("running", 0)),
+        pruned=int(counts.get("pruned", 0)),
         tokens_in=int(totals[0]), tokens_out=int(totals[1]), cost_estimate=float(totals[2]),
         best_score=float(best) if best is not None else None, options=dict(sweep.options),
         created_at=sweep.created_at, completed_at=sweep.completed_at,

@@ -27,6 +27,7 @@ from promptlooper.offload import run_cpu, run_isolated
 from promptlooper.schemas import (
     ExperimentOut,
     ExperimentUpdate,
+    HalvingEstimate,
     RedirectIn,
     RedirectOut,
     SweepCreate,
@@ -45,6 +46,7 @@ from promptlooper.services.experiments import (
     experiment_out,
     validate_document,
 )
+from promptlooper.services.halving import projected_calls, rungs
 from promptlooper.services.settings import get_settings
 from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
 from promptlooper.services.strategies import Proposal, StrategySpec, build_strategy, sweep_configs
@@ -152,7 +154,21 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
 
     # Bounded (MAX_CACHE_LOOKUPS keys over at most SAMPLED_CONFIGS configs) and yielding: fine on the loop.
     checked, cached = await count_cached(sampled, defn.sample_data, body.repeats, base_urls, lookup)
-    return SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
+    out = SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
+    if body.early_stopping is not None:
+        out.early_stopping = halving_estimate(out, body.early_stopping.min_samples, body.early_stopping.eta,
+                                              body.halving_batch)
+    return out
+
+
+def halving_estimate(out: SweepEstimateOut, min_samples: int, eta: int, batch: int | None) -> HalvingEstimate:
+    """Best and worst LLM stage calls of the estimated sweep with early stopping (see `halving.projected_calls`)."""
+    size = batch or out.runs or 1
+    best = worst = 0
+    for start in range(0, out.runs, size):
+        b, w = projected_calls(min(size, out.runs - start), out.samples, min_samples, eta, out.stages)
+        best, worst = best + b, worst + w
+    return HalvingEstimate(rungs=rungs(out.samples, min_samples, eta), llm_calls_best=best, llm_calls_worst=worst)
 
 
 def _definition_of_estimate(body: SweepEstimateIn) -> ExperimentDefinition:

@@ -213,3 +213,25 @@ def test_early_stopping_options_are_validated(admin: TestClient) -> None:
             assert refused.status_code == 422, refused.text
             assert refused.json()["detail"][0]["loc"] == loc, refused.text
         assert server.calls == 0
+
+
+def test_estimate_projects_best_and_worst_calls_from_the_rungs(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        experiment = admin.get(f"/api/v1/experiments/{landscape(admin, endpoint_id)}").json()
+        doc = {k: experiment[k] for k in ("name", "sample_data", "pipeline_stages", "scoring_config",
+                                          "parameter_space")}
+        plain = admin.post("/api/v1/experiments/estimate", json={"document": doc}).json()
+        assert plain["early_stopping"] is None
+        body = {"document": doc, "early_stopping": {"min_samples": MIN_SAMPLES, "eta": ETA}}
+        answer = admin.post("/api/v1/experiments/estimate", json=body)
+        assert answer.status_code == 200, answer.text
+        halving = answer.json()["early_stopping"]
+        best, worst = projected_calls(len(MAX_TOKENS), SAMPLES, MIN_SAMPLES, ETA, 1)
+        assert halving == {"rungs": [2, 6, 10], "llm_calls_best": best, "llm_calls_worst": worst}
+        assert worst == plain["llm_calls"] == 90 and best == 9 * 2 + 3 * 4 + 1 * 4
+        batched = admin.post("/api/v1/experiments/estimate", json=body | {"halving_batch": 3}).json()
+        assert batched["early_stopping"]["llm_calls_best"] == 3 * (3 * 2 + 1 * 8), "three batches of three"
+        bad = admin.post("/api/v1/experiments/estimate", json=body | {"early_stopping": {"eta": 0}})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "early_stopping", "eta"]
+        assert server.calls == 0

@@ -2045,6 +2045,27 @@ export interface components {
             n_startup: number;
         };
         /**
+         * HalvingEstimate
+         * @description LLM stage calls of a sweep with early stopping: every run on every sample (worst), or as the rungs prune.
+         */
+        HalvingEstimate: {
+            /**
+             * Llm Calls Best
+             * @description every rung keeps only its best 1/eta (all runs succeed)
+             */
+            llm_calls_best: number;
+            /**
+             * Llm Calls Worst
+             * @description no pruning: every run on every sample
+             */
+            llm_calls_worst: number;
+            /**
+             * Rungs
+             * @description samples per rung, the last one every sample
+             */
+            rungs: number[];
+        };
+        /**
          * HealthOut
          * @description Health of the process and its dependencies.
          */
@@ -3585,7 +3606,7 @@ export interface components {
         SweepDetail: {
             /**
              * Best Score
-             * @description the best weighted score of the sweep's succeeded runs
+             * @description the best weighted score of the sweep's succeeded runs scored on every sample
              */
             best_score: number | null;
             /** Cached */
@@ -3618,6 +3639,12 @@ export interface components {
             };
             /** Pending */
             pending: number;
+            /**
+             * Pruned
+             * @description runs stopped early by early stopping
+             * @default 0
+             */
+            pruned: number;
             /** Running */
             running: number;
             /** Status */
@@ -3642,6 +3669,9 @@ export interface components {
          */
         SweepEstimateIn: {
             document: components["schemas"]["EstimateDocument"];
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
+            /** Halving Batch */
+            halving_batch?: number | null;
             /** Max Runs */
             max_runs?: number | null;
             /**
@@ -3685,6 +3715,7 @@ export interface components {
              * @default 0
              */
             cost_usd_uncached: number;
+            early_stopping?: components["schemas"]["HalvingEstimate"] | null;
             /**
              * Llm Calls
              * @description chat calls of the pipeline stages (`calls` adds scorer calls)
