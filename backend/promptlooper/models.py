@@ -237,6 +237,12 @@ class Run(Base):
     sample_ids: Mapped[list[Any] | None] = mapped_column(NullableJSON, default=None)
     samples_evaluated: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def partial(self) -> bool:
+        """Evaluated on a subset of the samples (early stopping: pruned, or not yet continued)."""
+        return self.sample_ids is not None
+
     stage_rows: Mapped[list[StageResult]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="StageResult.seq"
     )

@@ -757,6 +757,8 @@ class RunOut(OutModel):
     repeat_index: int = 0
     samples_evaluated: int | None = Field(default=None, description=(
         "samples the scores cover (early stopping: fewer than the experiment's for a pruned run)"))
+    partial: bool = Field(default=False, description=(
+        "early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)"))
 
 
 class StageResultOut(OutModel):

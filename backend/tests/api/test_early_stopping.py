@@ -108,6 +108,7 @@ def test_halving_prunes_the_worst_and_never_calls_a_sample_twice(admin: TestClie
         pruned_detail = admin.get(f"/api/v1/runs/{pruned['id']}").json()
         assert sorted(s["sample_id"] for s in pruned_detail["stage_results"]) == [f"s{i}" for i in range(sizes[1])]
         assert pruned_detail["scores"]["length"] == pruned["weighted_score"], "its partial score"
+        assert pruned["partial"] is True and winner["partial"] is False
 
         board = admin.get(f"/api/v1/experiments/{experiment_id}/leaderboard").json()["items"]
         assert [e["run_id"] for e in board] == [winner["id"]], "only runs scored on every sample rank"

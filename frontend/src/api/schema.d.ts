@@ -2926,6 +2926,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Partial
+             * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
+             * @default false
+             */
+            partial: boolean;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3130,6 +3136,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Partial
+             * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
+             * @default false
+             */
+            partial: boolean;
             /** Rejected */
             rejected: boolean;
             /**

@@ -29,6 +29,8 @@ export interface LiveRun {
   tokens_out: number;
   cost_estimate: number;
   duration_ms: number | null;
+  /** Scored on a subset of the samples so far (early stopping): not leaderboard material yet. */
+  partial?: boolean;
   /** seq of the event that finished the run (newer wins). */
   seq: number;
 }
@@ -359,6 +361,7 @@ function recordRun(state: LiveState, event: RunEvent, seq: number | null): LiveS
     tokens_out: num(d.tokens_out),
     cost_estimate: num(d.cost_estimate),
     duration_ms: numOrNull(d.duration_ms),
+    partial: d.partial === true,
     seq: order,
   };
   // runs and runOrder belong to the current batch (see liveReducer): safe to update in place.

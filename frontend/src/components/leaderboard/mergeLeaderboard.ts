@@ -20,6 +20,9 @@ export interface LeaderboardRow {
   cost_saved: number | null;
   /** Arrived over the live feed and not yet in the server's answer. */
   live: boolean;
+  /** Stopped early by early stopping (shown only with include_pruned): scored on `samples_evaluated` samples. */
+  pruned?: boolean;
+  samples_evaluated?: number | null;
 }
 
 /** JSON with sorted keys: the same configuration gives the same text whatever its key order. */
@@ -82,6 +85,8 @@ export function mergeLeaderboard(
       cost_spent: entry.cost_spent ?? null,
       cost_saved: entry.cost_saved ?? null,
       live: false,
+      pruned: entry.pruned ?? false,
+      samples_evaluated: entry.samples_evaluated ?? null,
     };
     rows.set(`s:${entry.run_id}`, row);
     for (const id of identities(row)) if (!known.has(id)) known.set(id, `s:${entry.run_id}`);
@@ -91,6 +96,7 @@ export function mergeLeaderboard(
   const worst = serverFull ? Math.min(...server.map((e) => sortValue({ weighted_score: e.weighted_score ?? null, scores: e.scores ?? {} }, sort) ?? -Infinity)) : -Infinity;
   for (const run of live) {
     if (run.status !== "completed" && run.status !== "cached") continue;
+    if (run.partial) continue; // early stopping: scored on a subset of the samples so far, not ranked
     const value = sortValue(run, sort);
     if (value === null) continue;
     // A run the server already lists keeps the server's values (they include re-scores and ratings),
