@@ -214,6 +214,15 @@ def test_early_stopping_options_are_validated(admin: TestClient) -> None:
             assert refused.status_code == 422, refused.text
             assert refused.json()["detail"][0]["loc"] == loc, refused.text
         assert server.calls == 0
+        server.hold_after(0)  # every call parks: the sweep stays running
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
+                             json={"early_stopping": {"min_samples": 1, "eta": 2}})
+        assert started.status_code == 202, started.text
+        redirect = admin.post(f"/api/v1/experiments/{experiment_id}/redirect",
+                              json={"parameter_space": {"max_tokens": [5]}})
+        assert redirect.status_code == 400 and redirect.json()["code"] == "unsupported_sweep_type", redirect.text
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/stop").status_code == 200
+        server.release()
 
 
 def test_estimate_projects_best_and_worst_calls_from_the_rungs(admin: TestClient) -> None:
