@@ -63,6 +63,17 @@ class RunStatus(StrEnum):
         return (cls.COMPLETED, cls.CACHED)
 
 
+class RunOrigin(StrEnum):
+    """Who proposed a run (the `runs.origin` column). A plugin strategy's runs carry its sweep type."""
+
+    GRID = "grid"  # a grid sweep's expansion
+    RANDOM = "random"  # a random sweep's draws
+    SAMPLER = "sampler"  # a guided sweep's sampler (Optuna TPE, or its random fallback)
+    AGENT = "agent"  # added to a sweep over POST /sweeps/{id}/runs or MCP add_sweep_configs
+    REDIRECT = "redirect"  # added to a running or paused sweep by a redirect of its parameter space
+    USER = "user"  # one ad-hoc run (POST /runs, MCP run_single)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored with time zone and always read back as aware UTC (SQLite drops the zone)."""
 
@@ -236,6 +247,8 @@ class Run(Base):
     # samples its scores cover.
     sample_ids: Mapped[list[Any] | None] = mapped_column(NullableJSON, default=None)
     samples_evaluated: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Who proposed the run (`RunOrigin`; a plugin strategy's proposals carry its sweep type).
+    origin: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -41,6 +41,7 @@ class ExperimentStarted(EventData):
 class RunStarted(EventData):
     TYPE: ClassVar[str] = "run.started"
     config_hash: str
+    origin: str | None = None  # who proposed the run (a run's `origin`)
 
 
 class StageCompleted(EventData):
@@ -77,6 +78,7 @@ class RunFinished(EventData):
     config_hash: str | None = None
     samples_evaluated: int | None = Field(None, description="Samples the scores cover (early stopping: a subset)")
     partial: bool = Field(False, description="Evaluated on a subset of the samples so far (early stopping)")
+    origin: str | None = None  # who proposed the run (a run's `origin`)
 
 
 class RunCompleted(RunFinished):
@@ -110,6 +112,7 @@ class RunFailed(EventData):
     config_hash: str | None = None
     samples_evaluated: int | None = None
     partial: bool = False
+    origin: str | None = None  # who proposed the run (a run's `origin`)
     runs: int = 1
 
 

@@ -206,6 +206,7 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
                     status=run.status,
                     pruned=run.status == RunStatus.PRUNED,
                     samples_evaluated=run.samples_evaluated,
+                    origin=run.origin,
                 )
             )
             if len(entries) >= limit:

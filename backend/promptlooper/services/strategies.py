@@ -82,6 +82,7 @@ class Proposal:
 
     config: dict[str, Any]
     repeat_index: int = 0
+    origin: str | None = None  # who proposed it (`RunOrigin`); None: the sweep's type
     samples: tuple[str, ...] | None = None  # early stopping: evaluate on these sample ids only (None: all)
     parent_run_id: uuid.UUID | None = None  # early stopping: the run this reopens on `samples` (a superset)
 
@@ -156,7 +157,8 @@ class UpFrontStrategy:
         spec = self.spec
         configs = sweep_configs(spec.defn, spec.sweep_type, spec.max_runs, spec.seed, spec.default_endpoint_id,
                                 spec.cap)
-        return Decision(propose=[Proposal(config=c, repeat_index=r) for c in configs for r in range(spec.repeats)])
+        return Decision(propose=[Proposal(config=c, repeat_index=r, origin=spec.sweep_type)
+                                 for c in configs for r in range(spec.repeats)])
 
 
 def _guided(spec: StrategySpec) -> Strategy:

@@ -2186,6 +2186,12 @@ export interface components {
              */
             llm_calls_paid: number;
             /**
+             * Origin
+             * @description who proposed the configuration's best run (as a run's `origin`)
+             * @default user
+             */
+            origin: string;
+            /**
              * Pruned
              * @description stopped early (include_pruned=true): scored on a subset
              * @default false
@@ -2744,6 +2750,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Partial
              * @description Evaluated on a subset of the samples so far (early stopping)
@@ -2825,6 +2833,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Partial
              * @description Evaluated on a subset of the samples so far (early stopping)
@@ -2927,6 +2937,12 @@ export interface components {
              */
             llm_calls_paid: number;
             /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
+            /**
              * Partial
              * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
              * @default false
@@ -3025,6 +3041,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Partial
              * @default false
@@ -3137,6 +3155,12 @@ export interface components {
              */
             llm_calls_paid: number;
             /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
+            /**
              * Partial
              * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
              * @default false
@@ -3189,6 +3213,8 @@ export interface components {
         RunStarted: {
             /** Config Hash */
             config_hash: string;
+            /** Origin */
+            origin?: string | null;
         };
         /** RunStartedEvent */
         RunStartedEvent: {

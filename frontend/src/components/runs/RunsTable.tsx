@@ -9,7 +9,7 @@ import { runsPageOptions } from "../../api/queries/runs";
 import { formatCost, formatDurationMs, formatInt, formatScore, formatTokens, shortId } from "../../lib/format";
 import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
-import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton, StatusBadge } from "../ui";
+import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, OriginBadge, Select, Skeleton, StatusBadge } from "../ui";
 import { configValue, keyLabel } from "./configValue";
 
 export const RUNS_PAGE_SIZE = 100;
@@ -66,13 +66,14 @@ export function RunsTable({
         id: "status",
         label: "Status",
         sort: "status",
-        width: "w-28",
+        width: "w-44",
         render: (run) => {
           const note = samplesNote(run);
           return (
-            <span title={note ?? undefined} className="inline-flex items-center gap-1" data-testid={note ? "run-partial" : undefined}>
+            <span title={note ?? undefined} className="inline-flex items-center gap-1.5" data-testid={note ? "run-partial" : undefined}>
               <StatusBadge status={run.rejected ? "rejected" : run.status} />
               {note && <span className="num text-xs text-muted">{run.samples_evaluated}</span>}
+              <OriginBadge origin={run.origin} />
             </span>
           );
         },

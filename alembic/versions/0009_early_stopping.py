@@ -4,7 +4,7 @@
 counts the samples it has been scored on.
 
 Revision ID: early_0001
-Revises: hooks_0001
+Revises: origin_0001
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "early_0001"
-down_revision: str | None = "hooks_0001"
+down_revision: str | None = "origin_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
