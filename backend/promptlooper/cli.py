@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(sweep=args.sweep, server=args.server, api_key=args.api_key, fail_under=args.fail_under,
                          output=path(args.output), junit=path(args.junit), markdown=path(args.markdown),
                          threshold=args.threshold, max_runs=args.max_runs, concurrency=args.concurrency,
-                         early_stopping=args.early_stopping, verbose=args.verbose)
+                         early_stopping=args.early_stopping, min_samples=args.min_samples, eta=args.eta,
+                         verbose=args.verbose)
     try:
         return run_command(Path(args.file), options)
     except (CliError, ConfigError) as exc:
@@ -148,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid: every configuration; random: --max-runs drawn ones, 20 by default; "
                           "guided: Bayesian search (Optuna TPE), --max-runs configurations, 30 by default")
     run.add_argument("--max-runs", type=int, help="cap the number of runs")
-    run.add_argument("--early-stopping", action="store_true", help="(not yet available)")
+    run.add_argument("--early-stopping", action="store_true",
+                     help="successive halving over samples: every configuration starts on --min-samples samples, "
+                          "the best 1/--eta go on with eta times more, the rest are pruned")
+    run.add_argument("--min-samples", type=int, help="with --early-stopping: samples every configuration runs on "
+                                                     "first (default 4)")
+    run.add_argument("--eta", type=int, help="with --early-stopping: keep the best 1/eta of each rung (default 3)")
     run.add_argument("--server", help="URL of a running PromptLooper (default: an embedded server)")
     run.add_argument("--api-key", help="admin API key for --server")
     run.add_argument("--fail-under", type=float, help="exit 1 when the best weighted score is below this")

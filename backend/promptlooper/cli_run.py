@@ -228,13 +228,18 @@ class RunOptions:
     max_runs: int | None = None
     concurrency: int | None = None
     early_stopping: bool = False
+    min_samples: int | None = None  # --early-stopping: samples every configuration runs on first (server default 4)
+    eta: int | None = None  # --early-stopping: keep the best 1/eta of each rung (server default 3)
     verbose: bool = False
 
 
 def _check(options: RunOptions) -> None:
-    if options.early_stopping:
-        raise CliError("--early-stopping is not available yet: it arrives with the tuning work "
-                       "(CONTRACT.md, \"Tuning\"); use --sweep guided --max-runs N to spend fewer calls")
+    if not options.early_stopping and (options.min_samples is not None or options.eta is not None):
+        raise CliError("--min-samples and --eta tune early stopping: add --early-stopping")
+    if options.min_samples is not None and options.min_samples < 1:
+        raise CliError("--min-samples must be at least 1")
+    if options.eta is not None and options.eta < 2:
+        raise CliError("--eta must be at least 2 (keep the best 1/eta of each rung)")
     if options.sweep not in ("grid", "random", "guided"):
         raise CliError(f"--sweep {options.sweep}: use grid, random or guided")
     if options.server and not options.api_key:
@@ -256,6 +261,9 @@ def run_command(path: Path, options: RunOptions, out: TextIO = sys.stderr, stdou
             body["max_runs"] = options.max_runs
         if options.concurrency:
             body["concurrency"] = options.concurrency
+        if options.early_stopping:
+            body["early_stopping"] = {k: v for k, v in (("min_samples", options.min_samples), ("eta", options.eta))
+                                      if v is not None}
         started = api.call("POST", f"/experiments/{experiment_id}/sweep", json=body)
         status = watch(api, experiment_id, str(started["sweep_id"]), int(started["total_runs"]), err,
                        label=f"{options.sweep} sweep")

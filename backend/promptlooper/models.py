@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Python None stored as SQL NULL (not JSON null), so `IS NULL` finds it.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -52,8 +54,8 @@ class RunStatus(StrEnum):
 
     @classmethod
     def done(cls) -> tuple[RunStatus, ...]:
-        """Finished by executing (counted in a sweep's progress)."""
-        return (cls.COMPLETED, cls.CACHED, cls.FAILED)
+        """Finished by executing (counted in a sweep's progress; a pruned run executed part of the samples)."""
+        return (cls.COMPLETED, cls.CACHED, cls.FAILED, cls.PRUNED)
 
     @classmethod
     def succeeded(cls) -> tuple[RunStatus, ...]:
@@ -240,9 +242,20 @@ class Run(Base):
     weighted_score: Mapped[float | None] = mapped_column(Float, default=None)
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Early stopping (successive halving): the sample ids this run is evaluated on (None: every
+    # sample; a continued run gets a larger set and adds only the missing samples), and how many
+    # samples its scores cover.
+    sample_ids: Mapped[list[Any] | None] = mapped_column(NullableJSON, default=None)
+    samples_evaluated: Mapped[int | None] = mapped_column(Integer, default=None)
     # Who proposed the run (`RunOrigin`; a plugin strategy's proposals carry its sweep type).
     origin: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def partial(self) -> bool:
+        """Evaluated on a subset of the samples (early stopping: pruned, or not yet continued)."""
+        return self.sample_ids is not None
+
     stage_rows: Mapped[list[StageResult]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="StageResult.seq"
     )

@@ -538,6 +538,15 @@ class GuidedOptions(InModel):
         "random trials before TPE models the results (default 8)"))] = 8
 
 
+class EarlyStopping(InModel):
+    """Successive halving over samples: every configuration starts on `min_samples` samples; the best
+    1/eta of a rung continue on eta times more until the survivors have seen every sample."""
+
+    min_samples: Annotated[int, Field(ge=1, le=100_000, description="samples every configuration runs on first")] = 4
+    eta: Annotated[int, Field(ge=2, le=100,
+                              description="keep the best 1/eta of each rung, on eta times more samples")] = 3
+
+
 class SweepCreate(InModel):
     """Start a sweep."""
 
@@ -550,6 +559,8 @@ class SweepCreate(InModel):
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     budget: Budget = Budget()
     guided: GuidedOptions | None = None
+    early_stopping: EarlyStopping | None = Field(default=None, description=(
+        "successive halving over samples, for any type; stopped runs end `pruned`"))
 
     @field_validator("guided")
     @classmethod
@@ -574,10 +585,12 @@ class SweepDetail(BaseModel):
     cancelled: int
     pending: int
     running: int
+    pruned: int = Field(default=0, description="runs stopped early by early stopping")
     tokens_in: int
     tokens_out: int
     cost_estimate: float
-    best_score: float | None = Field(description="the best weighted score of the sweep's succeeded runs")
+    best_score: float | None = Field(description=(
+        "the best weighted score of the sweep's succeeded runs scored on every sample"))
     options: dict[str, Any]
     created_at: UTCTime
     completed_at: UTCTime | None
@@ -628,6 +641,18 @@ class SweepEstimateIn(InModel):
     max_runs: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int | None = None
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
+    early_stopping: EarlyStopping | None = None
+    halving_batch: Annotated[int, Field(ge=1, le=100_000, description=(
+        "early stopping: configurations halved together (a guided sweep's concurrency; default all runs)"
+    ))] | None = None
+
+
+class HalvingEstimate(BaseModel):
+    """LLM stage calls of a sweep with early stopping: every run on every sample (worst), or as the rungs prune."""
+
+    rungs: list[int] = Field(description="samples per rung, the last one every sample")
+    llm_calls_best: int = Field(description="every rung keeps only its best 1/eta (all runs succeed)")
+    llm_calls_worst: int = Field(description="no pruning: every run on every sample")
 
 
 class SweepEstimateOut(BaseModel):
@@ -646,6 +671,7 @@ class SweepEstimateOut(BaseModel):
     cached_calls: int = Field(default=0, description="stage calls already in the response cache (bounded look-up)")
     cache_checked: int = Field(default=0, description="stage calls whose cache key was looked up")
     cost_usd_uncached: float = Field(default=0.0, description="the cost of the calls not already cached")
+    early_stopping: HalvingEstimate | None = None
 
 
 class RedirectIn(InModel):
@@ -736,6 +762,10 @@ class RunOut(OutModel):
                                   "configuration over the samples both were scored on")
     tied_with_best: bool | None = Field(default=None, description="not significantly different from the leading "
                                         "configuration (Holm-corrected across the page; true for its own runs)")
+    samples_evaluated: int | None = Field(default=None, description=(
+        "samples the scores cover (early stopping: fewer than the experiment's for a pruned run)"))
+    partial: bool = Field(default=False, description=(
+        "early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)"))
     origin: str = Field(
         default="user",
         description="who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's "
@@ -824,6 +854,8 @@ class LeaderboardEntry(BaseModel):
     p_adjusted: float | None = Field(default=None, description="p_value, Holm-corrected across the entries shown")
     tied_with_best: bool | None = Field(default=None, description="the difference from the leader is not "
                                         "significant (adjusted p >= 0.05); true for the leader, null when untestable")
+    pruned: bool = Field(default=False, description="stopped early (include_pruned=true): scored on a subset")
+    samples_evaluated: int | None = Field(default=None, description="samples the scores cover")
 
 
 class Leaderboard(BaseModel):

@@ -76,6 +76,8 @@ class RunFinished(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    samples_evaluated: int | None = Field(None, description="Samples the scores cover (early stopping: a subset)")
+    partial: bool = Field(False, description="Evaluated on a subset of the samples so far (early stopping)")
     origin: str | None = None  # who proposed the run (a run's `origin`)
 
 
@@ -108,6 +110,8 @@ class RunFailed(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    samples_evaluated: int | None = None
+    partial: bool = False
     origin: str | None = None  # who proposed the run (a run's `origin`)
     runs: int = 1
 
@@ -119,6 +123,7 @@ class Progress(EventData):
     total: int
     failed: int
     cached: int
+    pruned: int = Field(0, description="Runs stopped early by successive halving (counted in `completed`)")
     tokens_in: int
     tokens_out: int
     cost_estimate: float

@@ -87,6 +87,7 @@ async def run_sweep(
     repeats: int | None = None,
     budget: dict[str, Any] | None = None,
     guided: dict[str, Any] | None = None,
+    early_stopping: dict[str, Any] | None = None,
     wait: bool = False,
     wait_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0,
 ) -> dict[str, Any]:
@@ -94,7 +95,9 @@ async def run_sweep(
 
     Pass `experiment_id`, optional `type` (grid|random|guided), `max_runs` (guided: default 30), `seed`,
     `concurrency` (LLM calls in flight; a guided sweep proposes that many runs per wave), `repeats`, `budget`
-    (`{"max_tokens": 0, "max_cost_usd": 0}`; 0 = none), `guided` (`{"n_startup": 8}`: random runs before TPE).
+    (`{"max_tokens": 0, "max_cost_usd": 0}`; 0 = none), `guided` (`{"n_startup": 8}`: random runs before TPE),
+    `early_stopping` (`{"min_samples": 4, "eta": 3}`, any type: successive halving over samples; stopped runs end
+    `pruned`).
     A guided sweep is steered with `get_sweep`, `suggest_configs` and `add_sweep_configs`. Returns at once with
     `{"sweep_id", "experiment_id", "type", "status": "running", "total_runs"}`; runs execute in the background.
     With `wait: true` the call instead waits until the sweep ends (sending MCP progress notifications when you
@@ -102,7 +105,8 @@ async def run_sweep(
     Next: poll `get_experiment_status` until `status` is `completed`, then `get_leaderboard`.
     """
     body = parse(SweepCreate, given(type=type, max_runs=max_runs, seed=seed, concurrency=concurrency,
-                                    repeats=repeats, budget=budget, guided=guided))
+                                    repeats=repeats, budget=budget, guided=guided,
+                                    early_stopping=early_stopping))
     async with unit_of_work(ctx, write=True) as work:
         started = await sweep_service.start_sweep(work.session, work.app, experiment_id, body)
     out = dump(started)
@@ -126,18 +130,21 @@ async def get_experiment_status(ctx: ToolContext, experiment_id: uuid.UUID) -> d
 
 
 async def get_leaderboard(ctx: ToolContext, experiment_id: uuid.UUID, limit: Limit = 10,
-                          sort: Sort = "weighted_score") -> dict[str, Any]:
+                          sort: Sort = "weighted_score", include_pruned: bool = False) -> dict[str, Any]:
     """Get the top configurations of an experiment ranked by score (rejected runs left out).
 
     Pass `experiment_id`, optional `limit` (default 10) and `sort` (`weighted_score` or any score name; prefix
-    `+` for ascending). Returns `{"items": [{"rank", "run_id", "config", "weighted_score", "scores",
+    `+` for ascending); `include_pruned: true` adds runs stopped early by early stopping (marked `pruned`).
+    Returns `{"items": [{"rank", "run_id", "config", "weighted_score", "scores",
     "tokens_in", "tokens_out", "cost_estimate", "duration_ms", "mean_score", "ci_low", "ci_high", "p_value",
-    "p_adjusted", "tied_with_best"}]}`: `ci_*` is the 95% bootstrap interval over samples, `p_value` a paired
-    Wilcoxon test against the leader, `tied_with_best` true when the difference is not significant (Holm).
+    "p_adjusted", "tied_with_best", "pruned", "samples_evaluated"}]}`: `ci_*` is the 95% bootstrap interval over
+    samples, `p_value` a paired Wilcoxon test against the leader, `tied_with_best` true when the difference is not
+    significant (Holm).
     Next: `get_run_detail(run_id)` to read outputs, `compare_runs`, or `export_best_config`.
     """
     async with unit_of_work(ctx) as work:
-        return dump(await results_service.leaderboard(work.session, experiment_id, limit, sort))
+        return dump(await results_service.leaderboard(work.session, experiment_id, limit, sort,
+                                                      include_pruned=include_pruned))
 
 
 async def get_run_detail(ctx: ToolContext, run_id: uuid.UUID) -> dict[str, Any]:

@@ -54,9 +54,11 @@ async def get_leaderboard(
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
     sort: Sort = "weighted_score",
     sweep_id: uuid.UUID | None = None,
+    include_pruned: bool = False,
 ) -> Leaderboard:
-    """Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's."""
-    return await service.leaderboard(session, experiment_id, limit, sort, sweep_id)
+    """Top configurations by weighted score (or any score) among runs scored on every sample; rejected runs are
+    left out; `sweep_id`: one sweep's; `include_pruned`: add runs stopped early (marked `pruned`)."""
+    return await service.leaderboard(session, experiment_id, limit, sort, sweep_id, include_pruned)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=READ_ONE)

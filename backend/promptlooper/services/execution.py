@@ -15,14 +15,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from promptlooper.context import AppContext
 from promptlooper.db import session_scope
-from promptlooper.engine.definition import ExperimentDefinition
+from promptlooper.engine.definition import ExperimentDefinition, SampleDef
 from promptlooper.engine.runner import EndpointHandle, RunOutcome, StageOutcome, execute_run
 from promptlooper.errors import AppError
 from promptlooper.events import types as ev
 from promptlooper.models import Run, RunStatus, Score, StageResult, Sweep
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.runtime import Runtime, SweepControl
-from promptlooper.services.scoring import score_run_outputs, scorer_extras
+from promptlooper.services.scoring import final_outputs, score_run_outputs, scorer_extras
 from promptlooper.services.stopping import mark_cancelled
 
 log = logging.getLogger("promptlooper.execution")
@@ -37,12 +37,12 @@ async def resolve_handles(
     return {endpoint_id: await rt.endpoint_handle(session, endpoint_id) for endpoint_id in ids}
 
 
-def _stage_rows(run_id: uuid.UUID, stages: list[StageOutcome]) -> list[dict[str, Any]]:
+def _stage_rows(run_id: uuid.UUID, stages: list[StageOutcome], first_seq: int = 0) -> list[dict[str, Any]]:
     return [
         {
             "id": uuid.uuid4(),
             "run_id": run_id,
-            "seq": index,
+            "seq": first_seq + index,
             "stage_index": s.stage_index,
             "stage_name": s.stage_name,
             "sample_id": s.sample_id,
@@ -63,12 +63,18 @@ def _stage_rows(run_id: uuid.UUID, stages: list[StageOutcome]) -> list[dict[str,
 
 
 async def persist_outcome(
-    session: AsyncSession, run: Run, outcome: RunOutcome, scores: dict[str, Any], weighted: float | None
+    session: AsyncSession, run: Run, outcome: RunOutcome, scores: dict[str, Any], weighted: float | None,
+    prior: PriorPart | None = None,
 ) -> None:
-    """Store a run's stage results, scores and totals in the caller's transaction."""
-    await session.execute(delete(StageResult).where(StageResult.run_id == run.id))
+    """Store a run's stage results, scores and totals in the caller's transaction.
+
+    With `prior` (a run continued by early stopping), the earlier samples' stage results stay and
+    the totals add up; the scores (over every sample evaluated) replace the earlier ones.
+    """
+    if prior is None:
+        await session.execute(delete(StageResult).where(StageResult.run_id == run.id))
     await session.execute(delete(Score).where(Score.run_id == run.id, Score.scorer_name != "human_rating"))
-    rows = _stage_rows(run.id, outcome.stage_results)
+    rows = _stage_rows(run.id, outcome.stage_results, first_seq=prior.stage_count if prior else 0)
     if rows:
         await session.execute(insert(StageResult), rows)
     score_rows = [
@@ -77,16 +83,58 @@ async def persist_outcome(
     ]
     if score_rows:
         await session.execute(insert(Score), score_rows)
-    run.status = outcome.status
+    paid_calls = sum(1 for s in outcome.stage_results if s.called and not s.cached)
+    if prior is None:
+        run.status = outcome.status
+        run.duration_ms = outcome.duration_ms
+        run.tokens_in, run.tokens_out, run.cost_estimate = outcome.tokens_in, outcome.tokens_out, outcome.cost
+        run.llm_calls, run.cache_hits = outcome.llm_calls, outcome.cache_hits
+        run.tokens_in_spent, run.tokens_out_spent = outcome.spent_tokens_in, outcome.spent_tokens_out
+        run.cost_spent = outcome.spent_cost
+        run.llm_calls_paid = paid_calls
+    else:
+        all_cached = outcome.status == "cached" and run.cache_hits == run.llm_calls
+        run.status = outcome.status if outcome.status == "failed" else ("cached" if all_cached else "completed")
+        run.duration_ms = (run.duration_ms or 0) + outcome.duration_ms
+        run.tokens_in += outcome.tokens_in
+        run.tokens_out += outcome.tokens_out
+        run.cost_estimate += outcome.cost
+        run.llm_calls += outcome.llm_calls
+        run.cache_hits += outcome.cache_hits
+        run.tokens_in_spent += outcome.spent_tokens_in
+        run.tokens_out_spent += outcome.spent_tokens_out
+        run.cost_spent += outcome.spent_cost
+        run.llm_calls_paid += paid_calls
     run.completed_at = datetime.now(UTC)
-    run.duration_ms = outcome.duration_ms
-    run.tokens_in, run.tokens_out, run.cost_estimate = outcome.tokens_in, outcome.tokens_out, outcome.cost
-    run.llm_calls, run.cache_hits = outcome.llm_calls, outcome.cache_hits
-    run.tokens_in_spent, run.tokens_out_spent = outcome.spent_tokens_in, outcome.spent_tokens_out
-    run.cost_spent = outcome.spent_cost
-    run.llm_calls_paid = sum(1 for s in outcome.stage_results if s.called and not s.cached)
+    run.samples_evaluated = len(outcome.outputs) + (len(prior.outputs) if prior else 0)
     run.weighted_score = weighted
     run.error = outcome.error
+
+
+@dataclass
+class PriorPart:
+    """What a continued run (early stopping) already evaluated: its samples' outputs and stage rows."""
+
+    outputs: dict[str, str | None]
+    stage_count: int
+
+
+async def prior_part(session: AsyncSession, run: Run) -> PriorPart | None:
+    """The samples a run was already evaluated on (None for a run executing for the first time)."""
+    if run.samples_evaluated is None:
+        return None
+    stages = list((await session.scalars(select(StageResult).where(StageResult.run_id == run.id))).all())
+    sample_ids = list(dict.fromkeys(s.sample_id for s in stages))
+    return PriorPart(outputs=final_outputs(stages, sample_ids, len(run.config.get("stages", []))),
+                     stage_count=len(stages))
+
+
+def samples_to_run(defn: ExperimentDefinition, sample_ids: list[Any] | None,
+                   prior: PriorPart | None) -> list[SampleDef]:
+    """The samples a run executes now: its set (every sample by default) minus those already evaluated."""
+    wanted = set(sample_ids) if sample_ids is not None else None
+    seen = prior.outputs if prior is not None else {}
+    return [s for s in defn.sample_data if (wanted is None or s.id in wanted) and s.id not in seen]
 
 
 async def run_once(
@@ -107,6 +155,9 @@ async def run_once(
             run.status, run.started_at = RunStatus.RUNNING, datetime.now(UTC)
             config, repeat_index = run.config, run.repeat_index
             experiment_id, sweep_id = run.experiment_id, run.sweep_id
+            prior = await prior_part(session, run)
+            samples = samples_to_run(defn, run.sample_ids, prior)
+            partial = run.sample_ids is not None
     except StaleDataError:
         return None  # deleted between the read and the write: a redirect dropped this pending run
     rt.publish(ev.RunStarted(config_hash=run.config_hash, origin=run.origin), experiment_id=experiment_id,
@@ -134,33 +185,39 @@ async def run_once(
 
     outcome = await execute_run(
         config,
-        defn.sample_data,
+        samples,
         endpoints=lookup,
         chat=rt.chat,
         limiter=limiter,
         repeat_index=repeat_index,
         on_stage=on_stage,
     )
-    scores, weighted = await score_run_outputs(defn, config, outcome.outputs, extras=scorer_extras(ctx))
+    outputs = {**(prior.outputs if prior else {}), **outcome.outputs}
+    scored = defn
+    if prior is not None or partial:  # scores cover exactly the samples evaluated so far
+        scored = defn.model_copy(update={"sample_data": [s for s in defn.sample_data if s.id in outputs]})
+    scores, weighted = await score_run_outputs(scored, config, outputs, extras=scorer_extras(ctx))
     async with session_scope(ctx.sessionmaker) as session:
         # Locked, and never over `cancelled`: a stop that cancelled this run in flight wins (issue 11 §4).
         run = await session.get(Run, run_id, with_for_update=True, populate_existing=True)
         if run is None or run.status == "cancelled":
             return None
-        await persist_outcome(session, run, outcome, scores, weighted)
-    event = {"completed": ev.RunCompleted, "cached": ev.RunCached, "failed": ev.RunFailed}[outcome.status]
+        await persist_outcome(session, run, outcome, scores, weighted, prior)
+    event = {"completed": ev.RunCompleted, "cached": ev.RunCached, "failed": ev.RunFailed}[run.status]
     rt.publish(
         event(
-            status=outcome.status,
+            status=run.status,
             weighted_score=weighted,
             scores={k: v.value for k, v in scores.items()},
             error=outcome.error,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            cost_estimate=outcome.cost,
-            llm_calls=outcome.llm_calls,
-            cache_hits=outcome.cache_hits,
-            duration_ms=outcome.duration_ms,
+            tokens_in=run.tokens_in,
+            tokens_out=run.tokens_out,
+            cost_estimate=run.cost_estimate,
+            llm_calls=run.llm_calls,
+            cache_hits=run.cache_hits,
+            duration_ms=run.duration_ms,
+            samples_evaluated=run.samples_evaluated,
+            partial=run.sample_ids is not None,
             config=config,
             tokens_in_spent=run.tokens_in_spent,
             tokens_out_spent=run.tokens_out_spent,
@@ -214,6 +271,8 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
             if not runs:
                 if not await policy.advance(ctx, rt, sweep_id):
                     break  # completed (or no longer running)
+                if plan.options.get("early_stopping"):  # runs were pruned or reopened: recount
+                    await _recount(ctx, state)
                 continue
             await _execute_wave(ctx, rt, control, state, runs)
     finally:
@@ -298,6 +357,13 @@ async def _run_and_account(ctx: AppContext, rt: Runtime, run_id: uuid.UUID, stat
     policy.publish_progress(rt, plan, state.progress)
     if policy.publish_new_best(rt, plan, run, state.best):
         state.best = run.weighted_score
+
+
+async def _recount(ctx: AppContext, state: _SweepState) -> None:
+    async with session_scope(ctx.sessionmaker) as session:
+        sweep = await session.get(Sweep, state.plan.sweep_id)
+        if sweep is not None:
+            state.progress = await policy.progress_from_db(session, sweep)
 
 
 async def _mark_failed(ctx: AppContext, run_id: uuid.UUID, reason: str) -> Run | None:

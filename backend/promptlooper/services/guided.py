@@ -217,6 +217,10 @@ class GuidedStrategy:
                                                  value=float(trial.weighted_score)))
                 elif trial.status == "failed":
                     study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.FAIL))
+                elif trial.status == "pruned" and trial.weighted_score is not None:  # early stopping
+                    step = trial.samples_evaluated or 1
+                    study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.PRUNED,
+                                                 intermediate_values={step: float(trial.weighted_score)}))
             except ValueError:
                 continue  # off the distribution's grid (an agent's value between steps): not told
             # pending/running: not yet told; their hashes keep the sampler from proposing them again

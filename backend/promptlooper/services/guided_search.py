@@ -46,10 +46,11 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
     totals = (await session.execute(
         select(func.coalesce(func.sum(Run.tokens_in), 0), func.coalesce(func.sum(Run.tokens_out), 0),
                func.coalesce(func.sum(Run.cost_estimate), 0.0))
-        .where(Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached", "failed")))
+        .where(Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached", "failed", "pruned")))
     )).one()
     best = await session.scalar(select(func.max(Run.weighted_score)).where(
-        Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached")), Run.rejected.is_(False)))
+        Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached")), Run.rejected.is_(False),
+        Run.sample_ids.is_(None)))  # scored on every sample (early stopping)
     max_runs = sweep.options.get("max_runs")
     if max_runs is None and sweep.type == "guided":
         max_runs = DEFAULT_MAX_RUNS
@@ -59,6 +60,7 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
         completed=int(counts.get("completed", 0)), failed=int(counts.get("failed", 0)),
         cached=int(counts.get("cached", 0)), cancelled=int(counts.get("cancelled", 0)),
         pending=int(counts.get("pending", 0)), running=int(counts.get("running", 0)),
+        pruned=int(counts.get("pruned", 0)),
         tokens_in=int(totals[0]), tokens_out=int(totals[1]), cost_estimate=float(totals[2]),
         best_score=float(best) if best is not None else None, options=dict(sweep.options),
         created_at=sweep.created_at, completed_at=sweep.completed_at,
@@ -73,8 +75,11 @@ async def _guided_strategy(ctx: AppContext, session: AsyncSession, sweep: Sweep)
     if plan is None:
         raise Conflict("The sweep's experiment is gone.", code="not_a_guided_sweep")
     strategy = GuidedStrategy(plan.spec())
+    from promptlooper.services.halving import HalvingStrategy
+
+    halving = bool(sweep.options.get("early_stopping"))
     for trial in await policy.trials_of(session, sweep.id):
-        strategy.tell(trial)
+        strategy.tell(HalvingStrategy.as_inner_sees_it(trial) if halving else trial)
     return strategy
 
 
@@ -135,7 +140,12 @@ async def add_configs(session: AsyncSession, ctx: AppContext, sweep_id: uuid.UUI
     if not new:
         return SweepConfigsAdded(added=0, run_ids=[])
     repeats = int(sweep.options.get("repeats") or 1)
-    proposals = [Proposal(config=c, repeat_index=r) for c in new.values() for r in range(repeats)]
+    samples = None
+    if sweep.options.get("early_stopping"):  # an added configuration climbs the rungs like the sampler's
+        from promptlooper.services.halving import first_rung
+
+        samples = first_rung(plan.spec())
+    proposals = [Proposal(config=c, repeat_index=r, samples=samples) for c in new.values() for r in range(repeats)]
     rows = policy.proposal_rows(sweep.experiment_id, sweep_id, proposals, RunOrigin.AGENT)
     await session.execute(insert(Run), rows)
     sweep.total_runs += len(rows)

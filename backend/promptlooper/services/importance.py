@@ -153,7 +153,8 @@ async def parameter_importance(session: AsyncSession, experiment_id: uuid.UUID,
     stmt = (
         select(Run.config, Run.weighted_score)
         .where(Run.experiment_id == experiment_id, Run.status.in_(("completed", "cached")),
-               Run.rejected.is_(False), Run.weighted_score.is_not(None))
+               Run.rejected.is_(False), Run.weighted_score.is_not(None),
+               Run.sample_ids.is_(None))  # scored on every sample (early stopping's partial runs do not compare)
         .limit(MAX_RUNS)
     )
     if sweep_id is not None:

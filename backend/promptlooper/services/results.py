@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -154,7 +154,8 @@ async def _config_totals(
                 func.coalesce(func.sum(Run.llm_calls_paid), 0),
                 func.coalesce(func.sum(Run.cache_hits), 0),
             )
-            .where(Run.experiment_id == experiment_id, Run.config_hash.in_(hashes), Run.status.in_(FINAL_OK))
+            .where(Run.experiment_id == experiment_id, Run.config_hash.in_(hashes),
+                   Run.status.in_((*FINAL_OK, RunStatus.PRUNED)))
             .group_by(Run.config_hash)
         )
     ).all()
@@ -165,20 +166,23 @@ async def _config_totals(
 
 
 async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: int, sort: str,
-                      sweep_id: uuid.UUID | None = None, *, with_stats: bool = True,
+                      sweep_id: uuid.UUID | None = None, include_pruned: bool = False, *, with_stats: bool = True,
                       exclude_hash: str | None = None) -> Leaderboard:
     """Top configurations: one entry per `config_hash` across the experiment (or one sweep), shown by its best run.
 
-    A rejected configuration (any of its runs rejected) is left out entirely; `runs` counts the
-    configuration's finished runs, and the spent/saved figures add up all of them. Each entry
-    carries its mean over samples with a 95% interval and a paired test against the leader
-    (`services.statistics`); `exclude_hash` leaves one configuration out (the runner-up's question).
+    Only runs scored on every sample rank (early stopping's runs still climbing are left out);
+    `include_pruned` adds pruned runs (scored on a subset), marked `pruned`. A rejected configuration
+    (any of its runs rejected) is left out entirely; `runs` counts the configuration's finished
+    runs, and the spent/saved figures add up all of them. Each entry carries its mean over samples
+    with a 95% interval and a paired test against the leader (`services.statistics`);
+    `exclude_hash` leaves one configuration out (the runner-up's question).
     """
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
+    scored_fully = and_(Run.status.in_(FINAL_OK), Run.sample_ids.is_(None))
     base = select(Run).where(
         Run.experiment_id == experiment_id,
         Run.rejected.is_(False),
-        Run.status.in_(FINAL_OK),
+        or_(scored_fully, Run.status == RunStatus.PRUNED) if include_pruned else scored_fully,
         Run.config_hash.not_in(rejected_configs(experiment_id)),
     )
     if sweep_id is not None:
@@ -212,6 +216,8 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
                     cost_estimate=run.cost_estimate,
                     duration_ms=run.duration_ms,
                     status=run.status,
+                    pruned=run.status == RunStatus.PRUNED,
+                    samples_evaluated=run.samples_evaluated,
                     origin=run.origin,
                 )
             )

@@ -63,6 +63,9 @@ def final_outputs(stages: list[StageResult], sample_ids: list[str], stage_count:
 async def rescore_run(session: AsyncSession, defn: ExperimentDefinition, run: Run, extras: dict[str, Any]) -> None:
     """Score a run again from its stored responses (no chat call) and store the new scores."""
     stages = list((await session.scalars(select(StageResult).where(StageResult.run_id == run.id))).all())
+    if run.sample_ids is not None:  # early stopping: scored on the samples it was evaluated on
+        seen = {s.sample_id for s in stages}
+        defn = defn.model_copy(update={"sample_data": [s for s in defn.sample_data if s.id in seen]})
     outputs = final_outputs(stages, [s.id for s in defn.sample_data], len(run.config.get("stages", [])))
     scores, _ = await score_run_outputs(defn, run.config, outputs, extras)
     await session.execute(delete(Score).where(Score.run_id == run.id, Score.scorer_name != "human_rating"))

@@ -65,6 +65,7 @@ async def _counts(session: AsyncSession, experiment_id: uuid.UUID, sweep: Sweep 
         "cached": by_status.get("cached", 0),
         "running": by_status.get("running", 0),
         "pending": by_status.get("pending", 0),
+        "pruned": by_status.get("pruned", 0),
         "percent": round(100.0 * finished / total, 1) if total else 0.0,
         "tokens_in": tokens_in,
         "tokens_out": tokens_out,

@@ -38,7 +38,7 @@ log = logging.getLogger("promptlooper.stopping")
 T = TypeVar("T")
 
 CANCELLED = "cancelled"
-FINAL_STATUSES = ("completed", "cached", "failed", CANCELLED)  # a run in one of these is never executed again
+FINAL_STATUSES = ("completed", "cached", "failed", "pruned", CANCELLED)  # a run in one of these is never executed again
 STOPPED_REASON = "Cancelled: the sweep was stopped while this run was in flight."
 ENDED_SWEEP_STATUSES = ("stopped", "completed")
 

@@ -72,6 +72,8 @@ class Trial:
     repeat_index: int
     status: str
     weighted_score: float | None
+    samples: tuple[str, ...] | None = None  # early stopping: the sample ids it is evaluated on (None: all)
+    samples_evaluated: int | None = None  # how many samples its score covers
 
 
 @dataclass(frozen=True)
@@ -81,21 +83,25 @@ class Proposal:
     config: dict[str, Any]
     repeat_index: int = 0
     origin: str | None = None  # who proposed it (`RunOrigin`); None: the sweep's type
-    samples: tuple[str, ...] | None = None  # successive halving: evaluate on these sample ids only (reserved)
-    parent_run_id: uuid.UUID | None = None  # successive halving: the run this one continues (reserved)
+    samples: tuple[str, ...] | None = None  # early stopping: evaluate on these sample ids only (None: all)
+    parent_run_id: uuid.UUID | None = None  # early stopping: the run this reopens on `samples` (a superset)
 
 
 @dataclass
 class Decision:
-    """A strategy's answer: runs to add, pending runs to drop. Both empty: the sweep is done."""
+    """A strategy's answer: runs to add (or continue), pending runs to drop, finished runs to prune.
+
+    All empty: the sweep is done.
+    """
 
     propose: list[Proposal] = field(default_factory=list)
     drop: list[uuid.UUID] = field(default_factory=list)
+    prune: list[uuid.UUID] = field(default_factory=list)  # early stopping: status `pruned`, never continued
 
     @property
     def done(self) -> bool:
         """Nothing more to run."""
-        return not self.propose and not self.drop
+        return not self.propose and not self.drop and not self.prune
 
 
 class Strategy(Protocol):
@@ -200,6 +206,10 @@ def build_strategy(spec: StrategySpec, trials: list[Trial] | None = None) -> Str
     if factory is None:
         raise unsupported(spec.sweep_type)
     strategy = factory(spec)
+    if spec.options.get("early_stopping"):
+        from promptlooper.services.halving import HalvingStrategy
+
+        strategy = HalvingStrategy(spec, strategy)
     for trial in trials or []:
         strategy.tell(trial)
     return strategy

@@ -119,6 +119,7 @@ class SweepProgress:
     completed: int = 0
     failed: int = 0
     cached: int = 0
+    pruned: int = 0  # only from the database: a run is pruned by `advance`, never by an executor
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
@@ -134,7 +135,7 @@ class SweepProgress:
     @property
     def finished(self) -> int:
         """Runs done in any final status."""
-        return self.completed + self.failed + self.cached
+        return self.completed + self.failed + self.cached + self.pruned
 
     def count(self, run: Run, paid_tokens: int) -> None:
         """Account one run that just finished."""
@@ -167,6 +168,7 @@ class SweepProgress:
             "total": self.total,
             "failed": self.failed,
             "cached": self.cached,
+            "pruned": self.pruned,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost_estimate": round(self.cost, 6),
@@ -244,7 +246,8 @@ async def best_score(session: AsyncSession, experiment_id: uuid.UUID,
                      excluding: uuid.UUID | None = None) -> float | None:
     """The best weighted score of the experiment's succeeded, not rejected runs (failures never count)."""
     stmt = select(func.max(Run.weighted_score)).where(
-        Run.experiment_id == experiment_id, Run.rejected.is_(False), Run.status.in_(SUCCESS_STATUSES)
+        Run.experiment_id == experiment_id, Run.rejected.is_(False), Run.status.in_(SUCCESS_STATUSES),
+        Run.sample_ids.is_(None),  # scored on every sample (early stopping's partial runs never lead)
     )
     if excluding is not None:
         stmt = stmt.where(Run.id != excluding)
@@ -252,9 +255,10 @@ async def best_score(session: AsyncSession, experiment_id: uuid.UUID,
 
 
 def is_new_best(run: Run, best_so_far: float | None) -> bool:
-    """A run that succeeded and beats the best so far (a failed run never does, whatever its score)."""
+    """A run that succeeded on every sample and beats the best so far (a failed or partial run never does)."""
     return (
         run.status in SUCCESS_STATUSES
+        and run.sample_ids is None
         and run.weighted_score is not None
         and (best_so_far is None or run.weighted_score > best_so_far)
     )
@@ -321,9 +325,11 @@ def proposal_rows(experiment_id: uuid.UUID, sweep_id: uuid.UUID, proposals: list
             "config": p.config,
             "repeat_index": p.repeat_index,
             "status": RunStatus.PENDING.value,
+            "sample_ids": list(p.samples) if p.samples is not None else None,
             "origin": p.origin or origin,
         }
         for p in proposals
+        if p.parent_run_id is None
     ]
 
 
@@ -331,16 +337,44 @@ async def trials_of(session: AsyncSession, sweep_id: uuid.UUID) -> list[Trial]:
     """Every run of the sweep, oldest first: the whole state of its strategy."""
     rows = (
         await session.execute(
-            select(Run.id, Run.config, Run.repeat_index, Run.status, Run.weighted_score)
+            select(Run.id, Run.config, Run.repeat_index, Run.status, Run.weighted_score, Run.sample_ids,
+                   Run.samples_evaluated)
             .where(Run.sweep_id == sweep_id)
             .order_by(Run.created_at, Run.id)
         )
     ).all()
-    return [Trial(run_id=r[0], config=r[1], repeat_index=r[2], status=r[3], weighted_score=r[4]) for r in rows]
+    return [Trial(run_id=r[0], config=r[1], repeat_index=r[2], status=r[3], weighted_score=r[4],
+                  samples=tuple(r[5]) if r[5] is not None else None, samples_evaluated=r[6]) for r in rows]
 
 
 def _decide(spec: StrategySpec, trials: list[Trial]) -> Decision:
     return build_strategy(spec, trials).ask()
+
+
+async def _apply_halving(session: AsyncSession, sweep_id: uuid.UUID, decision: Decision) -> list[uuid.UUID]:
+    """Prune the runs the strategy stops and reopen the ones it continues (on a larger sample set).
+
+    A continued run keeps its stage results: `run_once` evaluates only the samples it has not seen,
+    so no sample is ever called twice for a configuration. Answers the reopened run ids.
+    """
+    done_ok = (RunStatus.COMPLETED, RunStatus.CACHED)
+    if decision.prune:
+        await session.execute(
+            update(Run).where(Run.sweep_id == sweep_id, Run.id.in_(decision.prune), Run.status.in_(done_ok))
+            .values(status=RunStatus.PRUNED)
+        )
+    reopened: list[uuid.UUID] = []
+    for proposal in decision.propose:
+        if proposal.parent_run_id is None:
+            continue
+        samples = list(proposal.samples) if proposal.samples is not None else None
+        result = await session.execute(
+            update(Run).where(Run.sweep_id == sweep_id, Run.id == proposal.parent_run_id, Run.status.in_(done_ok))
+            .values(status=RunStatus.PENDING, sample_ids=samples, started_at=None)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            reopened.append(proposal.parent_run_id)
+    return reopened
 
 
 async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: bool = False) -> list[uuid.UUID]:
@@ -374,11 +408,13 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
                                   Run.status == RunStatus.PENDING)
             )
             sweep.total_runs -= int(dropped.rowcount or 0)  # type: ignore[attr-defined]
-        if decision.propose:
-            rows = proposal_rows(plan.experiment_id, sweep_id, decision.propose, plan.sweep_type)
+        reopened = await _apply_halving(session, sweep_id, decision)
+        rows = proposal_rows(plan.experiment_id, sweep_id, decision.propose, plan.sweep_type)
+        if rows:
             await session.execute(insert(Run), rows)
             sweep.total_runs += len(rows)
-            return [row["id"] for row in rows]
+        if rows or reopened:
+            return reopened + [row["id"] for row in rows]
         if left or decision.drop:
             return []
         progress = await progress_from_db(session, sweep)

@@ -27,6 +27,7 @@ from promptlooper.offload import run_cpu, run_isolated
 from promptlooper.schemas import (
     ExperimentOut,
     ExperimentUpdate,
+    HalvingEstimate,
     RedirectIn,
     RedirectOut,
     SweepCreate,
@@ -45,6 +46,7 @@ from promptlooper.services.experiments import (
     experiment_out,
     validate_document,
 )
+from promptlooper.services.halving import projected_calls, rungs
 from promptlooper.services.settings import get_settings
 from promptlooper.services.stopping import cancel_leftovers, cancel_running_runs, refuse_while_runs_in_flight
 from promptlooper.services.strategies import Proposal, StrategySpec, build_strategy, sweep_configs
@@ -152,7 +154,21 @@ async def estimate(session: AsyncSession, ctx: AppContext, body: SweepEstimateIn
 
     # Bounded (MAX_CACHE_LOOKUPS keys over at most SAMPLED_CONFIGS configs) and yielding: fine on the loop.
     checked, cached = await count_cached(sampled, defn.sample_data, body.repeats, base_urls, lookup)
-    return SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
+    out = SweepEstimateOut(**dataclasses.asdict(with_cache(result, checked, cached)))
+    if body.early_stopping is not None:
+        out.early_stopping = halving_estimate(out, body.early_stopping.min_samples, body.early_stopping.eta,
+                                              body.halving_batch)
+    return out
+
+
+def halving_estimate(out: SweepEstimateOut, min_samples: int, eta: int, batch: int | None) -> HalvingEstimate:
+    """Best and worst LLM stage calls of the estimated sweep with early stopping (see `halving.projected_calls`)."""
+    size = batch or out.runs or 1
+    best = worst = 0
+    for start in range(0, out.runs, size):
+        b, w = projected_calls(min(size, out.runs - start), out.samples, min_samples, eta, out.stages)
+        best, worst = best + b, worst + w
+    return HalvingEstimate(rungs=rungs(out.samples, min_samples, eta), llm_calls_best=best, llm_calls_worst=worst)
 
 
 def _definition_of_estimate(body: SweepEstimateIn) -> ExperimentDefinition:
@@ -294,6 +310,10 @@ async def stop_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid
     # The sweep row first: workers claim runs under a share lock on it, so taking it before the run
     # rows keeps one lock order (no deadlock) and no run can start once the pending ones are dropped.
     await session.execute(update(Sweep).where(Sweep.id == sweep.id).values(status="stopped"))
+    # A pending run continued by early stopping keeps what it evaluated: cancelled, not dropped.
+    await session.execute(update(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING,
+                                            Run.samples_evaluated.is_not(None))
+                          .values(status=RunStatus.CANCELLED, completed_at=datetime.now(UTC)))
     await session.execute(delete(Run).where(Run.sweep_id == sweep.id, Run.status == RunStatus.PENDING))
     cancelled = await cancel_running_runs(session, sweep.id)
     experiment.status = "completed"
@@ -339,6 +359,9 @@ async def redirect_sweep(session: AsyncSession, ctx: AppContext, experiment_id: 
                        code="no_running_sweep")
     if sweep.type not in UP_FRONT_TYPES:
         raise BadRequest(f"A {sweep.type} sweep cannot be redirected yet; grid and random sweeps can.",
+                         code="unsupported_sweep_type")
+    if sweep.options.get("early_stopping"):
+        raise BadRequest("A sweep with early stopping cannot be redirected yet; stop it and start another.",
                          code="unsupported_sweep_type")
     await apply_update(session, experiment, ExperimentUpdate(parameter_space=body.parameter_space), ctx,
                        redirect=True)

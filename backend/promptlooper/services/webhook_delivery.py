@@ -202,7 +202,8 @@ async def _enrich(session: AsyncSession, kind: str, event: LiveEvent) -> dict[st
 async def _best_run(session: AsyncSession, experiment_id: uuid.UUID) -> dict[str, Any] | None:
     run = await session.scalar(
         select(Run)
-        .where(Run.experiment_id == experiment_id, Run.weighted_score.is_not(None), Run.rejected.is_(False))
+        .where(Run.experiment_id == experiment_id, Run.weighted_score.is_not(None), Run.rejected.is_(False),
+               Run.sample_ids.is_(None))  # scored on every sample: a pruned run's partial score never leads
         .order_by(Run.weighted_score.desc(), Run.created_at)
         .limit(1)
     )

@@ -61,7 +61,30 @@ def test_embedded_guided_sweep(tmp_path: Path) -> None:
         assert server.stats()["calls"] == 6 * 2
 
 
+def test_embedded_early_stopping(tmp_path: Path) -> None:
+    with LLMServer(models=["m1", "m2"]) as server:
+        path = tmp_path / "experiment.yaml"
+        doc = _doc(server.base_url) | {
+            "sample_data": [{"id": f"s{i}", "input": f"about {i}"} for i in range(4)],
+            "parameter_space": {"model": ["m1", "m2"], "temperature": [0.1, 0.2, 0.3]}}
+        path.write_text(yaml.safe_dump(doc))
+        ok = _run(tmp_path, str(path), "--early-stopping", "--min-samples", "1", "--eta", "3", "--fail-under", "0.9",
+                  "--output", str(tmp_path / "r.json"))
+        assert ok.returncode == 0, ok.stderr
+        results = json.loads((tmp_path / "r.json").read_text())
+        assert results["best_score"] == 1.0
+        # 6 configs x 1 sample, the best 2 on 3 samples (2 more each), the best of those on all 4 (1 more)
+        assert server.stats()["calls"] == 6 + 2 * 2 + 1
+        assert [e["pruned"] for e in results["leaderboard"]] == [False], "only runs scored on every sample rank"
+        assert results["best_run"]["samples_evaluated"] == 4
+        assert set(server.answered().values()) == {1}, "no sample called twice for a configuration"
+
+
 def test_errors_exit_2(tmp_path: Path) -> None:
+    tuning = _run(tmp_path, str(tmp_path / "nope.yaml"), "--eta", "3")
+    assert tuning.returncode == 2 and "--early-stopping" in tuning.stderr
+    low = _run(tmp_path, str(tmp_path / "nope.yaml"), "--early-stopping", "--eta", "1")
+    assert low.returncode == 2 and "--eta must be at least 2" in low.stderr
     missing = _run(tmp_path, str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     bad = tmp_path / "bad.yaml"

@@ -357,6 +357,31 @@ async def test_http_redirect_sweep(http_host: tuple[MCPHost, dict[str, str]], ll
         assert temps == [0.1, 0.2, 0.7]
 
 
+async def test_http_run_sweep_with_early_stopping(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
+    host, creds = http_host
+    async with http_session(host.url, creds["key"]) as session:
+        project = await call(session, "create_project", name="halving")
+        endpoint = await call(session, "configure_endpoint", label="halving", url=llm.base_url)
+        experiment = await call(
+            session, "create_experiment", project_id=project["id"], name="halving",
+            sample_data=[{"id": f"s{i}", "input": f"text {i}"} for i in range(3)],
+            pipeline_stages=[{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
+                              "prompt_template": "Say {{ input }}"}],
+            scoring_config=[{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
+            parameter_space={"model": ["m1", "m2"], "temperature": [0.31, 0.32, 0.33]})
+        calls = llm.calls
+        waited = await call(session, "run_sweep", experiment_id=experiment["id"], wait=True,
+                            early_stopping={"min_samples": 1, "eta": 3})
+        assert waited["status"]["status"] == "completed", waited
+        assert llm.calls - calls == 6 * 1 + 2 * 2, "6 configs on 1 sample, the best 2 on the other 2"
+        assert [e["pruned"] for e in waited["leaderboard"]["items"]] == [False, False]
+        board = await call(session, "get_leaderboard", experiment_id=experiment["id"], include_pruned=True)
+        assert sorted(e["pruned"] for e in board["items"]) == [False, False, True, True, True, True]
+        bad = await session.call_tool("run_sweep", {"experiment_id": experiment["id"],
+                                                    "early_stopping": {"eta": 1}})
+        assert bad.is_error and "eta" in tool_text(bad)
+
+
 async def test_http_tools_drive_a_guided_sweep(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
     host, creds = http_host
     llm.latency_s = 0.25  # the sweep is still running while the agent steers it

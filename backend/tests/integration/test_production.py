@@ -334,3 +334,35 @@ def test_a_worker_killed_mid_guided_sweep_loses_no_run_and_repays_no_completed_o
         assert sum(r["llm_calls"] for r in runs) == samples * max_runs
         answered = sum(server.answered().values())
         assert samples * max_runs <= answered <= samples * max_runs + 2, "only the parked calls may be paid again"
+
+
+def test_a_worker_killed_mid_rung_of_an_early_stopping_sweep_repays_nothing(own_stack: Stack) -> None:
+    """Early stopping on workers: one dies inside rung 1, the other continues the halving from the database."""
+    stack = own_stack
+    samples = 4  # min_samples 1, eta 3: rungs 1 -> 3 -> 4; 6 configurations: 6 + 2 x 2 + 1 x 1 calls
+    with LLMServer(models=["m1", "m2"], latency_s=0.05) as server:
+        experiment_id = stack.experiment(server.base_url, samples=samples, temperatures=[0.1, 0.2, 0.3])
+        server.hold_after(6 + 1)  # rung 0 and one call of rung 1 answered; the next ones are parked
+        started = stack.sweep(experiment_id, concurrency=2, early_stopping={"min_samples": 1, "eta": 3})
+        assert started["total_runs"] == 6
+        deadline = time.monotonic() + 30
+        while sum(server.answered().values()) < 7 or server.stats()["in_flight"] == 0 or _cache_entries(stack) < 7:
+            assert time.monotonic() < deadline, "rung 1 did not start"
+            time.sleep(0.02)
+        answered_before = server.answered()
+        victim = next(w for w in stack.workers if _holds_runs(stack, w))
+        victim.kill()
+        server.release()
+        stack.wait_completed(experiment_id)
+        runs = stack.runs(experiment_id)["items"]
+        assert len(runs) == 6, "a continued configuration is the same run; none lost"
+        assert sorted(r["status"] for r in runs) == ["completed"] + ["pruned"] * 5, runs
+        assert sorted(r["samples_evaluated"] for r in runs) == [1, 1, 1, 1, 3, 4]
+        for run in runs:
+            detail = stack.http.get(f"/runs/{run['id']}").json()
+            ids = [s["sample_id"] for s in detail["stage_results"]]
+            assert len(ids) == len(set(ids)) == run["samples_evaluated"], "no sample twice in a run"
+        answered = server.answered()
+        repaid = {d for d, n in answered_before.items() if answered[d] != n}
+        assert not repaid, "a call answered before the kill was made again"
+        assert 11 <= sum(answered.values()) <= 11 + 2, "only the calls parked at the kill may be paid again"

@@ -215,10 +215,10 @@ def test_the_cli_is_quiet_by_default_and_gates_ci(tmp_path: Path) -> None:
         assert re.search(r"\b(INFO|DEBUG)\b", debug.stderr)
 
 
-def test_early_stopping_is_a_clear_error_for_now(tmp_path: Path) -> None:
+def test_bad_run_options_are_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("name: x\n")
-    for args in (("--early-stopping",), ("--sweep", "bogus")):
+    for args in (("--min-samples", "2"), ("--early-stopping", "--min-samples", "0"), ("--sweep", "bogus")):
         result = _cli(tmp_path, "run", str(path), *args)
         assert result.returncode == 2 and "promptlooper run:" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr

@@ -591,7 +591,8 @@ export interface paths {
         };
         /**
          * Get Leaderboard
-         * @description Top configurations by weighted score (or any score); rejected runs are left out; `sweep_id`: one sweep's.
+         * @description Top configurations by weighted score (or any score) among runs scored on every sample; rejected runs are
+         *     left out; `sweep_id`: one sweep's; `include_pruned`: add runs stopped early (marked `pruned`).
          */
         get: operations["get_leaderboard"];
         put?: never;
@@ -1447,6 +1448,25 @@ export interface components {
             username: string;
         };
         /**
+         * EarlyStopping
+         * @description Successive halving over samples: every configuration starts on `min_samples` samples; the best
+         *     1/eta of a rung continue on eta times more until the survivors have seen every sample.
+         */
+        EarlyStopping: {
+            /**
+             * Eta
+             * @description keep the best 1/eta of each rung, on eta times more samples
+             * @default 3
+             */
+            eta: number;
+            /**
+             * Min Samples
+             * @description samples every configuration runs on first
+             * @default 4
+             */
+            min_samples: number;
+        };
+        /**
          * EndpointCreate
          * @description A new LLM endpoint.
          */
@@ -1630,6 +1650,12 @@ export interface components {
              */
             llm_calls: number;
             /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
+            /**
              * Stopped
              * @description Stopped by a user (runs not started were dropped)
              * @default false
@@ -1806,6 +1832,12 @@ export interface components {
              * @default 0
              */
             llm_calls: number;
+            /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
             /**
              * Reason
              * @enum {string}
@@ -2033,6 +2065,27 @@ export interface components {
             n_startup: number;
         };
         /**
+         * HalvingEstimate
+         * @description LLM stage calls of a sweep with early stopping: every run on every sample (worst), or as the rungs prune.
+         */
+        HalvingEstimate: {
+            /**
+             * Llm Calls Best
+             * @description every rung keeps only its best 1/eta (all runs succeed)
+             */
+            llm_calls_best: number;
+            /**
+             * Llm Calls Worst
+             * @description no pruning: every run on every sample
+             */
+            llm_calls_worst: number;
+            /**
+             * Rungs
+             * @description samples per rung, the last one every sample
+             */
+            rungs: number[];
+        };
+        /**
          * HealthOut
          * @description Health of the process and its dependencies.
          */
@@ -2224,6 +2277,12 @@ export interface components {
              * @description Wilcoxon signed-rank p-value against the leader, paired over the samples both were scored on (null for the leader)
              */
             p_value?: number | null;
+            /**
+             * Pruned
+             * @description stopped early (include_pruned=true): scored on a subset
+             * @default false
+             */
+            pruned: boolean;
             /** Rank */
             rank: number;
             /**
@@ -2243,6 +2302,11 @@ export interface components {
              * @default 0
              */
             samples: number;
+            /**
+             * Samples Evaluated
+             * @description samples the scores cover
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number;
@@ -2825,6 +2889,17 @@ export interface components {
             llm_calls_paid: number;
             /** Origin */
             origin?: string | null;
+            /**
+             * Partial
+             * @description Evaluated on a subset of the samples so far (early stopping)
+             * @default false
+             */
+            partial: boolean;
+            /**
+             * Samples Evaluated
+             * @description Samples the scores cover (early stopping: a subset)
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -2897,6 +2972,17 @@ export interface components {
             llm_calls_paid: number;
             /** Origin */
             origin?: string | null;
+            /**
+             * Partial
+             * @description Evaluated on a subset of the samples so far (early stopping)
+             * @default false
+             */
+            partial: boolean;
+            /**
+             * Samples Evaluated
+             * @description Samples the scores cover (early stopping: a subset)
+             */
+            samples_evaluated?: number | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -3008,6 +3094,12 @@ export interface components {
              * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
              */
             p_value?: number | null;
+            /**
+             * Partial
+             * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
+             * @default false
+             */
+            partial: boolean;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3023,6 +3115,11 @@ export interface components {
             sample_scores: {
                 [key: string]: number;
             };
+            /**
+             * Samples Evaluated
+             * @description samples the scores cover (early stopping: fewer than the experiment's for a pruned run)
+             */
+            samples_evaluated?: number | null;
             /**
              * Score Details
              * @default []
@@ -3112,10 +3209,17 @@ export interface components {
             /** Origin */
             origin?: string | null;
             /**
+             * Partial
+             * @default false
+             */
+            partial: boolean;
+            /**
              * Runs
              * @default 1
              */
             runs: number;
+            /** Samples Evaluated */
+            samples_evaluated?: number | null;
             /** Scores */
             scores?: {
                 [key: string]: number | null;
@@ -3236,6 +3340,12 @@ export interface components {
              * @description Wilcoxon signed-rank p-value against the leading configuration over the samples both were scored on
              */
             p_value?: number | null;
+            /**
+             * Partial
+             * @description early stopping: evaluated on a subset of the samples (pruned, or waiting to be continued)
+             * @default false
+             */
+            partial: boolean;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3243,6 +3353,11 @@ export interface components {
              * @default 0
              */
             repeat_index: number;
+            /**
+             * Samples Evaluated
+             * @description samples the scores cover (early stopping: fewer than the experiment's for a pruned run)
+             */
+            samples_evaluated?: number | null;
             /**
              * Scores
              * @default {}
@@ -3688,6 +3803,8 @@ export interface components {
             budget: components["schemas"]["Budget"];
             /** Concurrency */
             concurrency?: number | null;
+            /** @description successive halving over samples, for any type; stopped runs end `pruned` */
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
             guided?: components["schemas"]["GuidedOptions"] | null;
             /** Max Runs */
             max_runs?: number | null;
@@ -3712,7 +3829,7 @@ export interface components {
         SweepDetail: {
             /**
              * Best Score
-             * @description the best weighted score of the sweep's succeeded runs
+             * @description the best weighted score of the sweep's succeeded runs scored on every sample
              */
             best_score: number | null;
             /** Cached */
@@ -3745,6 +3862,12 @@ export interface components {
             };
             /** Pending */
             pending: number;
+            /**
+             * Pruned
+             * @description runs stopped early by early stopping
+             * @default 0
+             */
+            pruned: number;
             /** Running */
             running: number;
             /** Status */
@@ -3769,6 +3892,9 @@ export interface components {
          */
         SweepEstimateIn: {
             document: components["schemas"]["EstimateDocument"];
+            early_stopping?: components["schemas"]["EarlyStopping"] | null;
+            /** Halving Batch */
+            halving_batch?: number | null;
             /** Max Runs */
             max_runs?: number | null;
             /**
@@ -3812,6 +3938,7 @@ export interface components {
              * @default 0
              */
             cost_usd_uncached: number;
+            early_stopping?: components["schemas"]["HalvingEstimate"] | null;
             /**
              * Llm Calls
              * @description chat calls of the pipeline stages (`calls` adds scorer calls)
@@ -3920,6 +4047,12 @@ export interface components {
              * @default 0
              */
             llm_calls: number;
+            /**
+             * Pruned
+             * @description Runs stopped early by successive halving (counted in `completed`)
+             * @default 0
+             */
+            pruned: number;
             /** Tokens In */
             tokens_in: number;
             /**
@@ -6350,6 +6483,7 @@ export interface operations {
                 /** @description A run field or a score name; prefix `-` for descending */
                 sort?: string;
                 sweep_id?: string | null;
+                include_pruned?: boolean;
             };
             header?: never;
             path: {

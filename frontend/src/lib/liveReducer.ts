@@ -29,6 +29,8 @@ export interface LiveRun {
   tokens_out: number;
   cost_estimate: number;
   duration_ms: number | null;
+  /** Scored on a subset of the samples so far (early stopping): not leaderboard material yet. */
+  partial?: boolean;
   /** Who proposed the run (grid, random, sampler, agent, redirect, user); null from an older server. */
   origin: string | null;
   /** seq of the event that finished the run (newer wins). */
@@ -363,6 +365,7 @@ function recordRun(state: LiveState, event: RunEvent, seq: number | null): LiveS
     tokens_out: num(d.tokens_out),
     cost_estimate: num(d.cost_estimate),
     duration_ms: numOrNull(d.duration_ms),
+    partial: d.partial === true,
     origin: str(d.origin) ?? existing?.origin ?? null,
     seq: order,
   };

@@ -92,6 +92,19 @@ describe("Run detail", { timeout: 30_000 }, () => {
     expect(screen.getByTestId("summary-calls")).toHaveTextContent("0");
   });
 
+  it("says on how many samples a pruned run was scored", async () => {
+    api(() => run, { ...run, status: "pruned", partial: true, samples_evaluated: 4 });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    expect(await screen.findByTestId("run-samples-evaluated")).toHaveTextContent("pruned after 4 samples");
+  });
+
+  it("shows no sample count for a run scored on every sample", async () => {
+    api(() => run, { ...run, partial: false, samples_evaluated: 1 });
+    renderAt(<RunDetailPage />, "/runs/:runId", `/runs/${RUN}`);
+    await screen.findByTestId("stage-result-s1-0");
+    expect(screen.queryByTestId("run-samples-evaluated")).not.toBeInTheDocument();
+  });
+
   it("rates with stars optimistically and keyboard-operably", async () => {
     const user = userEvent.setup();
     let release: () => void = () => {};

@@ -81,6 +81,13 @@ function RunView({ run }: { run: RunDetail }) {
           <span className="flex items-center gap-3">
             Run <span className="font-mono">{shortId(run.id)}</span>
             <StatusBadge status={run.status} />
+            {run.partial && (
+              <Badge>
+                <span data-testid="run-samples-evaluated" title="Early stopping: the scores cover these samples only">
+                  {run.status === "pruned" ? "pruned after" : "so far"} {run.samples_evaluated ?? "?"} samples
+                </span>
+              </Badge>
+            )}
             {run.rejected && (
               <Badge tone="bad">
                 <span data-testid="run-rejected-badge">rejected</span>

@@ -10,13 +10,15 @@ export interface ExperimentListParams extends ListParams {
 }
 export interface RunListParams extends ListParams {
   sort?: string;
-  status?: "pending" | "running" | "completed" | "failed" | "cached" | "cancelled";
+  status?: "pending" | "running" | "completed" | "failed" | "cached" | "pruned" | "cancelled";
   sweep_id?: string;
 }
 export interface LeaderboardParams {
   limit?: number;
   sort?: string;
   sweep_id?: string;
+  /** Add runs stopped early by early stopping (scored on a subset of the samples), marked `pruned`. */
+  include_pruned?: boolean;
 }
 export interface EventListParams {
   after?: number;

@@ -43,6 +43,8 @@ function entry(runId: string, weighted: number, keyword: number, model = "m1", t
     p_value: null,
     p_adjusted: null,
     tied_with_best: null,
+    pruned: false,
+    samples_evaluated: 3,
   };
 }
 
@@ -145,6 +147,28 @@ describe("Leaderboard", () => {
     expect(ranks).toEqual(["1", "2", "3", "4", "5"]);
   });
 
+  it("adds pruned runs on request, marked with the samples they were scored on", async () => {
+    const pruned = { ...entry("run-pruned", 0.95, 0.9), pruned: true, status: "pruned", samples_evaluated: 2 };
+    const fetchMock = vi.fn(async (request: Request) => {
+      const url = new URL(request.url);
+      const items = url.searchParams.get("include_pruned") === "true" ? [pruned, ...SERVER] : SERVER;
+      return new Response(JSON.stringify({ items: items.map((e, i) => ({ ...e, rank: i + 1 })) }), {
+        status: 200,
+        headers: { "Content-Type": "application/json" },
+      });
+    });
+    vi.stubGlobal("fetch", fetchMock);
+    render(<Leaderboard experimentId="exp-1" sweptKeys={[]} scorerNames={["keyword"]} />, { wrapper: wrapper(client) });
+    await waitFor(() => expect(screen.getAllByTestId("leaderboard-row")).toHaveLength(3));
+    expect(screen.queryByTestId("leaderboard-pruned")).not.toBeInTheDocument();
+    await userEvent.click(screen.getByTestId("leaderboard-include-pruned"));
+    await waitFor(() => expect(rowIds()).toEqual(["run-pruned", "run-aaaaaaaa", "run-bbbbbbbb", "run-cccccccc"]));
+    const marks = screen.getAllByTestId("leaderboard-pruned");
+    expect(marks).toHaveLength(1);
+    expect(marks[0]).toHaveAttribute("title", "Pruned by early stopping: scored on 2 samples");
+    expect(new URL((fetchMock.mock.calls.at(-1)![0] as Request).url).searchParams.get("include_pruned")).toBe("true");
+  });
+
   it("re-ranks by any scorer, server-side", async () => {
     const fetchMock = serveLeaderboard(SERVER);
     vi.stubGlobal("fetch", fetchMock);
@@ -210,6 +234,11 @@ describe("mergeLeaderboard", () => {
       ["a", 2, false],
       ["b", 1, false],
     ]);
+  });
+
+  it("leaves out live runs scored on part of the samples (early stopping climbing its rungs)", () => {
+    const climbing = { ...live("c", 0.99), partial: true };
+    expect(mergeLeaderboard(server, [climbing, live("d", 0.5)], "weighted_score", 10).map((r) => r.run_id)).toEqual(["a", "b", "d"]);
   });
 
   it("merges live runs of one new configuration into one row (the best)", () => {

@@ -8,7 +8,7 @@ import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
 import { configValue, keyLabel } from "../runs/configValue";
-import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, OriginBadge, Select, Skeleton } from "../ui";
+import { Badge, Button, Card, CardHeader, Checkbox, cn, EmptyState, ErrorMessage, OriginBadge, Select, Skeleton } from "../ui";
 import { mergeLeaderboard, type LeaderboardRow } from "./mergeLeaderboard";
 
 const ROW_HEIGHT = 40;
@@ -29,8 +29,14 @@ export interface LeaderboardProps {
 export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [], expectedRows = 0, emptyHint }: LeaderboardProps) {
   const [sort, setSort] = useState("weighted_score");
   const [limit, setLimit] = useState(10);
+  const [includePruned, setIncludePruned] = useState(false);
   const sweepId = useSweepScope();
-  const query = useLeaderboard(experimentId, sweepId ? { limit, sort, sweep_id: sweepId } : { limit, sort });
+  const query = useLeaderboard(experimentId, {
+    limit,
+    sort,
+    ...(sweepId ? { sweep_id: sweepId } : {}),
+    ...(includePruned ? { include_pruned: true } : {}),
+  });
   const navigate = useNavigate();
   const rows = useMemo(
     () => mergeLeaderboard(query.data?.items ?? [], liveRuns, sort, limit),
@@ -42,9 +48,17 @@ export function Leaderboard({ experimentId, sweptKeys, scorerNames, liveRuns = [
     <Card data-testid="leaderboard">
       <CardHeader
         title="Leaderboard"
-        description="One row per configuration, shown by its best run; rejected configurations are left out."
+        description="One row per configuration scored on every sample, shown by its best run; rejected configurations are left out."
         actions={
           <>
+            <Checkbox
+              label="Show pruned"
+              title="Add runs early stopping stopped (scored on fewer samples)"
+              checked={includePruned}
+              onChange={(e) => setIncludePruned(e.target.checked)}
+              className="whitespace-nowrap text-muted"
+              data-testid="leaderboard-include-pruned"
+            />
             <label className="flex items-center gap-2 whitespace-nowrap text-sm text-muted">
               Rank by
               <Select value={sort} onChange={(e) => setSort(e.target.value)} className="h-8 w-auto" data-testid="leaderboard-sort">
@@ -194,7 +208,14 @@ export function LeaderboardTable({
               }}
             >
               <td className="num px-3 text-muted">{row.rank}</td>
-              <td className="num px-3 text-right font-semibold">
+              <td className="num whitespace-nowrap px-3 text-right font-semibold">
+                {row.pruned && (
+                  <Badge className="mr-1 align-middle">
+                    <span data-testid="leaderboard-pruned" title={`Pruned by early stopping: scored on ${row.samples_evaluated ?? "?"} samples`}>
+                      pruned
+                    </span>
+                  </Badge>
+                )}
                 <span data-testid="leaderboard-score">{formatScore(row.weighted_score)}</span>
                 {row.ci_low !== null && (
                   <span

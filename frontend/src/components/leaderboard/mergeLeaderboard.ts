@@ -33,6 +33,9 @@ export interface LeaderboardRow {
   p_adjusted: number | null;
   /** Not significantly different from the leader (true for the leader; null: not tested). */
   tied_with_best: boolean | null;
+  /** Stopped early by early stopping (shown only with include_pruned): scored on `samples_evaluated` samples. */
+  pruned?: boolean;
+  samples_evaluated?: number | null;
 }
 
 /** JSON with sorted keys: the same configuration gives the same text whatever its key order. */
@@ -103,6 +106,8 @@ export function mergeLeaderboard(
       p_value: entry.p_value ?? null,
       p_adjusted: entry.p_adjusted ?? null,
       tied_with_best: entry.tied_with_best ?? null,
+      pruned: entry.pruned ?? false,
+      samples_evaluated: entry.samples_evaluated ?? null,
     };
     rows.set(`s:${entry.run_id}`, row);
     for (const id of identities(row)) if (!known.has(id)) known.set(id, `s:${entry.run_id}`);
@@ -112,6 +117,7 @@ export function mergeLeaderboard(
   const worst = serverFull ? Math.min(...server.map((e) => sortValue({ weighted_score: e.weighted_score ?? null, scores: e.scores ?? {} }, sort) ?? -Infinity)) : -Infinity;
   for (const run of live) {
     if (run.status !== "completed" && run.status !== "cached") continue;
+    if (run.partial) continue; // early stopping: scored on a subset of the samples so far, not ranked
     const value = sortValue(run, sort);
     if (value === null) continue;
     // A run the server already lists keeps the server's values (they include re-scores and ratings),

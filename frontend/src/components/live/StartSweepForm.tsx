@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/client";
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
 import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
-import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
+import { Button, Card, CardBody, CardHeader, Checkbox, ErrorMessage, Field, Input, Select } from "../ui";
 
 type SweepType = "grid" | "random" | "guided";
 
@@ -15,6 +15,17 @@ const TYPE_HINTS: Record<SweepType, string> = {
 };
 
 const GUIDED_DEFAULT_RUNS = 30; // the server's default max_runs for a guided sweep
+
+const EARLY_STOPPING_HINT =
+  "Successive halving: every configuration first runs on the first N samples; only the best 1/eta go on with eta× more, until the survivors have seen every sample.";
+
+/** With early stopping: the LLM stage calls best case (as the rungs prune) and worst case (no pruning). */
+export function describeHalving(e: SweepEstimate): string | null {
+  const halving = e.early_stopping;
+  if (!halving) return null;
+  const rungs = halving.rungs.length > 1 ? ` (rungs of ${halving.rungs.join(" → ")} samples)` : " (min samples cover every sample: nothing to prune)";
+  return `early stopping: ${formatInt(halving.llm_calls_best)} LLM calls best case, ${formatInt(halving.llm_calls_worst)} worst case${rungs}`;
+}
 
 /** One line: runs, calls (stage and scorer), tokens, and the cost still to pay once the cache answered its part. */
 export function describeEstimate(e: SweepEstimate): string {
@@ -45,6 +56,10 @@ const optionalInt = (text: string): number | null => {
   return Number.isFinite(value) ? Math.trunc(value) : null;
 };
 
+/** The sweep's `early_stopping` option (null: off); the server refuses values out of range, so clamp. */
+const halvingOf = (on: boolean, minSamples: string, eta: string) =>
+  on ? { min_samples: Math.max(1, optionalInt(minSamples) ?? 4), eta: Math.max(2, optionalInt(eta) ?? 3) } : null;
+
 /** Start a grid, random or guided sweep, with an estimate of what it will cost before it starts. */
 export function StartSweepForm({ experiment, disabled }: { experiment: Experiment; disabled?: boolean }) {
   const [type, setType] = useState<SweepType>("grid");
@@ -54,6 +69,9 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
   const [seed, setSeed] = useState("");
   const [maxTokens, setMaxTokens] = useState("");
   const [maxCost, setMaxCost] = useState("");
+  const [earlyStopping, setEarlyStopping] = useState(false);
+  const [minSamples, setMinSamples] = useState("4");
+  const [eta, setEta] = useState("3");
   const start = useStartSweep(experiment.id);
   // Estimating a huge grid costs the server real time: wait until the form is used.
   const [touched, setTouched] = useState(false);
@@ -62,12 +80,15 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
 
   const estimateBody = useMemo<SweepEstimateIn | null>(() => {
     if (needsCap && !optionalInt(maxRuns)) return null;
+    const halving = halvingOf(earlyStopping, minSamples, eta);
     // A guided sweep makes at most max_runs distinct configurations: estimated as that many random draws.
     return {
       type: type === "guided" ? "random" : type,
       max_runs: type === "guided" ? (optionalInt(maxRuns) ?? GUIDED_DEFAULT_RUNS) : optionalInt(maxRuns),
       repeats: Math.max(1, optionalInt(repeats) ?? 1),
       seed: optionalInt(seed),
+      // A guided sweep halves each wave (its concurrency) on its own.
+      ...(halving ? { early_stopping: halving, halving_batch: type === "guided" ? optionalInt(concurrency) : null } : {}),
       document: {
         name: experiment.name,
         project_id: experiment.project_id,
@@ -77,7 +98,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
         parameter_space: experiment.parameter_space as SweepEstimateIn["document"]["parameter_space"],
       },
     };
-  }, [experiment, type, maxRuns, repeats, seed, needsCap]);
+  }, [experiment, type, maxRuns, repeats, seed, needsCap, earlyStopping, minSamples, eta, concurrency]);
   const estimate = useSweepEstimate(useDebounced(estimateBody, 400), { enabled: touched || autoEstimate });
   // What is already cached changes as runs finish: estimate again when the experiment's runs change.
   const queryClient = useQueryClient();
@@ -87,6 +108,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    const halving = halvingOf(earlyStopping, minSamples, eta);
     start.mutate({
       type,
       max_runs: optionalInt(maxRuns),
@@ -94,6 +116,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
       concurrency: optionalInt(concurrency),
       seed: optionalInt(seed),
       budget: { max_tokens: optionalInt(maxTokens) ?? 0, max_cost_usd: maxCost.trim() ? Number(maxCost) || 0 : 0 },
+      ...(halving ? { early_stopping: halving } : {}),
     });
   };
 
@@ -145,13 +168,32 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
           <Field label="Cost budget (USD)" hint="Pause after this much is spent (cache hits cost nothing).">
             <Input type="number" min={0} step="0.01" value={maxCost} onChange={(e) => setMaxCost(e.target.value)} />
           </Field>
+          <div className="sm:col-span-2 lg:col-span-4">
+            <Checkbox
+              label="Early stopping"
+              checked={earlyStopping}
+              onChange={(e) => setEarlyStopping(e.target.checked)}
+              data-testid="sweep-early-stopping"
+            />
+            <p className="mt-1 text-xs text-muted">{EARLY_STOPPING_HINT}</p>
+          </div>
+          {earlyStopping && (
+            <>
+              <Field label="Min samples" hint="Samples every configuration runs on first.">
+                <Input type="number" min={1} value={minSamples} onChange={(e) => setMinSamples(e.target.value)} data-testid="sweep-min-samples" />
+              </Field>
+              <Field label="Eta" hint="Keep the best 1/eta of each rung (at least 2).">
+                <Input type="number" min={2} max={100} value={eta} onChange={(e) => setEta(e.target.value)} data-testid="sweep-eta" />
+              </Field>
+            </>
+          )}
           <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
             <Button type="submit" variant="primary" loading={start.isPending} disabled={disabled} data-testid="start-sweep">
               Start sweep
             </Button>
             <p className="num min-h-5 text-sm text-muted" aria-live="polite" data-testid="sweep-estimate">
               {estimate.data
-                ? (type === "guided" ? "At most: " : "") + describeEstimate(estimate.data)
+                ? [(type === "guided" ? "At most: " : "") + describeEstimate(estimate.data), describeHalving(estimate.data)].filter(Boolean).join(" · ")
                 : estimate.isFetching
                   ? "Estimating…"
                   : needsCap && !optionalInt(maxRuns)

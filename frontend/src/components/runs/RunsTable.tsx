@@ -15,7 +15,15 @@ import { configValue, keyLabel } from "./configValue";
 export const RUNS_PAGE_SIZE = 100;
 const ROW_HEIGHT = 40;
 type RunStatus = NonNullable<RunListParams["status"]>;
-const STATUSES: RunStatus[] = ["completed", "cached", "failed", "cancelled", "running", "pending"];
+const STATUSES: RunStatus[] = ["completed", "cached", "failed", "pruned", "cancelled", "running", "pending"];
+
+/** Early stopping: a run scored on a subset of the samples (pruned, or still climbing the rungs). */
+function samplesNote(run: Run): string | null {
+  if (run.samples_evaluated == null) return null;
+  if (run.status === "pruned") return `Pruned by early stopping after ${run.samples_evaluated} samples`;
+  if (run.partial) return `Early stopping: scored on ${run.samples_evaluated} samples so far`;
+  return null;
+}
 
 interface Column {
   id: string;
@@ -59,12 +67,16 @@ export function RunsTable({
         label: "Status",
         sort: "status",
         width: "w-44",
-        render: (run) => (
-          <span className="inline-flex items-center gap-1.5">
-            <StatusBadge status={run.rejected ? "rejected" : run.status} />
-            <OriginBadge origin={run.origin} />
-          </span>
-        ),
+        render: (run) => {
+          const note = samplesNote(run);
+          return (
+            <span title={note ?? undefined} className="inline-flex items-center gap-1.5" data-testid={note ? "run-partial" : undefined}>
+              <StatusBadge status={run.rejected ? "rejected" : run.status} />
+              {note && <span className="num text-xs text-muted">{run.samples_evaluated}</span>}
+              <OriginBadge origin={run.origin} />
+            </span>
+          );
+        },
       },
       {
         id: "weighted_score",

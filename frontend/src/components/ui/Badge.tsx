@@ -29,6 +29,7 @@ const STATUS_TONES: Record<string, BadgeTone> = {
   cached: "good",
   failed: "bad",
   cancelled: "warn",
+  pruned: "neutral",
   stopped: "warn",
   rejected: "bad",
 };
