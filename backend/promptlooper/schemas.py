@@ -426,7 +426,7 @@ class EndpointTestOut(BaseModel):
 WebhookEvent = Literal[
     "experiment.started", "experiment.completed", "experiment.paused", "new_best_found",
     "budget.exhausted", "human_needed", "run.failed", "experiment.resumed", "run.approved", "run.rejected",
-    "experiment.redirected", "proposal.created", "*",
+    "experiment.redirected", "proposal.created", "proposal.approved", "proposal.rejected", "*",
 ]
 
 
@@ -531,11 +531,31 @@ class Budget(InModel):
     max_cost_usd: Annotated[float, Field(ge=0, le=10**9)] = 0.0
 
 
+class RewriteOptions(InModel):
+    """Prompt rewriting: an optimizer model proposes prompt variants every `every` finished runs."""
+
+    endpoint_id: uuid.UUID | None = Field(default=None, description="the optimizer's endpoint (None: the default)")
+    model: Annotated[str, Field(min_length=1, max_length=200, description="the optimizer model")]
+    field: Literal["prompt_template", "system_prompt"] = "prompt_template"
+    stage: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="the stage whose prompt is rewritten (default: the first)")
+    every: Annotated[int, Field(ge=1, le=10_000, description="propose after every N finished runs")] = 8
+    candidates: Annotated[int, Field(ge=1, le=10, description="variants asked for per round")] = 2
+    approval: Literal["required", "auto"] = Field(default="required", description=(
+        "required: proposals wait for approve/reject before any call is spent on them; auto: approved at once"))
+    meta_prompt: Annotated[str, Field(min_length=1, max_length=20_000)] | None = Field(default=None, description=(
+        "Jinja2 template of the optimizer's user message (default: the built-in OPRO-style meta-prompt); "
+        "names: current, field, stage, candidates, best, worst (lists of {prompt, score, samples: "
+        "[{input, output, reasons}]})"))
+    params: dict[str, Any] = Field(default_factory=dict, description="request parameters of the optimizer call")
+
+
 class GuidedOptions(InModel):
     """Options of a guided (Optuna TPE) sweep."""
 
     n_startup: Annotated[int, Field(ge=1, le=10_000, description=(
         "random trials before TPE models the results (default 8)"))] = 8
+    rewrite: RewriteOptions | None = None
 
 
 class SweepCreate(InModel):
@@ -885,3 +905,40 @@ class CacheInvalidated(BaseModel):
     """How many cached responses were deleted."""
 
     deleted: int
+
+
+class ProposalOut(BaseModel):
+    """A prompt variant proposed by a guided sweep's optimizer model."""
+
+    id: uuid.UUID
+    sweep_id: uuid.UUID
+    experiment_id: uuid.UUID
+    stage: str
+    field: str
+    text: str = Field(description="the variant (as edited on approval, if it was)")
+    proposed_text: str = Field(description="what the optimizer wrote")
+    status: Literal["pending", "approved", "rejected"]
+    dropped: bool = Field(description="refused by the checks (empty, unchanged, JSON, undefined names, "
+                                      "a duplicate): rejected at once, with the reason")
+    reason: str | None
+    diff_base: str | None = Field(description="the best run's prompt when it was proposed (diff against it)")
+    base_run_id: uuid.UUID | None
+    projected_tokens: int = Field(description="tokens one run of the best configuration took (x repeats)")
+    projected_cost: float = Field(description="what that run cost (x repeats): about what approving spends")
+    projected_calls: int
+    run_ids: list[uuid.UUID] = Field(description="runs made for it once approved")
+    decided_by: str | None
+    decided_at: UTCTime | None
+    created_at: UTCTime
+
+
+class ProposalApprove(InModel):
+    """Approve a proposal, optionally editing its text first."""
+
+    text: Annotated[str, Field(min_length=1, max_length=100_000)] | None = None
+
+
+class ProposalReject(InModel):
+    """Reject a proposal."""
+
+    reason: Annotated[str, Field(max_length=2000)] | None = None
