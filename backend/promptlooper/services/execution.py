@@ -213,10 +213,20 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
             if not runs:
                 if not await policy.advance(ctx, rt, sweep_id):
                     break  # completed (or no longer running)
+                if (plan.options.get("guided") or {}).get("rewrite"):
+                    state.progress = await _reload_progress(ctx, sweep_id, state.progress)  # + optimizer calls
                 continue
             await _execute_wave(ctx, rt, control, state, runs)
     finally:
         rt.controls.pop(sweep_id, None)
+
+
+async def _reload_progress(ctx: AppContext, sweep_id: uuid.UUID,
+                           fallback: policy.SweepProgress) -> policy.SweepProgress:
+    """The sweep's counters from the database (a rewriting sweep's optimizer calls land there, not here)."""
+    async with session_scope(ctx.sessionmaker) as session:
+        sweep = await session.get(Sweep, sweep_id)
+        return fallback if sweep is None else await policy.progress_from_db(session, sweep)
 
 
 @dataclass
