@@ -932,6 +932,26 @@ class ProposalOut(BaseModel):
     created_at: UTCTime
 
 
+class ProposalRoundOut(BaseModel):
+    """One call of the sweep's optimizer: what it cost and, when it proposed nothing, why."""
+
+    round: int
+    status: Literal["generating", "done", "failed"]
+    reason: str | None = Field(description="why the round proposed nothing (endpoint down, budget spent, ...)")
+    cached: bool
+    tokens_in: int
+    tokens_out: int
+    cost_spent: float
+    started_at: UTCTime
+    finished_at: UTCTime | None
+
+
+class ProposalPage(Page[ProposalOut]):
+    """A page of proposals, and every optimizer round of the sweep (oldest first)."""
+
+    rounds: list[ProposalRoundOut] = Field(default_factory=list)
+
+
 class ProposalApprove(InModel):
     """Approve a proposal, optionally editing its text first."""
 

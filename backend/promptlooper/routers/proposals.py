@@ -9,19 +9,19 @@ from fastapi import APIRouter, Body, Query
 
 from promptlooper.deps import CtxDep, CurrentUser, SessionDep, WriterUser
 from promptlooper.routers.common import READ_ONE, WRITE_ONE, Limit, Offset, errors
-from promptlooper.schemas import Page, ProposalApprove, ProposalOut, ProposalReject
+from promptlooper.schemas import ProposalApprove, ProposalOut, ProposalPage, ProposalReject
 from promptlooper.services import proposals as service
 
 router = APIRouter(tags=["proposals"])
 
 
-@router.get("/sweeps/{sweep_id}/proposals", response_model=Page[ProposalOut], responses=READ_ONE)
+@router.get("/sweeps/{sweep_id}/proposals", response_model=ProposalPage, responses=READ_ONE)
 async def list_proposals(
     sweep_id: uuid.UUID, _: CurrentUser, session: SessionDep,
     status: Annotated[Literal["pending", "approved", "rejected"] | None, Query(description="only these")] = None,
     limit: Limit = 50, offset: Offset = 0,
-) -> Page[ProposalOut]:
-    """The sweep's prompt proposals, newest first, each with its diff base and projected cost."""
+) -> ProposalPage:
+    """The sweep's prompt proposals, newest first (with its diff base and projected cost), and its optimizer rounds."""
     return await service.list_proposals(session, sweep_id, status, limit, offset)
 
 

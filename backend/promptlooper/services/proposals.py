@@ -27,7 +27,7 @@ from promptlooper.engine.space import config_hash
 from promptlooper.errors import Conflict, InvalidDefinition, NotFound
 from promptlooper.events import types as ev
 from promptlooper.models import Experiment, PromptProposal, ProposalRound, Run, Sweep
-from promptlooper.schemas import Page, ProposalApprove, ProposalOut, ProposalReject
+from promptlooper.schemas import ProposalApprove, ProposalOut, ProposalPage, ProposalReject, ProposalRoundOut
 from promptlooper.services import rewrite
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.common import get_or_404
@@ -173,7 +173,7 @@ async def store_round(ctx: AppContext, rt: Runtime, read: RoundInput, round_id: 
 
 
 async def list_proposals(session: AsyncSession, sweep_id: uuid.UUID, status: str | None, limit: int,
-                         offset: int) -> Page[ProposalOut]:
+                         offset: int) -> ProposalPage:
     """A page of the sweep's proposals, newest first (`status` filters; dropped ones are `rejected`)."""
     await get_or_404(session, Sweep, sweep_id, "Sweep")
     where = [PromptProposal.sweep_id == sweep_id]
@@ -183,7 +183,10 @@ async def list_proposals(session: AsyncSession, sweep_id: uuid.UUID, status: str
     rows = (await session.scalars(select(PromptProposal).where(*where)
                                   .order_by(PromptProposal.created_at.desc(), PromptProposal.id)
                                   .limit(limit).offset(offset))).all()
-    return Page(items=[proposal_out(r) for r in rows], total=total, limit=limit, offset=offset)
+    rounds = (await session.scalars(select(ProposalRound).where(ProposalRound.sweep_id == sweep_id)
+                                    .order_by(ProposalRound.round).limit(1000))).all()
+    return ProposalPage(items=[proposal_out(r) for r in rows], total=total, limit=limit, offset=offset,
+                        rounds=[ProposalRoundOut.model_validate(r, from_attributes=True) for r in rounds])
 
 
 async def _locked(session: AsyncSession, proposal_id: uuid.UUID) -> tuple[PromptProposal, Sweep]:

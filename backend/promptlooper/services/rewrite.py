@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -306,6 +306,7 @@ async def maybe_start_round(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -
         options = options_of(sweep)
         if options is None:
             return False
+        await forget_lost_rounds(session, sweep_id, STALE_ROUND_S)
         every = max(1, int(options.get("every") or 8))
         max_runs = int(sweep.options.get("max_runs") or DEFAULT_MAX_RUNS)
         due = min(await _finished_runs(session, sweep_id) // every, max(1, max_runs // every))
@@ -321,6 +322,16 @@ async def maybe_start_round(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -
         return False  # another worker (or pass) claimed this round
     rt.spawn(run_round(ctx, rt, sweep_id, round_id), name=f"rewrite-{sweep_id}-{rounds + 1}")
     return True
+
+
+async def forget_lost_rounds(session: AsyncSession, sweep_id: uuid.UUID | None, older_than_s: float) -> None:
+    """Delete rounds still `generating` after `older_than_s` (their process died): the round is claimed
+    and asked again (a cached answer costs nothing). In-process, every such round is lost at a restart."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    stmt = delete(ProposalRound).where(ProposalRound.status == "generating", ProposalRound.started_at <= cutoff)
+    if sweep_id is not None:
+        stmt = stmt.where(ProposalRound.sweep_id == sweep_id)
+    await session.execute(stmt)
 
 
 async def holds_completion(session: AsyncSession, sweep: Sweep) -> bool:

@@ -34,6 +34,7 @@ from promptlooper.schemas import (
     SweepEstimateOut,
     SweepOut,
 )
+from promptlooper.services import rewrite as rewrite_rounds
 from promptlooper.services import strategies
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.auth import release_connection
@@ -440,6 +441,8 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
         # Nothing of this process survived the restart: a run still `running` in a stopped or
         # completed sweep is a leftover (in production the workers' watchdog checks leases first).
         await cancel_leftovers(ctx)
+        async with session_scope(ctx.sessionmaker) as session:  # an optimizer round in flight died with us
+            await rewrite_rounds.forget_lost_rounds(session, None, 0.0)
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
         if ids and ctx.runtime.queue_for().name == "in-process":  # this process restarts them: a new session

@@ -81,6 +81,9 @@ def test_a_proposal_waits_spends_nothing_until_approved_then_joins_the_sweep(adm
             assert item["diff_base"] == PROMPT and item["dropped"] is False and item["run_ids"] == []
             assert item["projected_calls"] == 1 and item["projected_tokens"] > 0 and item["base_run_id"]
         assert admin.get(f"/api/v1/sweeps/{sweep_id}").json()["status"] == "running", "it waits for the approval"
+        (round_,) = admin.get(f"/api/v1/sweeps/{sweep_id}/proposals").json()["rounds"]
+        assert round_["round"] == 1 and round_["status"] == "done" and round_["reason"] is None
+        assert round_["cached"] is False and round_["tokens_in"] > 0 and round_["tokens_out"] > 0
         time.sleep(0.5)
         assert server.calls == spent, "nothing is spent on a pending proposal"
 
@@ -158,6 +161,24 @@ def test_a_weak_optimizer_never_breaks_the_sweep(admin: TestClient) -> None:
         assert server.calls == 2 + 1, "garbage is never run"
         kinds = [e["type"] for e in wait_event(admin, experiment_id, "proposal.rejected")]
         assert kinds.count("proposal.created") == 1 and kinds.count("proposal.rejected") == 5
+
+
+def test_a_failing_optimizer_is_reported_and_the_sweep_completes(admin: TestClient) -> None:
+    with LLMServer(models=["m1"]) as server, LLMServer(models=["optimizer"], required_api_key="sk-right") as optimizer:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        wrong_key = make_endpoint(admin, optimizer.base_url, label="optimizer", api_key="sk-wrong")
+        experiment_id = experiment(admin, endpoint_id)
+        started = admin.post(f"/api/v1/experiments/{experiment_id}/sweep", json={
+            "type": "guided", "seed": 3, "max_runs": 2, "concurrency": 2,
+            "guided": {"rewrite": {"endpoint_id": wrong_key, "model": "optimizer", "every": 2}}})
+        assert started.status_code == 202, started.text
+        wait_status(admin, experiment_id, timeout_s=60)
+        page = admin.get(f"/api/v1/sweeps/{started.json()['sweep_id']}/proposals").json()
+        assert page["items"] == [] and len(page["rounds"]) == 1
+        assert page["rounds"][0]["status"] == "failed"
+        assert page["rounds"][0]["reason"].startswith("optimizer call failed"), page["rounds"][0]
+        assert "sk-wrong" not in str(page), "a key is never shown"
+        assert server.calls == 2 and optimizer.calls == 1
 
 
 def test_rewrite_options_are_validated(admin: TestClient) -> None:

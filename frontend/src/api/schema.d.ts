@@ -1113,7 +1113,7 @@ export interface paths {
         };
         /**
          * List Proposals
-         * @description The sweep's prompt proposals, newest first, each with its diff base and projected cost.
+         * @description The sweep's prompt proposals, newest first (with its diff base and projected cost), and its optimizer rounds.
          */
         get: operations["list_proposals"];
         put?: never;
@@ -2374,17 +2374,6 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** Page[ProposalOut] */
-        Page_ProposalOut_: {
-            /** Items */
-            items: components["schemas"]["ProposalOut"][];
-            /** Limit */
-            limit: number;
-            /** Offset */
-            offset: number;
-            /** Total */
-            total: number;
-        };
         /** Page[RunOut] */
         Page_RunOut_: {
             /** Items */
@@ -2759,6 +2748,22 @@ export interface components {
             text: string;
         };
         /**
+         * ProposalPage
+         * @description A page of proposals, and every optimizer round of the sweep (oldest first).
+         */
+        ProposalPage: {
+            /** Items */
+            items: components["schemas"]["ProposalOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Rounds */
+            rounds?: components["schemas"]["ProposalRoundOut"][];
+            /** Total */
+            total: number;
+        };
+        /**
          * ProposalReject
          * @description Reject a proposal.
          */
@@ -2816,6 +2821,36 @@ export interface components {
              * @enum {string}
              */
             type: "proposal.rejected";
+        };
+        /**
+         * ProposalRoundOut
+         * @description One call of the sweep's optimizer: what it cost and, when it proposed nothing, why.
+         */
+        ProposalRoundOut: {
+            /** Cached */
+            cached: boolean;
+            /** Cost Spent */
+            cost_spent: number;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Reason
+             * @description why the round proposed nothing (endpoint down, budget spent, ...)
+             */
+            reason: string | null;
+            /** Round */
+            round: number;
+            /** Started At */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "generating" | "done" | "failed";
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
         };
         /**
          * RangeSpec
@@ -8518,7 +8553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_ProposalOut_"];
+                    "application/json": components["schemas"]["ProposalPage"];
                 };
             };
             /** @description No or bad credentials */

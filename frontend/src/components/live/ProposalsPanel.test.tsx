@@ -21,7 +21,7 @@ function proposal(id: string, over: Record<string, unknown> = {}) {
 const dropped = proposal(P2, { status: "rejected", dropped: true, text: "", reason: "empty: the optimizer proposed no text" });
 
 function page(items: unknown[]) {
-  return { items, total: items.length, limit: 50, offset: 0 };
+  return { items, total: items.length, limit: 50, offset: 0, rounds: [] };
 }
 
 afterEach(() => vi.unstubAllGlobals());
@@ -75,6 +75,14 @@ describe("ProposalsPanel", { timeout: 30_000 }, () => {
     renderAt(<ProposalsPanel sweepId={SWEEP} version={0} readOnly />, "/", "/");
     await screen.findByTestId("pending-proposal");
     expect(screen.queryByTestId("proposal-approve")).toBeNull();
+  });
+
+  it("says why the optimizer's last round proposed nothing", async () => {
+    const round = { round: 1, status: "failed", reason: "optimizer call failed: 401", cached: false, tokens_in: 0, tokens_out: 0,
+      cost_spent: 0, started_at: "2026-12-06T00:00:00Z", finished_at: "2026-12-06T00:00:01Z" };
+    fakeApi({ [`GET /api/v1/sweeps/${SWEEP}/proposals`]: { ...page([]), rounds: [round] } });
+    renderAt(<ProposalsPanel sweepId={SWEEP} version={0} readOnly={false} />, "/", "/");
+    expect(await screen.findByTestId("round-failed")).toHaveTextContent("Optimizer round 1 proposed nothing: optimizer call failed: 401");
   });
 
   it("renders nothing for a sweep without proposals", async () => {

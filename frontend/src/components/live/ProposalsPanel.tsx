@@ -14,8 +14,10 @@ import { Badge, Button, Card, CardHeader, ErrorMessage, Textarea } from "../ui";
 export function ProposalsPanel({ sweepId, version, readOnly }: { sweepId: string | undefined; version: number; readOnly: boolean }) {
   const proposals = useProposals(sweepId, version);
   const items = proposals.data?.items ?? [];
+  const rounds = proposals.data?.rounds ?? [];
+  const lastRound = rounds[rounds.length - 1];
   // Nothing to show (no rewriting in this sweep, or the list cannot be read): no panel at all.
-  if (!sweepId || items.length === 0) return null;
+  if (!sweepId || (items.length === 0 && rounds.length === 0)) return null;
   const pending = items.filter((p) => p.status === "pending");
   const decided = items.filter((p) => p.status !== "pending");
   return (
@@ -25,10 +27,17 @@ export function ProposalsPanel({ sweepId, version, readOnly }: { sweepId: string
         description={
           pending.length > 0
             ? `${pluralize(pending.length, "rewrite")} waiting for approval: nothing is spent on them before you approve.`
-            : "The optimizer's rewrites of this sweep."
+            : lastRound?.status === "generating"
+              ? "The optimizer model is writing new prompt variants…"
+              : "The optimizer's rewrites of this sweep."
         }
       />
       <div className="space-y-3 p-4">
+        {lastRound?.status === "failed" && (
+          <p className="text-sm text-warn" data-testid="round-failed">
+            Optimizer round {lastRound.round} proposed nothing: {lastRound.reason}
+          </p>
+        )}
         {pending.length > 0 && <DiffLegend />}
         {pending.map((proposal) => (
           <PendingProposal key={proposal.id} proposal={proposal} readOnly={readOnly} />
