@@ -25,6 +25,10 @@ const estimate = { runs: 12, calls: 12, samples: 1, stages: 1, tokens_in: 100, t
 function serve() {
   return vi.fn(async (request: Request) => {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/endpoints")) {
+      const items = [{ id: "e-opt", label: "optimizer box", url: "http://x/v1", has_api_key: false, max_concurrency: 4, pricing: {} }];
+      return new Response(JSON.stringify({ items, total: 1, limit: 200, offset: 0 }), { status: 200, headers: { "Content-Type": "application/json" } });
+    }
     const body = url.pathname.endsWith("/estimate")
       ? { ...estimate, runs: ((await request.clone().json()) as { max_runs: number | null }).max_runs ?? 4 }
       : { sweep_id: "sw-1", experiment_id: "exp-1", type: "guided", status: "running", total_runs: 2 };
@@ -55,5 +59,25 @@ describe("StartSweepForm", () => {
     expect(started).toMatchObject({ type: "guided", max_runs: 12 });
     const estimates = await bodies("/estimate");
     expect(estimates).toContainEqual(expect.objectContaining({ type: "random", max_runs: 12 }));
+  });
+
+  it("starts a guided sweep that proposes prompt rewrites with the chosen optimizer", async () => {
+    const fetchMock = serve();
+    vi.stubGlobal("fetch", fetchMock);
+    render(<StartSweepForm experiment={experiment} />, { wrapper });
+    expect(screen.queryByTestId("rewrite-toggle")).toBeNull();
+    await userEvent.selectOptions(screen.getByTestId("sweep-type"), "guided");
+    await userEvent.click(screen.getByTestId("rewrite-toggle"));
+    await userEvent.type(screen.getByTestId("rewrite-model"), "big-model");
+    await userEvent.selectOptions(await screen.findByTestId("rewrite-endpoint"), await screen.findByRole("option", { name: "optimizer box" }));
+    await userEvent.selectOptions(screen.getByTestId("rewrite-approval"), "auto");
+    await userEvent.clear(screen.getByTestId("rewrite-every"));
+    await userEvent.type(screen.getByTestId("rewrite-every"), "4");
+    await userEvent.click(screen.getByTestId("start-sweep"));
+    const starts = () => fetchMock.mock.calls.map((c) => c[0] as Request).filter((r) => new URL(r.url).pathname.endsWith("/sweep"));
+    await waitFor(() => expect(starts()).toHaveLength(1));
+    const started = await starts()[0]!.clone().json();
+    expect(started.guided).toEqual({ n_startup: 8, rewrite: { model: "big-model", endpoint_id: "e-opt", stage: "a", field: "prompt_template", every: 4,
+      candidates: 2, approval: "auto", meta_prompt: null } });
   });
 });

@@ -4,7 +4,8 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/client";
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
 import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
-import { Button, Card, CardBody, CardHeader, ErrorMessage, Field, Input, Select } from "../ui";
+import { Button, Card, CardBody, CardHeader, Checkbox, ErrorMessage, Field, Input, Select } from "../ui";
+import { emptyRewrite, RewriteFields, rewriteOptions } from "./RewriteFields";
 
 type SweepType = "grid" | "random" | "guided";
 
@@ -15,6 +16,7 @@ const TYPE_HINTS: Record<SweepType, string> = {
 };
 
 const GUIDED_DEFAULT_RUNS = 30; // the server's default max_runs for a guided sweep
+const GUIDED_N_STARTUP = 8; // the server's default random runs before TPE
 
 /** One line: runs, calls (stage and scorer), tokens, and the cost still to pay once the cache answered its part. */
 export function describeEstimate(e: SweepEstimate): string {
@@ -54,6 +56,8 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
   const [seed, setSeed] = useState("");
   const [maxTokens, setMaxTokens] = useState("");
   const [maxCost, setMaxCost] = useState("");
+  const [rewriting, setRewriting] = useState(false);
+  const [rewrite, setRewrite] = useState(() => emptyRewrite(experiment));
   const start = useStartSweep(experiment.id);
   // Estimating a huge grid costs the server real time: wait until the form is used.
   const [touched, setTouched] = useState(false);
@@ -94,6 +98,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
       concurrency: optionalInt(concurrency),
       seed: optionalInt(seed),
       budget: { max_tokens: optionalInt(maxTokens) ?? 0, max_cost_usd: maxCost.trim() ? Number(maxCost) || 0 : 0 },
+      ...(type === "guided" && rewriting ? { guided: { n_startup: GUIDED_N_STARTUP, rewrite: rewriteOptions(rewrite) } } : {}),
     });
   };
 
@@ -145,6 +150,16 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
           <Field label="Cost budget (USD)" hint="Pause after this much is spent (cache hits cost nothing).">
             <Input type="number" min={0} step="0.01" value={maxCost} onChange={(e) => setMaxCost(e.target.value)} />
           </Field>
+          {type === "guided" && (
+            <Checkbox
+              className="sm:col-span-2 lg:col-span-4"
+              label="Propose prompt rewrites with an optimizer model (they wait for your approval)"
+              checked={rewriting}
+              onChange={(e) => setRewriting(e.target.checked)}
+              data-testid="rewrite-toggle"
+            />
+          )}
+          {type === "guided" && rewriting && <RewriteFields experiment={experiment} draft={rewrite} onChange={setRewrite} />}
           <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
             <Button type="submit" variant="primary" loading={start.isPending} disabled={disabled} data-testid="start-sweep">
               Start sweep
