@@ -549,6 +549,14 @@ class RewriteOptions(InModel):
         "[{input, output, reasons}]})"))
     params: dict[str, Any] = Field(default_factory=dict, description="request parameters of the optimizer call")
 
+    @field_validator("params")
+    @classmethod
+    def _own_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(k for k in params if k in ("model", "messages", "stream"))
+        if reserved:
+            raise ValueError(f"`{reserved[0]}` cannot be set as a request parameter")
+        return params
+
 
 class GuidedOptions(InModel):
     """Options of a guided (Optuna TPE) sweep."""

@@ -27,6 +27,7 @@ from promptlooper.engine.space import config_hash
 from promptlooper.errors import Conflict, InvalidDefinition, NotFound
 from promptlooper.events import types as ev
 from promptlooper.models import Experiment, PromptProposal, ProposalRound, Run, Sweep
+from promptlooper.offload import run_cpu
 from promptlooper.schemas import ProposalApprove, ProposalOut, ProposalPage, ProposalReject, ProposalRoundOut
 from promptlooper.services import rewrite
 from promptlooper.services import sweep_policy as policy
@@ -130,14 +131,19 @@ async def store_round(ctx: AppContext, rt: Runtime, read: RoundInput, round_id: 
     now = datetime.now(UTC)
     created: list[PromptProposal] = []
     approved: list[PromptProposal] = []
+    # The checks (a template check per candidate) off the loop and before the lock; under it, only whether a
+    # proposal stored meanwhile (another round, a slow one) already has the same text.
+    reasons = await run_cpu(rewrite.check_all, read.defn, read.stage_index, field_name, candidates, read.current,
+                            read.known)
     async with session_scope(ctx.sessionmaker) as session:
         sweep = await session.scalar(select(Sweep).where(Sweep.id == read.sweep_id).with_for_update())
         if sweep is None:
             return
-        known = read.known | await rewrite.known_texts(session, sweep.id, read.defn, read.stage_index, field_name)
-        for text in candidates:
-            reason = rewrite.check_candidate(read.defn, read.stage_index, field_name, text, read.current, known)
+        known = await rewrite.known_texts(session, sweep.id, read.defn, read.stage_index, field_name)
+        for text, reason in zip(candidates, reasons, strict=True):
             stripped = text.strip()
+            if reason is None and rewrite.normalized(stripped) in known:
+                reason = "a duplicate of a variant the sweep already has"
             row = PromptProposal(
                 id=uuid.uuid4(), sweep_id=sweep.id, experiment_id=sweep.experiment_id, round_id=round_id,
                 stage=read.defn.pipeline_stages[read.stage_index].name, stage_index=read.stage_index,
@@ -240,7 +246,7 @@ async def approve(session: AsyncSession, ctx: AppContext, proposal_id: uuid.UUID
         experiment = await get_or_404(session, Experiment, sweep.experiment_id, "Experiment")
         defn = definition_of(experiment)
         text = body.text.strip()
-        problem = (rewrite.check_candidate(defn, row.stage_index, row.field, text, None, set())
+        problem = (await run_cpu(rewrite.check_candidate, defn, row.stage_index, row.field, text, None, set())
                    if row.stage_index < len(defn.pipeline_stages) else "the stage is gone")
         if problem is not None:
             raise InvalidDefinition([{"loc": ["body", "text"], "msg": f"The edited prompt is {problem}.",

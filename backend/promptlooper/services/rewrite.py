@@ -41,6 +41,7 @@ from promptlooper.engine.adapters.base import AdapterError, ChatRequest, estimat
 from promptlooper.engine.definition import (
     DefinitionError,
     ExperimentDefinition,
+    SampleDef,
     parse_space_key,
     resolve_stage,
     validate_definition,
@@ -134,11 +135,21 @@ def _looks_like_json(text: str) -> bool:
 
 
 def template_problem(defn: ExperimentDefinition, stage_index: int, field_name: str, text: str) -> str | None:
-    """Why a prompt cannot be this stage's `field` (undefined names, bad syntax), or None."""
-    copy = defn.model_copy(deep=True)
-    setattr(copy.pipeline_stages[stage_index], field_name, text)
+    """Why a prompt cannot be this stage's `field` (undefined names, bad syntax), or None.
+
+    Checked on a light copy: the stages and the space, and one sample holding the variables every
+    sample has (what the template rules read), never the document's whole sample data.
+    """
+    common: set[str] | None = None
+    for sample in defn.sample_data:
+        common = set(sample.vars) if common is None else common & set(sample.vars)
+    stages = [stage.model_copy() for stage in defn.pipeline_stages]
+    stages[stage_index] = stages[stage_index].model_copy(update={field_name: text})
+    light = defn.model_copy(update={
+        "pipeline_stages": stages, "scoring_config": [],
+        "sample_data": [SampleDef(id="s", input="", vars=dict.fromkeys(sorted(common or ()), ""))]})
     try:
-        validate_definition(copy, {entry.scorer for entry in copy.scoring_config})
+        validate_definition(light, set())
     except DefinitionError as exc:
         where = ["pipeline_stages", stage_index, field_name]
         mine = [e["msg"] for e in exc.errors if list(e.get("loc", []))[:3] == where]
@@ -163,6 +174,22 @@ def check_candidate(defn: ExperimentDefinition, stage_index: int, field_name: st
         return "a duplicate of a variant the sweep already has"
     problem = template_problem(defn, stage_index, field_name, stripped)
     return None if problem is None else f"not a valid template: {problem}"
+
+
+def check_all(defn: ExperimentDefinition, stage_index: int, field_name: str, candidates: list[str],
+              current: str | None, known: set[str]) -> list[str | None]:
+    """`check_candidate` for each candidate in turn (a repeat within one answer is a duplicate).
+
+    CPU-bound (a template check per candidate): call it through `offload.run_cpu`.
+    """
+    seen = set(known)
+    reasons: list[str | None] = []
+    for text in candidates:
+        reason = check_candidate(defn, stage_index, field_name, text, current, seen)
+        if reason is None:
+            seen.add(normalized(text))
+        reasons.append(reason)
+    return reasons
 
 
 # --- what the optimizer sees --------------------------------------------------------------------
@@ -259,15 +286,16 @@ async def _read_round(ctx: AppContext, rt: Runtime, session: AsyncSession, sweep
     if stage_index is None:
         return f"stage {options.get('stage')!r} does not exist"
     field_name = str(options.get("field") or "prompt_template")
-    ranked = list((await session.scalars(
-        select(Run).where(Run.sweep_id == sweep.id, Run.status.in_(RunStatus.succeeded()), Run.rejected.is_(False),
-                          Run.weighted_score.is_not(None))
-        .order_by(Run.weighted_score.desc(), Run.created_at).limit(500))).all())
-    if not ranked:
+    scored = select(Run).where(Run.sweep_id == sweep.id, Run.status.in_(RunStatus.succeeded()),
+                               Run.rejected.is_(False), Run.weighted_score.is_not(None))
+    best = list((await session.scalars(scored.order_by(Run.weighted_score.desc(), Run.created_at)
+                                       .limit(SHOWN_RUNS))).all())
+    if not best:
         return "no scored run yet: nothing to learn from"
-    best, worst = ranked[:SHOWN_RUNS], [r for r in ranked[::-1][:SHOWN_RUNS] if r not in ranked[:SHOWN_RUNS]]
+    lowest = (await session.scalars(scored.order_by(Run.weighted_score, Run.created_at).limit(SHOWN_RUNS))).all()
+    worst = [r for r in lowest if r not in best]
     last_stage = len(defn.pipeline_stages) - 1
-    current = _prompt_of(ranked[0].config, stage_index, field_name)
+    current = _prompt_of(best[0].config, stage_index, field_name)
     context = {"current": current or "", "field": field_name, "stage": defn.pipeline_stages[stage_index].name,
                "candidates": int(options.get("candidates") or 2),
                "best": await _shown_runs(session, best, stage_index, field_name, last_stage),
@@ -283,7 +311,7 @@ async def _read_round(ctx: AppContext, rt: Runtime, session: AsyncSession, sweep
         return f"optimizer endpoint: {exc.detail}"
     return RoundInput(
         sweep_id=sweep.id, experiment_id=sweep.experiment_id, options=options, defn=defn, stage_index=stage_index,
-        base_run=ranked[0], current=current, endpoint=handle,
+        base_run=best[0], current=current, endpoint=handle,
         messages=[{"role": "system", "content": OPTIMIZER_SYSTEM}, {"role": "user", "content": user}],
         known=await known_texts(session, sweep.id, defn, stage_index, field_name),
         repeats=int(sweep.options.get("repeats") or 1))
