@@ -606,6 +606,8 @@ class SweepDetail(BaseModel):
     tokens_out: int
     cost_estimate: float
     best_score: float | None = Field(description="the best weighted score of the sweep's succeeded runs")
+    pending_proposals: int = Field(default=0, description=(
+        "prompt proposals waiting for approval (a rewriting guided sweep waits for them before it completes)"))
     options: dict[str, Any]
     created_at: UTCTime
     completed_at: UTCTime | None

@@ -17,7 +17,7 @@ from promptlooper.services import proposals as proposal_service
 
 async def get_sweep(ctx: ToolContext, sweep_id: uuid.UUID) -> dict[str, Any]:
     """Read a sweep: `{sweep_id, experiment_id, type, status, total_runs, max_runs, completed, failed, cached,
-    cancelled, pending, running, tokens_in, tokens_out, cost_estimate, best_score, options, ...}`.
+    cancelled, pending, running, tokens_in, tokens_out, cost_estimate, best_score, pending_proposals, options, ...}`.
 
     Its runs (configs, scores, status) are `get_leaderboard` / the experiment's runs; `suggest_configs` asks
     a guided sweep's sampler what it would try next.

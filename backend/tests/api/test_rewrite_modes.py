@@ -39,7 +39,8 @@ def test_a_proposal_waits_spends_nothing_until_approved_then_joins_the_sweep(adm
             assert item["status"] == "pending" and item["stage"] == "answer" and item["field"] == "prompt_template"
             assert item["diff_base"] == PROMPT and item["dropped"] is False and item["run_ids"] == []
             assert item["projected_calls"] == 1 and item["projected_tokens"] > 0 and item["base_run_id"]
-        assert admin.get(f"/api/v1/sweeps/{sweep_id}").json()["status"] == "running", "it waits for the approval"
+        waiting = admin.get(f"/api/v1/sweeps/{sweep_id}").json()
+        assert waiting["status"] == "running" and waiting["pending_proposals"] == 2, "it waits for the approval"
         (round_,) = admin.get(f"/api/v1/sweeps/{sweep_id}/proposals").json()["rounds"]
         assert round_["round"] == 1 and round_["status"] == "done" and round_["reason"] is None
         assert round_["cached"] is False and round_["tokens_in"] > 0 and round_["tokens_out"] > 0

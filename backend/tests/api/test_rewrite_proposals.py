@@ -139,7 +139,9 @@ def test_rewrite_options_are_validated(admin: TestClient) -> None:
                               ["body", "guided", "rewrite", "endpoint_id"]),
                              ({**base, "meta_prompt": "{% for %}"}, ["body", "guided", "rewrite", "meta_prompt"]),
                              ({**base, "approval": "maybe"}, ["body", "guided", "rewrite", "approval"]),
-                             ({**base, "every": 0}, ["body", "guided", "rewrite", "every"])):
+                             ({**base, "every": 0}, ["body", "guided", "rewrite", "every"]),
+                             ({**base, "params": {"stream": True}}, ["body", "guided", "rewrite", "params"]),
+                             ({"model": "optimizer", "bogus": 1}, ["body", "guided", "rewrite", "bogus"])):
             refused = admin.post(f"/api/v1/experiments/{experiment_id}/sweep",
                                  json={"type": "guided", "guided": {"rewrite": rewrite}})
             assert refused.status_code == 422, refused.text

@@ -3945,6 +3945,12 @@ export interface components {
             };
             /** Pending */
             pending: number;
+            /**
+             * Pending Proposals
+             * @description prompt proposals waiting for approval (a rewriting guided sweep waits for them before it completes)
+             * @default 0
+             */
+            pending_proposals: number;
             /** Running */
             running: number;
             /** Status */
