@@ -208,13 +208,14 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     limiter = asyncio.Semaphore(plan.concurrency)
     state = _SweepState(plan=plan, progress=progress, best=best, limiter=limiter)
     try:
+        rewriting = bool((plan.options.get("guided") or {}).get("rewrite"))
         while control.state == "running":
+            if rewriting:  # approvals add runs and the optimizer's calls count as spent: both land in the DB
+                state.progress = await _reload_progress(ctx, sweep_id, state.progress)
             runs = await _open_runs(ctx, sweep_id)
             if not runs:
                 if not await policy.advance(ctx, rt, sweep_id):
                     break  # completed (or no longer running)
-                if (plan.options.get("guided") or {}).get("rewrite"):
-                    state.progress = await _reload_progress(ctx, sweep_id, state.progress)  # + optimizer calls
                 continue
             await _execute_wave(ctx, rt, control, state, runs)
     finally:

@@ -96,9 +96,12 @@ def test_auto_approval_runs_unattended(admin: TestClient) -> None:
         assert 1 <= server.optimizer_calls <= 2, "at most max_runs // every rounds"
         runs = admin.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 100}).json()["items"]
         assert len(runs) == 4 + len(approved)
-        completed = [e for e in wait_event(admin, experiment_id, "experiment.completed")
-                     if e["type"] == "experiment.completed"]
+        history = wait_event(admin, experiment_id, "experiment.completed")
+        completed = [e for e in history if e["type"] == "experiment.completed"]
         assert completed[-1]["data"]["llm_calls"] == server.calls, "the optimizer's calls count as spent"
+        assert completed[-1]["data"]["total"] == len(runs)
+        progress = [e["data"] for e in history if e["type"] == "sweep.progress"]
+        assert all(p["completed"] <= p["total"] for p in progress), "approved runs count in the total"
         assert server.calls == len(runs) + server.optimizer_calls
 
         # Webhooks get the proposal events, signed (in production the workers send them).
