@@ -217,7 +217,7 @@ async def _approve_locked(session: AsyncSession, ctx: AppContext, sweep: Sweep, 
     if experiment is not None:
         extend_space(experiment, row.stage_index, row.field, text)
     base = await session.get(Run, row.base_run_id) if row.base_run_id is not None else None
-    if sweep.status != "running" or base is None:
+    if sweep.status not in ("running", "paused") or base is None:  # a paused sweep runs it on resume
         row.reason = row.reason or "approved after the sweep ended: it joins the experiment's parameter space only"
         return
     config = copy.deepcopy(base.config)

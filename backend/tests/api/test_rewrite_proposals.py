@@ -90,6 +90,23 @@ def test_approve_with_an_edit_and_the_bad_inputs(admin: TestClient) -> None:
         assert server.calls == 2 + 1 + 1
 
 
+def test_approved_while_paused_runs_on_resume(admin: TestClient) -> None:
+    with LLMServer(models=["m1", "optimizer"]) as server:
+        endpoint_id = make_endpoint(admin, server.base_url)
+        experiment_id = experiment(admin, endpoint_id)
+        sweep_id = start(admin, experiment_id, endpoint_id, max_runs=2, every=2, candidates=1, approval="required")
+        wait_idle_with_pending(admin, sweep_id, pending=1)
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/pause").status_code == 200
+        (pending,) = proposals(admin, sweep_id, status="pending")
+        approved = admin.post(f"/api/v1/proposals/{pending['id']}/approve").json()
+        (run_id,) = approved["run_ids"]
+        time.sleep(0.3)
+        assert admin.get(f"/api/v1/runs/{run_id}").json()["status"] == "pending" and server.calls == 3
+        assert admin.post(f"/api/v1/experiments/{experiment_id}/resume").status_code == 200
+        wait_status(admin, experiment_id, timeout_s=60)
+        assert admin.get(f"/api/v1/runs/{run_id}").json()["status"] == "completed" and server.calls == 4
+
+
 def test_a_weak_optimizer_never_breaks_the_sweep(admin: TestClient) -> None:
     with LLMServer(models=["m1", "optimizer"]) as server:
         server.optimizer_mode = "mixed"  # empty, the same prompt, JSON, an undefined name, one good rewrite
