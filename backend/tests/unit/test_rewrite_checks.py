@@ -1,8 +1,10 @@
-"""The checks a weak optimizer's proposals go through (services/rewrite.py): parsing and dropping garbage."""
+"""The checks a weak optimizer's proposals go through (services/rewrite.py), and where an approved one joins the space."""
 
 from __future__ import annotations
 
 from promptlooper.engine.definition import ExperimentDefinition
+from promptlooper.models import Experiment
+from promptlooper.services.proposals import extend_space
 from promptlooper.services.rewrite import check_candidate, normalized, parse_candidates
 
 
@@ -52,3 +54,29 @@ def test_a_later_stage_may_read_previous() -> None:
     defn = _defn(stages=2)
     assert check_candidate(defn, 1, "prompt_template", "Fix: {{ previous }}", "{{ input }}", set()) is None
     assert check_candidate(defn, 0, "prompt_template", "Fix: {{ previous }}", "{{ input }}", set()) is not None
+
+
+def _experiment(space: dict[str, object], stages: int = 1) -> Experiment:
+    return Experiment(
+        name="x", description=None, sample_data=[{"id": "s1", "input": "hi"}],
+        pipeline_stages=[{"name": f"s{i}", "model": "m", "prompt_template": "{{ input }}"} for i in range(stages)],
+        scoring_config=[], parameter_space=space)
+
+
+def test_an_approved_variant_joins_the_key_that_sweeps_its_prompt() -> None:
+    fresh = _experiment({"temperature": [0.1, 0.5]})
+    assert extend_space(fresh, 0, "prompt_template", "New {{ input }}") == "stages.s0.prompt_template"
+    assert fresh.parameter_space["stages.s0.prompt_template"] == ["{{ input }}", "New {{ input }}"]
+    system = _experiment({})
+    assert extend_space(system, 0, "system_prompt", "Be brief.") == "stages.s0.system_prompt"
+    assert system.parameter_space["stages.s0.system_prompt"] == [None, "Be brief."]
+    bare = _experiment({"prompt_template": ["A {{ input }}"]})
+    assert extend_space(bare, 0, "prompt_template", "B {{ input }}") == "prompt_template"
+    assert extend_space(bare, 0, "prompt_template", "B {{ input }}") == "prompt_template"
+    assert bare.parameter_space["prompt_template"] == ["A {{ input }}", "B {{ input }}"], "never twice"
+    exact = _experiment({"prompt_template": ["A {{ input }}"], "stages.s1.prompt_template": ["C"]}, stages=2)
+    assert extend_space(exact, 1, "prompt_template", "D") == "stages.s1.prompt_template"
+    assert extend_space(exact, 0, "prompt_template", "E") is None, "a key of every stage does not take one stage's"
+    linked = _experiment({"stages.s0": [{"model": "m", "prompt_template": "L {{ input }}"}]})
+    assert extend_space(linked, 0, "prompt_template", "M {{ input }}") is None
+    assert linked.parameter_space == {"stages.s0": [{"model": "m", "prompt_template": "L {{ input }}"}]}
