@@ -88,6 +88,7 @@ EXCERPT_CHARS = 400  # of each input and output shown to the optimizer
 SHOWN_RUNS = 3  # best and worst runs in the meta-prompt
 SHOWN_SAMPLES = 2  # samples per run
 MAX_PROMPT_CHARS = 20_000
+MAX_ANSWER_CHARS = 200_000  # of the optimizer's answer read for candidates
 _BLOCK = re.compile(r"<prompt>(.*?)</prompt>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*)\n```$", re.DOTALL)
 
@@ -166,7 +167,7 @@ def check_candidate(defn: ExperimentDefinition, stage_index: int, field_name: st
         return "empty: the optimizer proposed no text"
     if len(stripped) > MAX_PROMPT_CHARS:
         return f"longer than {MAX_PROMPT_CHARS:,} characters"
-    if _looks_like_json(stripped):
+    if _looks_like_json(stripped) and not _looks_like_json((current or "").strip()):  # unless the prompt is JSON
         return "JSON, not a prompt"
     if normalized(stripped) == normalized(current):
         return "the current best prompt again"
@@ -426,5 +427,5 @@ async def _round(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, round_id: uu
     spent = {"cached": cached, "tokens_in": response.tokens_in, "tokens_out": response.tokens_out, "cost": cost,
              "tokens_in_spent": 0 if cached else response.tokens_in,
              "tokens_out_spent": 0 if cached else response.tokens_out, "cost_spent": 0.0 if cached else cost}
-    candidates = parse_candidates(response.content, int(options.get("candidates") or 2))
+    candidates = parse_candidates(response.content[:MAX_ANSWER_CHARS], int(options.get("candidates") or 2))
     await proposals.store_round(ctx, rt, read, round_id, candidates, spent)

@@ -41,6 +41,8 @@ def test_garbage_is_dropped_with_the_reason() -> None:
     assert check_candidate(defn, 0, "prompt_template", "Tone {{ vars.tone }}: {{ input }}", current, set()) is None
     assert check_candidate(defn, 0, "system_prompt", "Be brief.", None, set()) is None
     assert check_candidate(defn, 0, "prompt_template", "{not json} {{ input }}", current, set()) is None
+    as_json = '{"task": "summarize", "text": "{{ input }}"}'  # JSON is a prompt where the prompt is JSON
+    assert check_candidate(defn, 0, "prompt_template", as_json, '{"text": "{{ input }}"}', set()) is None
 
 
 def test_a_duplicate_of_a_known_variant_is_not_proposed_twice() -> None:
