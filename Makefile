@@ -86,10 +86,11 @@ migration: install
 	rm -rf /tmp/promptlooper-migration && DATA_DIR=/tmp/promptlooper-migration $(BIN)/promptlooper migrate
 	DATA_DIR=/tmp/promptlooper-migration $(BIN)/alembic revision --autogenerate -m "$(m)"
 
-## bench: the performance targets (see bench/run.py), then the dashboard with 10,000 runs in Chromium
+## bench: the performance targets (see bench/run.py), tuning (bench/tuning.py), then the dashboard with 10,000 runs in Chromium
 bench: install dashboard
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.tuning
 	cd $(FRONTEND) && node e2e/bench.mjs
 
 clean:

@@ -104,6 +104,11 @@ def run_abuse() -> bool:
             created = httpx.post(server.url + "/api/v1/admin/users", json=READER | {"is_admin": False},
                                  headers={"Authorization": f"Bearer {admin}"}, timeout=30)
             assert created.status_code == 201, created.text
+            # The estimate's stages name no endpoint: the first endpoint an admin adds becomes the default
+            # (nothing is called; an estimate only counts and renders).
+            endpoint = httpx.post(server.url + "/api/v1/endpoints", json={"label": "nowhere", "url": "http://127.0.0.1:9/v1"},
+                                  headers={"Authorization": f"Bearer {admin}"}, timeout=30)
+            assert endpoint.status_code == 201, endpoint.text
             reader = httpx.post(server.url + "/api/v1/auth/login", json=READER, timeout=30).json()["access_token"]
             results = asyncio.run(_abuse(server.url, reader))
         finally:

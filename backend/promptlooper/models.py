@@ -61,6 +61,18 @@ class RunStatus(StrEnum):
         return (cls.COMPLETED, cls.CACHED)
 
 
+class RunOrigin(StrEnum):
+    """Who proposed a run (the `runs.origin` column). A plugin strategy's runs carry its sweep type."""
+
+    GRID = "grid"  # a grid sweep's expansion
+    RANDOM = "random"  # a random sweep's draws
+    SAMPLER = "sampler"  # a guided sweep's sampler (Optuna TPE, or its random fallback)
+    AGENT = "agent"  # added to a sweep over POST /sweeps/{id}/runs or MCP add_sweep_configs
+    REDIRECT = "redirect"  # added to a running or paused sweep by a redirect of its parameter space
+    REWRITE = "rewrite"  # an approved prompt proposal of the optimizer model (services/proposals.py)
+    USER = "user"  # one ad-hoc run (POST /runs, MCP run_single)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored with time zone and always read back as aware UTC (SQLite drops the zone)."""
 
@@ -229,6 +241,8 @@ class Run(Base):
     weighted_score: Mapped[float | None] = mapped_column(Float, default=None)
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Who proposed the run (`RunOrigin`; a plugin strategy's proposals carry its sweep type).
+    origin: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     stage_rows: Mapped[list[StageResult]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="StageResult.seq"

@@ -18,7 +18,9 @@ import asyncio
 import contextvars
 import functools
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -56,12 +58,31 @@ _process_pool: ProcessPoolExecutor | None = None
 _process_lock = threading.Lock()
 
 
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+        time.sleep(1.0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker within a second of the server that started it dying.
+
+    A server killed with SIGKILL (a crash, `docker kill`, the restart tests) never shuts its pool
+    down, and a spawned worker would live on as an orphan, mid-estimate or idle. A daemon thread
+    watches the parent pid (re-parenting changes it). Not PR_SET_PDEATHSIG: that fires when the
+    *thread* that spawned the worker ends, and the pool spawns from whichever thread submits.
+    """
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="pl-parent-watch", daemon=True).start()
+
+
 def _processes() -> ProcessPoolExecutor:
     global _process_pool
     with _process_lock:
         if _process_pool is None:
             _process_pool = ProcessPoolExecutor(max_workers=ISOLATED_PROCESSES,
-                                                mp_context=multiprocessing.get_context("spawn"))
+                                                mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_die_with_parent, initargs=(os.getpid(),))
         return _process_pool
 
 

@@ -759,6 +759,12 @@ class RunOut(OutModel):
     rejected: bool
     error: str | None
     repeat_index: int = 0
+    origin: str = Field(
+        default="user",
+        description="who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's "
+                    "sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user "
+                    "(POST /runs); a plugin strategy's runs carry its sweep type",
+    )
 
 
 class StageResultOut(OutModel):
@@ -809,6 +815,7 @@ class LeaderboardEntry(BaseModel):
     cost_estimate: float
     duration_ms: int | None
     status: str
+    origin: str = Field(default="user", description="who proposed the configuration's best run (as a run's `origin`)")
     runs: int = Field(default=1, description="runs of this configuration in the experiment (rejected ones excluded)")
     tokens_in_spent: int = Field(default=0, description="input tokens paid for, over every run of the configuration")
     tokens_out_spent: int = Field(default=0, description="output tokens paid for, over every run of the configuration")

@@ -5,7 +5,9 @@
 // project and an experiment built in the builder (4 runs: model [m1, m2] x temperature [0.1, 0.9]),
 // a grid sweep watched live to 4 of 4 without a reload, the charts and runs tabs, Compare on the top
 // two, a run rated, the best config exported as .env, the dashboard, admin, log out and log in, then a
-// fork from the best run, an approval, and the project page's saved configurations, export history and notes.
+// fork from the best run, an approval, and the project page's saved configurations, export history and notes;
+// a sweep on a slow loopback endpoint paused and redirected from the steering panel (what was dropped and
+// added, then finished with the new space), and a guided sweep's best-so-far curve with origin badges.
 // Every page visited is screenshotted (full page) into e2e/screenshots/ (git-ignored). Any uncaught
 // page error fails the step it happened in. The REST API is only read, to check what the UI stored.
 //
@@ -172,7 +174,7 @@ function defineSuite() {
 
     after(async () => {
       await s.browser?.close().catch(() => {});
-      await Promise.all([s.server?.proc.stop(), s.mock?.proc.stop()]);
+      await Promise.all([s.server?.proc.stop(), s.mock?.proc.stop(), s.slowMock?.proc.stop()]);
       if (s.httpErrors.length) console.log(`# HTTP errors the dashboard received (4xx are expected here): ${s.httpErrors.join(", ")}`);
       if (s.consoleErrors.length) console.log(`# console errors (not failures): ${s.consoleErrors.length}`);
       console.log(`# screenshots: ${SHOTS} (${s.shotIndex})`);
@@ -747,6 +749,117 @@ function defineSuite() {
       const run = await s.api.get(`/runs/${runId}`);
       assert.equal(run.scores.human_rating, 0.25, "the run's human score is the mean of its outputs' ratings");
       await shot("run-detail-rated-output");
+    });
+
+    step("Redirect a paused sweep from the steering panel: dropped and added shown, the sweep finishes with the new space", async () => {
+      const { page } = s;
+      s.token = await page.evaluate(() => localStorage.getItem("promptlooper.token"));
+      // A slow endpoint (1.2 s an answer) and one run at a time, so the sweep is still open when it is paused.
+      s.slowMock = await startMock({ latency: 1.2, models: ["m1", "m2"] });
+      const slow = await s.api.post("/endpoints", { label: "slow loopback", url: s.slowMock.url, max_concurrency: 1 });
+      const temps = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "redirect me",
+        sample_data: [{ id: "r1", input: "alpha" }],
+        pipeline_stages: [{ name: "main", endpoint_id: slow.id, model: "m1", prompt_template: "Say: {{ input }}" }],
+        scoring_config: [{ scorer: "keyword", weight: 1, config: { keywords: ["m2"], mode: "any" } }],
+        parameter_space: { model: ["m1"], temperature: temps },
+      });
+      await page.goto(`/experiments/${created.id}`);
+      await page.getByTestId("start-sweep-form").getByLabel("Concurrency").fill("1");
+      await page.getByTestId("start-sweep").click();
+      await page.getByTestId("pause-sweep").click();
+      await poll(async () => (await s.api.get(`/experiments/${created.id}`)).status === "paused", { message: "the sweep to pause" });
+      await expectText(page.getByTestId("live-stats"), /paused/);
+
+      // What the redirect should do, from the runs as they are: drop the pending m1 at 0.6, add m2 at 0.1-0.5.
+      const before = (await s.api.get(`/experiments/${created.id}/runs?limit=50`)).items;
+      const pendingAt = (t) => before.some((r) => r.status === "pending" && r.config.stages[0].params.temperature === t);
+      assert.ok(pendingAt(0.6), `the last run is still pending when paused (${before.map((r) => r.status).join(", ")})`);
+      await page.getByTestId("redirect-sweep").click();
+      const dialog = page.getByTestId("redirect-dialog");
+      await dialog.getByRole("heading", { name: "Redirect the sweep" }).waitFor();
+      const models = dialog.getByRole("region", { name: "Swept model" });
+      await models.getByLabel("Add values (separate several with commas)").fill("m2");
+      await models.getByLabel("Add values (separate several with commas)").press("Enter");
+      const swept = dialog.getByRole("region", { name: "Swept temperature" });
+      await swept.getByRole("button", { name: "Remove value 0.6" }).click();
+      await shot("experiment-redirect-dialog");
+      await dialog.getByTestId("redirect-confirm").click();
+      await dialog.waitFor({ state: "hidden" });
+      await expectText(page.getByTestId("redirect-result"), /^Redirected: 5 runs added, 1 dropped \(10 in all\)\.$/);
+      await page.getByTestId("timeline").getByText("Redirected: 5 runs added, 1 dropped (10 in all)").waitFor();
+      assert.deepEqual((await s.api.get(`/experiments/${created.id}`)).parameter_space, { model: ["m1", "m2"], temperature: temps.slice(0, 5) });
+
+      await page.getByTestId("resume-sweep").click();
+      await expectText(page.getByTestId("progress"), /^10 of 10$/, 60_000);
+      await expectText(page.getByTestId("live-stats"), /completed/);
+      const runs = (await s.api.get(`/experiments/${created.id}/runs?limit=50`)).items;
+      assert.equal(runs.length, 10);
+      assert.ok(runs.every((r) => r.status === "completed"), "every run of the new space completed");
+      const key = (r) => `${r.config.stages[0].model}@${r.config.stages[0].params.temperature}`;
+      assert.deepEqual(runs.map(key).sort(), ["m1", "m2"].flatMap((m) => temps.slice(0, 5).map((t) => `${m}@${t}`)).sort());
+      assert.ok(runs.every((r) => r.origin === (r.config.stages[0].model === "m2" ? "redirect" : "grid")), "the added runs are the redirect's");
+      // The leaderboard's best rows are the redirect's m2 runs (the keyword scores m2), badged so.
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      await poll(async () => (await board.getByTestId("leaderboard-row").count()) === 10, { message: "10 leaderboard rows" });
+      await expectText(board.getByTestId("leaderboard-row").first(), /redirect/);
+      const slowStats = await (await fetch(`${s.slowMock.url.replace(/\/v1$/, "")}/_stats`)).json();
+      assert.equal(slowStats.calls, 10, "no configuration was paid for twice");
+      await shot("experiment-redirected");
+      await s.slowMock.proc.stop();
+    }, 180_000);
+
+    step("A guided sweep: the best-so-far curve draws its runs, and the sampler's runs are badged", async () => {
+      const { page } = s;
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "guided live",
+        sample_data: [{ id: "g1", input: "alpha beta gamma delta epsilon zeta eta theta iota kappa" }],
+        pipeline_stages: [{ name: "main", endpoint_id: s.endpointId, model: "m1", prompt_template: "{{ input }}" }],
+        scoring_config: [
+          { scorer: "keyword", weight: 1, config: { keywords: ["m2"], mode: "any" } },
+          { scorer: "length", weight: 1, config: { min_words: 6, max_words: 6 } },
+        ],
+        parameter_space: { model: ["m1", "m2"], max_tokens: { min: 1, max: 14, type: "int" } },
+      });
+      await page.goto(`/experiments/${created.id}`);
+      const form = page.getByTestId("start-sweep-form");
+      await page.getByTestId("sweep-type").selectOption("guided");
+      await page.getByTestId("sweep-max-runs").fill("8");
+      await form.getByLabel("Concurrency").fill("2");
+      await form.getByLabel("Seed").fill("3");
+      await page.getByTestId("start-sweep").click();
+      await expectText(page.getByTestId("progress"), /^8 of 8$/, 60_000);
+      await expectText(page.getByTestId("live-stats"), /completed/);
+
+      const card = page.getByTestId("best-so-far-card");
+      const summary = card.getByTestId("best-so-far-summary");
+      await poll(async () => (await summary.getAttribute("data-points").catch(() => null)) === "8", { message: "8 runs on the best-so-far curve" });
+      const runs = (await s.api.get(`/experiments/${created.id}/runs?limit=50`)).items;
+      assert.ok(runs.every((r) => r.origin === "sampler"), "every run of a guided sweep is the sampler's");
+      const best = Math.max(...runs.map((r) => r.weighted_score));
+      const calls = runs.reduce((n, r) => n + r.llm_calls_paid, 0);
+      await expectText(summary, new RegExp(`^Best ${best.toFixed(3).replace(".", "\\.")} after \\d+ of ${calls} paid calls`));
+      assert.equal(await summary.getByTestId("origin-badge").getAttribute("data-origin"), "sampler");
+      // The chart drew on its canvas (not blank): some pixels differ from the first one.
+      const drawn = await card.getByTestId("chart-best-so-far").locator("canvas").first().evaluate((c) => {
+        const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let differing = 0;
+        for (let i = 4; i < data.length; i += 4) if (data[i] !== data[0] || data[i + 1] !== data[1] || data[i + 2] !== data[2] || data[i + 3] !== data[3]) differing++;
+        return differing;
+      });
+      assert.ok(drawn > 500, `the curve is drawn (${drawn} pixels)`);
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      await board.getByTestId("origin-badge").first().waitFor();
+      assert.equal(await board.getByTestId("origin-badge").first().getAttribute("data-origin"), "sampler");
+      await page.getByTestId("timeline").getByTestId("origin-badge").first().waitFor();
+      await page.getByRole("tab", { name: "Runs" }).click();
+      await page.getByTestId("runs-table").getByTestId("origin-badge").first().waitFor();
+      await page.getByRole("tab", { name: "Live" }).click();
+      await card.waitFor();
+      await shot("experiment-guided-live");
     });
 
     step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {

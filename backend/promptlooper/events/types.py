@@ -41,6 +41,7 @@ class ExperimentStarted(EventData):
 class RunStarted(EventData):
     TYPE: ClassVar[str] = "run.started"
     config_hash: str
+    origin: str | None = None  # who proposed the run (a run's `origin`)
 
 
 class StageCompleted(EventData):
@@ -75,6 +76,7 @@ class RunFinished(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    origin: str | None = None  # who proposed the run (a run's `origin`)
 
 
 class RunCompleted(RunFinished):
@@ -106,6 +108,7 @@ class RunFailed(EventData):
     cost_spent: float = 0.0
     llm_calls_paid: int = 0
     config_hash: str | None = None
+    origin: str | None = None  # who proposed the run (a run's `origin`)
     runs: int = 1
 
 

@@ -109,8 +109,8 @@ async def run_once(
             experiment_id, sweep_id = run.experiment_id, run.sweep_id
     except StaleDataError:
         return None  # deleted between the read and the write: a redirect dropped this pending run
-    rt.publish(ev.RunStarted(config_hash=run.config_hash), experiment_id=experiment_id, sweep_id=sweep_id,
-               run_id=run_id)
+    rt.publish(ev.RunStarted(config_hash=run.config_hash, origin=run.origin), experiment_id=experiment_id,
+               sweep_id=sweep_id, run_id=run_id)
 
     async def on_stage(stage: StageOutcome) -> None:
         rt.publish(
@@ -167,6 +167,7 @@ async def run_once(
             cost_spent=run.cost_spent,
             llm_calls_paid=run.llm_calls_paid,
             config_hash=run.config_hash,
+            origin=run.origin,
         ),
         experiment_id=experiment_id,
         sweep_id=sweep_id,

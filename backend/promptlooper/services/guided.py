@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from promptlooper.engine.definition import ExperimentDefinition, RangeSpec, SpaceKey, parse_space_key
 from promptlooper.engine.space import SpaceError, apply_overrides, canonical_json, config_hash, normalize, range_count
 from promptlooper.errors import BadRequest
+from promptlooper.models import RunOrigin
 from promptlooper.services.strategies import Decision, Proposal, StrategySpec, Trial
 
 if TYPE_CHECKING:
@@ -179,7 +180,8 @@ class GuidedStrategy:
         overrides = self.suggest(min(self.batch, left))
         repeats = self.spec.repeats
         return Decision(propose=[
-            Proposal(config=apply_overrides(self.spec.defn, o, self.spec.default_endpoint_id), repeat_index=r)
+            Proposal(config=apply_overrides(self.spec.defn, o, self.spec.default_endpoint_id), repeat_index=r,
+                     origin=RunOrigin.SAMPLER)
             for o in overrides for r in range(repeats)
         ])
 

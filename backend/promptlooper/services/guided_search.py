@@ -20,7 +20,7 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.space import SpaceError, apply_overrides, config_hash
 from promptlooper.errors import Conflict, InvalidDefinition, NotFound
-from promptlooper.models import Experiment, PromptProposal, Run, Sweep
+from promptlooper.models import Experiment, PromptProposal, Run, RunOrigin, Sweep
 from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     SuggestedConfig,
@@ -139,7 +139,7 @@ async def add_configs(session: AsyncSession, ctx: AppContext, sweep_id: uuid.UUI
         return SweepConfigsAdded(added=0, run_ids=[])
     repeats = int(sweep.options.get("repeats") or 1)
     proposals = [Proposal(config=c, repeat_index=r) for c in new.values() for r in range(repeats)]
-    rows = policy.proposal_rows(sweep.experiment_id, sweep_id, proposals)
+    rows = policy.proposal_rows(sweep.experiment_id, sweep_id, proposals, RunOrigin.AGENT)
     await session.execute(insert(Run), rows)
     sweep.total_runs += len(rows)
     await session.flush()

@@ -26,7 +26,7 @@ from promptlooper.engine.definition import parse_space_key
 from promptlooper.engine.space import config_hash
 from promptlooper.errors import Conflict, InvalidDefinition, NotFound
 from promptlooper.events import types as ev
-from promptlooper.models import Experiment, PromptProposal, ProposalRound, Run, Sweep
+from promptlooper.models import Experiment, PromptProposal, ProposalRound, Run, RunOrigin, Sweep
 from promptlooper.offload import run_cpu
 from promptlooper.schemas import ProposalApprove, ProposalOut, ProposalPage, ProposalReject, ProposalRoundOut
 from promptlooper.services import rewrite
@@ -230,7 +230,7 @@ async def _approve_locked(session: AsyncSession, ctx: AppContext, sweep: Sweep, 
         return
     repeats = int(sweep.options.get("repeats") or 1)
     rows = policy.proposal_rows(sweep.experiment_id, sweep.id, [Proposal(config=config, repeat_index=r)
-                                                                for r in range(repeats)])
+                                                                for r in range(repeats)], RunOrigin.REWRITE)
     await session.execute(insert(Run), rows)
     sweep.total_runs += len(rows)
     row.run_ids = [str(r["id"]) for r in rows]

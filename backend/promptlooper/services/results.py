@@ -200,6 +200,7 @@ async def leaderboard(session: AsyncSession, experiment_id: uuid.UUID, limit: in
                     cost_estimate=run.cost_estimate,
                     duration_ms=run.duration_ms,
                     status=run.status,
+                    origin=run.origin,
                 )
             )
             if len(entries) >= limit:

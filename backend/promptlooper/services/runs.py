@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promptlooper.context import AppContext
 from promptlooper.engine.space import SpaceError, apply_overrides, config_hash
 from promptlooper.errors import BadRequest
-from promptlooper.models import Experiment, Run, RunStatus
+from promptlooper.models import Experiment, Run, RunOrigin, RunStatus
 from promptlooper.schemas import AdHocRun, RunDetail
 from promptlooper.services.common import get_or_404
 from promptlooper.services.execution import resolve_handles, run_once
@@ -36,6 +36,7 @@ async def run_adhoc(session: AsyncSession, ctx: AppContext, body: AdHocRun) -> R
         config=config,
         repeat_index=body.repeat_index,
         status=RunStatus.PENDING,
+        origin=RunOrigin.USER,
     )
     session.add(run)
     await session.flush()

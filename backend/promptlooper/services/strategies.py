@@ -80,6 +80,7 @@ class Proposal:
 
     config: dict[str, Any]
     repeat_index: int = 0
+    origin: str | None = None  # who proposed it (`RunOrigin`); None: the sweep's type
     samples: tuple[str, ...] | None = None  # successive halving: evaluate on these sample ids only (reserved)
     parent_run_id: uuid.UUID | None = None  # successive halving: the run this one continues (reserved)
 
@@ -150,7 +151,8 @@ class UpFrontStrategy:
         spec = self.spec
         configs = sweep_configs(spec.defn, spec.sweep_type, spec.max_runs, spec.seed, spec.default_endpoint_id,
                                 spec.cap)
-        return Decision(propose=[Proposal(config=c, repeat_index=r) for c in configs for r in range(spec.repeats)])
+        return Decision(propose=[Proposal(config=c, repeat_index=r, origin=spec.sweep_type)
+                                 for c in configs for r in range(spec.repeats)])
 
 
 def _guided(spec: StrategySpec) -> Strategy:

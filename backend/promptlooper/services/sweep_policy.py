@@ -332,8 +332,9 @@ async def announce_pause(ctx: AppContext, rt: Runtime, experiment_id: uuid.UUID,
 # --- next runs and completion -------------------------------------------------------------------
 
 
-def proposal_rows(experiment_id: uuid.UUID, sweep_id: uuid.UUID, proposals: list[Proposal]) -> list[dict[str, Any]]:
-    """`runs` rows (pending) for a strategy's proposals."""
+def proposal_rows(experiment_id: uuid.UUID, sweep_id: uuid.UUID, proposals: list[Proposal],
+                  origin: str) -> list[dict[str, Any]]:
+    """`runs` rows (pending) for a strategy's proposals; `origin` where a proposal names none."""
     return [
         {
             "id": uuid.uuid4(),
@@ -343,6 +344,7 @@ def proposal_rows(experiment_id: uuid.UUID, sweep_id: uuid.UUID, proposals: list
             "config": p.config,
             "repeat_index": p.repeat_index,
             "status": RunStatus.PENDING.value,
+            "origin": p.origin or origin,
         }
         for p in proposals
     ]
@@ -397,7 +399,7 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
             )
             sweep.total_runs -= int(dropped.rowcount or 0)  # type: ignore[attr-defined]
         if decision.propose:
-            rows = proposal_rows(plan.experiment_id, sweep_id, decision.propose)
+            rows = proposal_rows(plan.experiment_id, sweep_id, decision.propose, plan.sweep_type)
             await session.execute(insert(Run), rows)
             sweep.total_runs += len(rows)
             return [row["id"] for row in rows]

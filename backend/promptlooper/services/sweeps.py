@@ -22,7 +22,7 @@ from promptlooper.engine.space import config_hash
 from promptlooper.engine.trial import template_limit_errors
 from promptlooper.errors import AppError, BadRequest, Conflict, InvalidDefinition, ServiceUnavailable
 from promptlooper.events import types as ev
-from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, RunStatus, Sweep
+from promptlooper.models import Experiment, LLMEndpoint, ResponseCache, Run, RunOrigin, RunStatus, Sweep
 from promptlooper.offload import run_cpu, run_isolated
 from promptlooper.schemas import (
     ExperimentOut,
@@ -252,7 +252,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     )
     session.add(sweep)
     await session.flush()
-    rows = policy.proposal_rows(experiment_id, sweep.id, proposals)
+    rows = policy.proposal_rows(experiment_id, sweep.id, proposals, body.type)
     if rows:
         await session.execute(insert(Run), rows)
     experiment.status = "running"
@@ -399,7 +399,7 @@ async def redirect_sweep(session: AsyncSession, ctx: AppContext, experiment_id: 
         if key not in have and key not in seen:
             seen.add(key)
             added.append(p)
-    rows = policy.proposal_rows(experiment_id, sweep.id, added)
+    rows = policy.proposal_rows(experiment_id, sweep.id, added, RunOrigin.REDIRECT)
     if rows:
         await session.execute(insert(Run), rows)
     sweep.total_runs = int(await session.scalar(

@@ -62,7 +62,7 @@ def test_a_proposal_waits_spends_nothing_until_approved_then_joins_the_sweep(adm
         wait_status(admin, experiment_id, timeout_s=60)
         assert server.calls == spent + 1, "the approved variant ran once, the rejected one never"
         run = admin.get(f"/api/v1/runs/{approved.json()['run_ids'][0]}").json()
-        assert run["status"] == "completed"
+        assert run["status"] == "completed" and run["origin"] == "rewrite"
         assert run["config"]["stages"][0]["prompt_template"] == first["text"]
         space = admin.get(f"/api/v1/experiments/{experiment_id}").json()["parameter_space"]
         assert space["stages.answer.prompt_template"] == [PROMPT, first["text"]], "it joined the search space"

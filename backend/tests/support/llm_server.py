@@ -20,6 +20,11 @@ message: `<prompt>{current} {suffix}</prompt>` per suffix in `REWRITE_SUFFIXES` 
 meta-prompt asks for). `srv.optimizer_mode` scripts a weak optimizer instead: `"empty"`, `"same"`
 (the current prompt back), `"json"`, `"undefined"` (a `{{ nowhere }}` name), `"mixed"` (one of each
 and one good rewrite). `srv.optimizer_calls` counts those requests (also in `/_stats`).
+
+Landscape mode (`LLMServer(landscape=True)`, `--landscape`): answers whose length, read by the `length`
+scorer with `max_words` LANDSCAPE_WORDS, is a score that depends smoothly on temperature, top_p and the
+prompt variant (`variant=NAME` in a message), with noise per sample (`sample=ID`, `seed=N`). See
+`landscape_answer`; `bench/tuning.py` sweeps it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import hashlib
 import math
+import random
 import re
 import socket
 import threading
@@ -76,8 +82,10 @@ def optimizer_answer(body: dict[str, Any], mode: str) -> str:
 class ServerState:
     """Counters, scripted failures and settings shared by the server thread and the test."""
 
-    def __init__(self, latency_s: float, models: list[str], required_api_key: str | None, hang_s: float) -> None:
+    def __init__(self, latency_s: float, models: list[str], required_api_key: str | None, hang_s: float,
+                 landscape: bool = False) -> None:
         self.latency_s = latency_s
+        self.landscape = landscape
         self.models = models
         self.required_api_key = required_api_key
         self.hang_s = hang_s
@@ -134,9 +142,81 @@ def _words(text: str) -> int:
     return max(1, len(text.split()))
 
 
-def completion(body: dict[str, Any], with_usage: bool = True, optimizer_mode: str | None = None) -> dict[str, Any]:
-    """An OpenAI chat.completion body for a request (an optimizer's answer when `optimizer_mode` is given)."""
-    content = answer_text(body) if optimizer_mode is None else optimizer_answer(body, optimizer_mode)
+# --- landscape mode: a scored landscape for the tuning benchmark (bench/tuning.py) -----------------------------
+# With `LLMServer(landscape=True)` (or `--landscape`) every answer is built so that the `length` scorer with
+# `{"max_words": LANDSCAPE_WORDS}` reads a quality that depends smoothly on the request's temperature and top_p
+# and on the prompt variant, plus noise per sample. The user message names its variant, sample and seed with
+# the markers `variant=NAME`, `sample=ID`, `seed=N` (any message may hold them; other text is ignored, so a tag
+# that keeps the cache apart changes nothing). The sampler only sees the scores.
+LANDSCAPE_WORDS = 100
+LANDSCAPE_VARIANTS: dict[str, tuple[float, float, float]] = {  # name -> (peak quality, best temperature, best top_p)
+    "plain": (0.70, 0.45, 0.75),
+    "steps": (0.78, 0.95, 0.65),
+    "expert": (0.86, 0.67, 0.70),
+    "terse": (0.62, 0.30, 0.85),
+}
+LANDSCAPE_CURVATURE = (0.9, 1.5)  # quality lost per squared unit away from the best temperature, top_p
+LANDSCAPE_DIFFICULTY = 0.08  # a sample's difficulty: uniform in +-this, the same for every configuration
+LANDSCAPE_NOISE = 0.08  # standard deviation of the noise per (sample, configuration), cut at 3 sd
+_MARKER = re.compile(r"\b(variant|sample|seed)=(\S+)")
+
+
+def _unit_random(*parts: object) -> random.Random:
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def landscape_variant(name: str) -> tuple[float, float, float]:
+    """(peak quality, best temperature, best top_p) of a prompt variant; unknown names get a seeded one."""
+    if name in LANDSCAPE_VARIANTS:
+        return LANDSCAPE_VARIANTS[name]
+    rng = _unit_random("variant", name)
+    return (0.45 + 0.2 * rng.random(), 0.2 + rng.random(), 0.4 + 0.5 * rng.random())
+
+
+def landscape_quality(temperature: float, top_p: float, variant: str) -> float:
+    """The noise-free quality of a configuration (what a sampler tries to find): smooth, peaked inside."""
+    peak, best_t, best_p = landscape_variant(variant)
+    bend_t, bend_p = LANDSCAPE_CURVATURE
+    return peak - bend_t * (temperature - best_t) ** 2 - bend_p * (top_p - best_p) ** 2
+
+
+def landscape_score(temperature: float, top_p: float, variant: str, sample: str, seed: str = "0") -> float:
+    """One sample's score: the quality, the sample's difficulty and noise seeded by everything, within [0, 1]."""
+    difficulty = (2 * _unit_random("difficulty", seed, sample).random() - 1) * LANDSCAPE_DIFFICULTY
+    noise = _unit_random("noise", seed, sample, variant, round(temperature, 6), round(top_p, 6)).gauss(0, 1)
+    noise = max(-3.0, min(3.0, noise)) * LANDSCAPE_NOISE
+    return min(1.0, max(0.0, landscape_quality(temperature, top_p, variant) + difficulty + noise))
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def landscape_answer(body: dict[str, Any]) -> str:
+    """An answer of LANDSCAPE_WORDS + (1 - score) x LANDSCAPE_WORDS words: `length` with max_words reads the score.
+
+    temperature and top_p default to 1 (as OpenAI's); the markers default to variant `plain`, sample `0`, seed
+    `0`. `max_tokens` is ignored (the length is the score).
+    """
+    text = " ".join(str(m.get("content", "")) for m in body.get("messages") or [] if isinstance(m, dict))
+    markers = {name: value for name, value in _MARKER.findall(text)}
+    temperature, top_p = _number(body.get("temperature"), 1.0), _number(body.get("top_p"), 1.0)
+    score = landscape_score(temperature, top_p, markers.get("variant", "plain"), markers.get("sample", "0"),
+                            markers.get("seed", "0"))
+    words = LANDSCAPE_WORDS + round((1 - score) * LANDSCAPE_WORDS)
+    head = [str(body.get("model", "")), f"score={score:.2f}"]
+    return " ".join(head + ["lorem"] * (words - len(head)))
+
+
+def completion(body: dict[str, Any], with_usage: bool = True, landscape: bool = False,
+               optimizer_mode: str | None = None) -> dict[str, Any]:
+    """An OpenAI chat.completion body for a request (a landscape answer in landscape mode, an optimizer's answer
+    when `optimizer_mode` is given)."""
+    if optimizer_mode is not None:
+        content = optimizer_answer(body, optimizer_mode)
+    else:
+        content = landscape_answer(body) if landscape else answer_text(body)
     result: dict[str, Any] = {
         "id": "chatcmpl-" + hashlib.sha256(content.encode()).hexdigest()[:12], "object": "chat.completion",
         "created": int(time.time()), "model": body.get("model"),
@@ -214,7 +294,8 @@ class _Routes:
             with self.state.lock:
                 self.state.optimizer_calls += 1
                 mode = self.state.optimizer_mode
-        return JSONResponse(completion(body, with_usage=item != "no_usage", optimizer_mode=mode))
+        return JSONResponse(completion(body, with_usage=item != "no_usage", landscape=self.state.landscape,
+                                       optimizer_mode=mode))
 
     async def chat(self, request: Request) -> Response:
         """POST /v1/chat/completions"""
@@ -317,8 +398,9 @@ class LLMServer:
     """The loopback server in a background thread; use as a context manager."""
 
     def __init__(self, latency_s: float = 0.0, models: list[str] | None = None, *,
-                 required_api_key: str | None = None, port: int = 0, hang_s: float = 30.0) -> None:
-        self.state = ServerState(latency_s, list(models or ["m1", "m2"]), required_api_key, hang_s)
+                 required_api_key: str | None = None, port: int = 0, hang_s: float = 30.0,
+                 landscape: bool = False) -> None:
+        self.state = ServerState(latency_s, list(models or ["m1", "m2"]), required_api_key, hang_s, landscape)
         self._requested_port = port
         self.port = 0
         self._server: uvicorn.Server | None = None
@@ -460,8 +542,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--models", default="m1,m2")
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--landscape", action="store_true", help="answer from the scored landscape (see landscape_answer)")
     args = parser.parse_args(argv)
-    state = ServerState(args.latency, [m for m in args.models.split(",") if m], args.api_key, 30.0)
+    state = ServerState(args.latency, [m for m in args.models.split(",") if m], args.api_key, 30.0, args.landscape)
     sock = _bind(args.port)
     port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(build_app(state), log_level="warning", lifespan="off",

@@ -2193,6 +2193,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the configuration's best run (as a run's `origin`)
+             * @default user
+             */
+            origin: string;
             /** Rank */
             rank: number;
             /**
@@ -3091,6 +3097,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -3161,6 +3169,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /** Scores */
             scores: {
                 [key: string]: number | null;
@@ -3251,6 +3261,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3339,6 +3355,8 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /** Origin */
+            origin?: string | null;
             /**
              * Runs
              * @default 1
@@ -3443,6 +3461,12 @@ export interface components {
              * @default 0
              */
             llm_calls_paid: number;
+            /**
+             * Origin
+             * @description who proposed the run: grid, random (a sweep's expansion), sampler (a guided sweep's sampler), agent (POST /sweeps/{id}/runs), redirect (a redirect's new space), user (POST /runs); a plugin strategy's runs carry its sweep type
+             * @default user
+             */
+            origin: string;
             /** Rejected */
             rejected: boolean;
             /**
@@ -3485,6 +3509,8 @@ export interface components {
         RunStarted: {
             /** Config Hash */
             config_hash: string;
+            /** Origin */
+            origin?: string | null;
         };
         /** RunStartedEvent */
         RunStartedEvent: {

@@ -58,6 +58,20 @@ describe("liveReducer", () => {
       "Redirected: 2 runs added, 3 dropped (7 in all)");
   });
 
+  it("keeps who proposed each run: on the live run and on its timeline entries", () => {
+    const state = fold([
+      started(1, 2),
+      ev(2, "run.started", { origin: "sampler" }, { run_id: "r1" }),
+      runDone(3, "r1", 0.5, { origin: "sampler" }),
+      runDone(4, "r2", 0.9, { origin: "agent" }),
+      runDone(5, "r3", 0.1), // an older server sends no origin
+    ]);
+    expect(liveRunsList(state).map((r) => [r.run_id, r.origin])).toEqual([["r1", "sampler"], ["r2", "agent"], ["r3", null]]);
+    const origins = Object.fromEntries(state.timeline.filter((t) => t.run_id).map((t) => [`${t.type} ${t.run_id}`, t.origin]));
+    expect(origins).toMatchObject({ "run.started r1": "sampler", "run.completed r1": "sampler", "run.completed r2": "agent", "run.completed r3": null });
+    expect(state.timeline.find((t) => t.type === "sweep.started")?.origin).toBeNull();
+  });
+
   it("tracks a sweep from start to completion", () => {
     const state = fold([
       started(1, 3),

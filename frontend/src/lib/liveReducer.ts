@@ -29,6 +29,8 @@ export interface LiveRun {
   tokens_out: number;
   cost_estimate: number;
   duration_ms: number | null;
+  /** Who proposed the run (grid, random, sampler, agent, redirect, user); null from an older server. */
+  origin: string | null;
   /** seq of the event that finished the run (newer wins). */
   seq: number;
 }
@@ -42,6 +44,8 @@ export interface TimelineEntry {
   sweep_id: string | null;
   summary: string;
   tone: "neutral" | "accent" | "good" | "warn" | "bad";
+  /** Who proposed the run a run event is about (null for other events). */
+  origin: string | null;
 }
 
 export interface LiveProgress {
@@ -365,6 +369,7 @@ function recordRun(state: LiveState, event: RunEvent, seq: number | null): LiveS
     tokens_out: num(d.tokens_out),
     cost_estimate: num(d.cost_estimate),
     duration_ms: numOrNull(d.duration_ms),
+    origin: str(d.origin) ?? existing?.origin ?? null,
     seq: order,
   };
   // runs and runOrder belong to the current batch (see liveReducer): safe to update in place.
@@ -538,7 +543,16 @@ function timelineEntry(event: LiveEvent, seq: number | null): TimelineEntry {
     sweep_id: event.sweep_id ?? null,
     summary,
     tone,
+    origin: originOf(event),
   };
+}
+
+/** The `origin` a run event carries (who proposed the run). */
+export function originOf(event: LiveEvent): string | null {
+  if (event.type === "run.started" || event.type === "run.completed" || event.type === "run.cached" || event.type === "run.failed") {
+    return str(event.data.origin) ?? null;
+  }
+  return null;
 }
 
 function capitalize(text: string): string {

@@ -29,6 +29,7 @@ import { SweepScope } from "../lib/sweepScope";
 import { VariantLabels } from "../lib/variants";
 
 const ExperimentCharts = lazy(() => import("../components/charts/ExperimentCharts"));
+const BestSoFarChart = lazy(() => import("../components/charts/BestSoFarChart"));
 
 type TabId = "live" | "runs" | "charts" | "review" | "exports";
 const TABS: { id: TabId; label: string }[] = [
@@ -144,6 +145,11 @@ export default function ExperimentPage() {
               </Card>
             </div>
             {!sweeping && canWrite && <StartSweepForm experiment={exp} />}
+            {sweeps.length > 0 && (
+              <Suspense fallback={<Skeleton className="h-80" />}>
+                <BestSoFarChart experimentId={exp.id} sweepId={sweepChoice === "all" ? undefined : (sweepId ?? sweeps[0]?.id)} running={status === "running"} />
+              </Suspense>
+            )}
             <ProposalsPanel
               sweepId={sweepId ?? live.state.progress.sweepId ?? sweeps[0]?.id}
               version={live.state.proposalsVersion}

@@ -28,6 +28,7 @@ function entry(runId: string, weighted: number, keyword: number, model = "m1", t
     cost_estimate: 0.002,
     duration_ms: 1200,
     status: "completed",
+    origin: "grid",
     runs: 1,
     tokens_in_spent: 100,
     tokens_out_spent: 50,
@@ -50,6 +51,7 @@ function live(runId: string, weighted: number, keyword = weighted, status = "com
     tokens_out: 5,
     cost_estimate: 0.001,
     duration_ms: 300,
+    origin: "sampler",
     seq: 1,
   };
 }

@@ -7,7 +7,7 @@ import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
 import type { LiveRun } from "../../lib/liveReducer";
 import { configValue, keyLabel } from "../runs/configValue";
-import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton } from "../ui";
+import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, OriginBadge, Select, Skeleton } from "../ui";
 import { mergeLeaderboard, type LeaderboardRow } from "./mergeLeaderboard";
 
 const ROW_HEIGHT = 40;
@@ -128,7 +128,7 @@ export function LeaderboardTable({
           <col className="w-24" />
           <col className="w-16" />
           <col className="w-24" />
-          <col className="w-24" />
+          <col className="w-40" />
         </colgroup>
         <thead>
           <tr className="border-b border-line text-left text-xs uppercase tracking-wide text-muted" style={{ height: ROW_HEIGHT }}>
@@ -198,9 +198,12 @@ export function LeaderboardTable({
               </td>
               <td className="num px-3 text-right">{formatDurationMs(row.duration_ms)}</td>
               <td className="px-3 text-right">
-                <Link to={`/runs/${row.run_id}`} className="text-accent hover:underline" aria-label={`Run ${shortId(row.run_id)} details`}>
-                  {shortId(row.run_id)}
-                </Link>
+                <span className="inline-flex items-center gap-1.5">
+                  <OriginBadge origin={row.origin} />
+                  <Link to={`/runs/${row.run_id}`} className="text-accent hover:underline" aria-label={`Run ${shortId(row.run_id)} details`}>
+                    {shortId(row.run_id)}
+                  </Link>
+                </span>
               </td>
             </tr>
           ))}

@@ -13,6 +13,8 @@ export interface LeaderboardRow {
   cost_estimate: number;
   duration_ms: number | null;
   status: string;
+  /** Who proposed the row's run (grid, random, sampler, agent, redirect, user; null: not known). */
+  origin: string | null;
   /** Runs of this configuration in the experiment (the row shows its best). */
   runs: number;
   /** Paid and saved by the cache over those runs (null: not known yet). */
@@ -78,6 +80,7 @@ export function mergeLeaderboard(
       cost_estimate: entry.cost_estimate,
       duration_ms: entry.duration_ms ?? null,
       status: entry.status,
+      origin: entry.origin ?? null,
       runs: entry.runs ?? 1,
       cost_spent: entry.cost_spent ?? null,
       cost_saved: entry.cost_saved ?? null,
@@ -114,6 +117,7 @@ export function mergeLeaderboard(
       cost_estimate: run.cost_estimate,
       duration_ms: run.duration_ms,
       status: run.status,
+      origin: run.origin,
       runs: 1,
       cost_spent: null,
       cost_saved: null,

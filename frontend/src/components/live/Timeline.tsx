@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 
 import { formatTime, shortId } from "../../lib/format";
 import { NOISY_TYPES, type TimelineEntry } from "../../lib/liveReducer";
-import { Card, CardHeader, cn, EmptyState } from "../ui";
+import { Card, CardHeader, cn, EmptyState, OriginBadge } from "../ui";
 
 const TONE_DOT: Record<TimelineEntry["tone"], string> = {
   neutral: "bg-muted",
@@ -92,6 +92,7 @@ const TimelineRow = memo(function TimelineRow({ entry, extra }: { entry: Timelin
       </time>
       <div className="min-w-0 flex-1">
         {extra}
+        {entry.origin && <OriginBadge origin={entry.origin} className="mr-1.5" />}
         <span className="break-words">{entry.summary}</span>
         {entry.run_id && (
           <Link to={`/runs/${entry.run_id}`} className="ml-2 text-xs text-accent hover:underline">

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { fetchAllEvents } from "../../api/queries/events";
 import { queryKeys } from "../../api/queries/keys";
 import { getToken } from "../../lib/auth";
-import { describeEvent, MILESTONE_TYPES, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
+import { describeEvent, originOf, MILESTONE_TYPES, NOISY_TYPES, type LiveEvent, type TimelineEntry } from "../../lib/liveReducer";
 import { openFeed, type FeedStatus } from "../../lib/ws";
 
 export interface SweepProgress {
@@ -57,7 +57,7 @@ export function foldDashboard(state: DashboardFeedState, events: LiveEvent[]): D
     const { summary, tone } = describeEvent(event);
     const key = event.seq != null ? `s${event.seq}` : `${event.type}-${event.ts}-${added.length}`;
     if (event.seq != null && timeline.some((t) => t.seq === event.seq)) continue;
-    added.push({ key, seq: event.seq ?? null, type: event.type, ts: event.ts, run_id: event.run_id ?? null, sweep_id: event.sweep_id ?? null, summary, tone });
+    added.push({ key, seq: event.seq ?? null, type: event.type, ts: event.ts, run_id: event.run_id ?? null, sweep_id: event.sweep_id ?? null, summary, tone, origin: originOf(event) });
     experimentOf = { ...experimentOf, [key]: experimentId };
   }
   if (added.length) timeline = [...added.reverse(), ...timeline].slice(0, LIMIT);

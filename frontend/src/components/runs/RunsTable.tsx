@@ -9,7 +9,7 @@ import { runsPageOptions } from "../../api/queries/runs";
 import { formatCost, formatDurationMs, formatInt, formatScore, formatTokens, shortId } from "../../lib/format";
 import { useSweepScope } from "../../lib/sweepScope";
 import { useValueLabel } from "../../lib/variants";
-import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, Select, Skeleton, StatusBadge } from "../ui";
+import { Button, Card, CardHeader, cn, EmptyState, ErrorMessage, OriginBadge, Select, Skeleton, StatusBadge } from "../ui";
 import { configValue, keyLabel } from "./configValue";
 
 export const RUNS_PAGE_SIZE = 100;
@@ -54,7 +54,18 @@ export function RunsTable({
 
   const columns = useMemo<Column[]>(
     () => [
-      { id: "status", label: "Status", sort: "status", width: "w-28", render: (run) => <StatusBadge status={run.rejected ? "rejected" : run.status} /> },
+      {
+        id: "status",
+        label: "Status",
+        sort: "status",
+        width: "w-44",
+        render: (run) => (
+          <span className="inline-flex items-center gap-1.5">
+            <StatusBadge status={run.rejected ? "rejected" : run.status} />
+            <OriginBadge origin={run.origin} />
+          </span>
+        ),
+      },
       {
         id: "weighted_score",
         label: "Score",

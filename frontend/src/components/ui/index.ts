@@ -12,3 +12,4 @@ export { PageHeader, type Crumb } from "./PageHeader";
 export { Pager } from "./Pager";
 export { PageLoading, Skeleton, Spinner } from "./Spinner";
 export { TabPanel, Tabs, type TabItem } from "./Tabs";
+export { isMarkedOrigin, OriginBadge } from "./OriginBadge";

@@ -1,7 +1,7 @@
 """Prompt rewriting with approval: the optimizer's rounds and the prompt variants it proposed.
 
 Revision ID: rewrite_0001
-Revises: hooks_0001
+Revises: origin_0001
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "rewrite_0001"
-down_revision: str | None = "hooks_0001"
+down_revision: str | None = "origin_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
