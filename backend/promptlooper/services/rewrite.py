@@ -220,7 +220,7 @@ def _prompt_of(config: dict[str, Any], stage_index: int, field_name: str) -> str
 
 
 async def _shown_runs(session: AsyncSession, runs: list[Run], stage_index: int, field_name: str,
-                      last_stage: int) -> list[dict[str, Any]]:
+                      last_stage: int, inputs: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for run in runs:
         stages = (await session.scalars(
@@ -235,7 +235,7 @@ async def _shown_runs(session: AsyncSession, runs: list[Run], stage_index: int, 
                 value = (meta.get("per_sample") or {}).get(stage.sample_id, score.value)
                 why = ((meta.get("details") or {}).get(stage.sample_id) or {}).get("reason")
                 reasons.append(f"{score.scorer_name} {float(value):.2f}" + (f" ({why})" if why else ""))
-            samples.append({"input": (stage.prompt_sent or "")[:EXCERPT_CHARS],
+            samples.append({"input": inputs.get(stage.sample_id, "")[:EXCERPT_CHARS],
                             "output": (stage.response_raw or "")[:EXCERPT_CHARS], "reasons": "; ".join(reasons)})
         out.append({"prompt": _prompt_of(run.config, stage_index, field_name) or "",
                     "score": round(float(run.weighted_score or 0.0), 4), "samples": samples})
@@ -296,11 +296,12 @@ async def _read_round(ctx: AppContext, rt: Runtime, session: AsyncSession, sweep
     lowest = (await session.scalars(scored.order_by(Run.weighted_score, Run.created_at).limit(SHOWN_RUNS))).all()
     worst = [r for r in lowest if r not in best]
     last_stage = len(defn.pipeline_stages) - 1
+    inputs = {sample.id: sample.input for sample in defn.sample_data}
     current = _prompt_of(best[0].config, stage_index, field_name)
     context = {"current": current or "", "field": field_name, "stage": defn.pipeline_stages[stage_index].name,
                "candidates": int(options.get("candidates") or 2),
-               "best": await _shown_runs(session, best, stage_index, field_name, last_stage),
-               "worst": await _shown_runs(session, worst, stage_index, field_name, last_stage)}
+               "best": await _shown_runs(session, best, stage_index, field_name, last_stage, inputs),
+               "worst": await _shown_runs(session, worst, stage_index, field_name, last_stage, inputs)}
     try:
         user = render(str(options.get("meta_prompt") or DEFAULT_META_PROMPT), context)
     except TemplateError as exc:

@@ -72,6 +72,11 @@ def test_approve_with_an_edit_and_the_bad_inputs(admin: TestClient) -> None:
         experiment_id = experiment(admin, endpoint_id)
         sweep_id = start(admin, experiment_id, endpoint_id, max_runs=2, every=2, candidates=1, approval="required")
         wait_idle_with_pending(admin, sweep_id, pending=1)
+        (meta,) = [r for r in server.requests if "prompt optimizer" in r["messages"][0]["content"]]
+        shown = meta["messages"][1]["content"]
+        assert f"<current>\n{PROMPT}\n</current>" in shown, shown
+        assert "word0 word1" in shown and "length 0." in shown, "inputs, outputs and the scorers' values"
+        assert "Write 1 new" in shown and meta["model"] == "optimizer"
         (pending,) = proposals(admin, sweep_id, status="pending")
         undefined = admin.post(f"/api/v1/proposals/{pending['id']}/approve", json={"text": "{{ nowhere }}"})
         assert undefined.status_code == 422 and undefined.json()["detail"][0]["loc"] == ["body", "text"]
