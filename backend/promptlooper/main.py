@@ -32,6 +32,7 @@ from promptlooper.routers import (
     experiments,
     exports,
     projects,
+    proposals,
     reviews,
     runs,
     scorers,
@@ -223,7 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
     for module in (auth, admin, projects, experiments, sweeps, events, runs, exports, scorers, endpoints, webhooks,
-                   steering, analysis, reviews, sweep_search):
+                   steering, analysis, reviews, sweep_search, proposals):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws.router)

@@ -71,6 +71,7 @@ class RunOrigin(StrEnum):
     SAMPLER = "sampler"  # a guided sweep's sampler (Optuna TPE, or its random fallback)
     AGENT = "agent"  # added to a sweep over POST /sweeps/{id}/runs or MCP add_sweep_configs
     REDIRECT = "redirect"  # added to a running or paused sweep by a redirect of its parameter space
+    REWRITE = "rewrite"  # an approved prompt proposal of the optimizer model (services/proposals.py)
     USER = "user"  # one ad-hoc run (POST /runs, MCP run_single)
 
 
@@ -425,4 +426,56 @@ class ExportRecord(Base):
     format: Mapped[str] = mapped_column(String(20))
     config_hash: Mapped[str] = mapped_column(String(64))
     user: Mapped[str | None] = mapped_column(String(150), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProposalRound(Base):
+    """One call of a guided sweep's optimizer model (claimed before the call, so one caller makes it).
+
+    Its tokens and cost count in the sweep's spent/saved and budget like a run's (`*_spent`: paid only).
+    """
+
+    __tablename__ = "proposal_rounds"
+    __table_args__ = (UniqueConstraint("sweep_id", "round", name="uq_proposal_rounds_sweep_round"),)
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    sweep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)  # 1, 2, ...: due after round * every finished runs
+    status: Mapped[str] = mapped_column(String(20), default="generating")  # generating | done | failed
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    tokens_in_spent: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out_spent: Mapped[int] = mapped_column(Integer, default=0)
+    cost_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PromptProposal(Base):
+    """A prompt variant an optimizer model proposed for a guided sweep (pending until approved)."""
+
+    __tablename__ = "prompt_proposals"
+    __table_args__ = (Index("ix_prompt_proposals_sweep_created", "sweep_id", "created_at"),)
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    sweep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    experiment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    round_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    stage: Mapped[str] = mapped_column(String(200))
+    stage_index: Mapped[int] = mapped_column(Integer, default=0)
+    field: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    proposed_text: Mapped[str] = mapped_column(Text)  # what the optimizer wrote (text may be edited on approval)
+    diff_base: Mapped[str | None] = mapped_column(Text, default=None)  # the best run's prompt when proposed
+    base_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | rejected
+    dropped: Mapped[bool] = mapped_column(Boolean, default=False)  # refused by the checks, never pending
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    projected_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    projected_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    projected_calls: Mapped[int] = mapped_column(Integer, default=0)
+    run_ids: Mapped[list[Any]] = mapped_column(default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(150), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

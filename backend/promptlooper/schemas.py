@@ -426,7 +426,7 @@ class EndpointTestOut(BaseModel):
 WebhookEvent = Literal[
     "experiment.started", "experiment.completed", "experiment.paused", "new_best_found",
     "budget.exhausted", "human_needed", "run.failed", "experiment.resumed", "run.approved", "run.rejected",
-    "experiment.redirected", "proposal.created", "*",
+    "experiment.redirected", "proposal.created", "proposal.approved", "proposal.rejected", "*",
 ]
 
 
@@ -531,11 +531,39 @@ class Budget(InModel):
     max_cost_usd: Annotated[float, Field(ge=0, le=10**9)] = 0.0
 
 
+class RewriteOptions(InModel):
+    """Prompt rewriting: an optimizer model proposes prompt variants every `every` finished runs."""
+
+    endpoint_id: uuid.UUID | None = Field(default=None, description="the optimizer's endpoint (None: the default)")
+    model: Annotated[str, Field(min_length=1, max_length=200, description="the optimizer model")]
+    field: Literal["prompt_template", "system_prompt"] = "prompt_template"
+    stage: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="the stage whose prompt is rewritten (default: the first)")
+    every: Annotated[int, Field(ge=1, le=10_000, description="propose after every N finished runs")] = 8
+    candidates: Annotated[int, Field(ge=1, le=10, description="variants asked for per round")] = 2
+    approval: Literal["required", "auto"] = Field(default="required", description=(
+        "required: proposals wait for approve/reject before any call is spent on them; auto: approved at once"))
+    meta_prompt: Annotated[str, Field(min_length=1, max_length=20_000)] | None = Field(default=None, description=(
+        "Jinja2 template of the optimizer's user message (default: the built-in OPRO-style meta-prompt); "
+        "names: current, field, stage, candidates, best, worst (lists of {prompt, score, samples: "
+        "[{input, output, reasons}]})"))
+    params: dict[str, Any] = Field(default_factory=dict, description="request parameters of the optimizer call")
+
+    @field_validator("params")
+    @classmethod
+    def _own_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(k for k in params if k in ("model", "messages", "stream"))
+        if reserved:
+            raise ValueError(f"`{reserved[0]}` cannot be set as a request parameter")
+        return params
+
+
 class GuidedOptions(InModel):
     """Options of a guided (Optuna TPE) sweep."""
 
     n_startup: Annotated[int, Field(ge=1, le=10_000, description=(
         "random trials before TPE models the results (default 8)"))] = 8
+    rewrite: RewriteOptions | None = None
 
 
 class EarlyStopping(InModel):
@@ -591,6 +619,8 @@ class SweepDetail(BaseModel):
     cost_estimate: float
     best_score: float | None = Field(description=(
         "the best weighted score of the sweep's succeeded runs scored on every sample"))
+    pending_proposals: int = Field(default=0, description=(
+        "prompt proposals waiting for approval (a rewriting guided sweep waits for them before it completes)"))
     options: dict[str, Any]
     created_at: UTCTime
     completed_at: UTCTime | None
@@ -955,3 +985,60 @@ class CacheInvalidated(BaseModel):
     """How many cached responses were deleted."""
 
     deleted: int
+
+
+class ProposalOut(BaseModel):
+    """A prompt variant proposed by a guided sweep's optimizer model."""
+
+    id: uuid.UUID
+    sweep_id: uuid.UUID
+    experiment_id: uuid.UUID
+    stage: str
+    field: str
+    text: str = Field(description="the variant (as edited on approval, if it was)")
+    proposed_text: str = Field(description="what the optimizer wrote")
+    status: Literal["pending", "approved", "rejected"]
+    dropped: bool = Field(description="refused by the checks (empty, unchanged, JSON, undefined names, "
+                                      "a duplicate): rejected at once, with the reason")
+    reason: str | None
+    diff_base: str | None = Field(description="the best run's prompt when it was proposed (diff against it)")
+    base_run_id: uuid.UUID | None
+    projected_tokens: int = Field(description="tokens one run of the best configuration took (x repeats)")
+    projected_cost: float = Field(description="what that run cost (x repeats): about what approving spends")
+    projected_calls: int
+    run_ids: list[uuid.UUID] = Field(description="runs made for it once approved")
+    decided_by: str | None
+    decided_at: UTCTime | None
+    created_at: UTCTime
+
+
+class ProposalRoundOut(BaseModel):
+    """One call of the sweep's optimizer: what it cost and, when it proposed nothing, why."""
+
+    round: int
+    status: Literal["generating", "done", "failed"]
+    reason: str | None = Field(description="why the round proposed nothing (endpoint down, budget spent, ...)")
+    cached: bool
+    tokens_in: int
+    tokens_out: int
+    cost_spent: float
+    started_at: UTCTime
+    finished_at: UTCTime | None
+
+
+class ProposalPage(Page[ProposalOut]):
+    """A page of proposals, and every optimizer round of the sweep (oldest first)."""
+
+    rounds: list[ProposalRoundOut] = Field(default_factory=list)
+
+
+class ProposalApprove(InModel):
+    """Approve a proposal, optionally editing its text first."""
+
+    text: Annotated[str, Field(min_length=1, max_length=100_000)] | None = None
+
+
+class ProposalReject(InModel):
+    """Reject a proposal."""
+
+    reason: Annotated[str, Field(max_length=2000)] | None = None

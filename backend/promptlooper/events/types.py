@@ -216,12 +216,39 @@ class SweepRedirected(EventData):
     total_runs: int = Field(description="Runs of the sweep after the redirect")
 
 
+class ProposalEvent(EventData):
+    """A prompt proposal of a guided sweep's optimizer (the same fields for created, approved, rejected)."""
+
+    proposal_id: str
+    stage: str
+    field: str
+    text: str
+    status: str = Field(description="pending, approved or rejected")
+    dropped: bool = Field(description="refused by the checks at once (the reason says why)")
+    reason: str | None
+    projected_cost: float
+    run_ids: list[str] = Field(default_factory=list, description="runs made for it (approved)")
+    decided_by: str | None = None
+
+
+class ProposalCreated(ProposalEvent):
+    TYPE: ClassVar[str] = "proposal.created"
+
+
+class ProposalApproved(ProposalEvent):
+    TYPE: ClassVar[str] = "proposal.approved"
+
+
+class ProposalRejected(ProposalEvent):
+    TYPE: ClassVar[str] = "proposal.rejected"
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     cls.TYPE: cls
     for cls in (SweepStarted, ExperimentStarted, RunStarted, StageCompleted, RunCompleted, RunCached, RunFailed,
                 SweepProgressed, NewBestFound, ExperimentPaused, ExperimentResumed, ExperimentCompleted,
                 BudgetExhausted, HumanNeeded, RescoreProgress, RescoreCompleted, ConfigApproved,
-                SweepRedirected)
+                SweepRedirected, ProposalCreated, ProposalApproved, ProposalRejected)
 }
 EVENT_TYPES = frozenset(EVENT_DATA)
 
@@ -327,10 +354,26 @@ class SweepRedirectedEvent(_Envelope):
     data: SweepRedirected
 
 
+class ProposalCreatedEvent(_Envelope):
+    type: Literal["proposal.created"]
+    data: ProposalCreated
+
+
+class ProposalApprovedEvent(_Envelope):
+    type: Literal["proposal.approved"]
+    data: ProposalApproved
+
+
+class ProposalRejectedEvent(_Envelope):
+    type: Literal["proposal.rejected"]
+    data: ProposalRejected
+
+
 LiveEventOut = Annotated[
     SweepStartedEvent | ExperimentStartedEvent | RunStartedEvent | StageCompletedEvent | RunCompletedEvent
     | RunCachedEvent | RunFailedEvent | SweepProgressEvent | NewBestFoundEvent | ExperimentPausedEvent
     | ExperimentResumedEvent | ExperimentCompletedEvent | BudgetExhaustedEvent | HumanNeededEvent
-    | RescoreProgressEvent | RescoreCompletedEvent | ConfigApprovedEvent | SweepRedirectedEvent,
+    | RescoreProgressEvent | RescoreCompletedEvent | ConfigApprovedEvent | SweepRedirectedEvent
+    | ProposalCreatedEvent | ProposalApprovedEvent | ProposalRejectedEvent,
     Field(discriminator="type"),
 ]

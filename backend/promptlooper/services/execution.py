@@ -266,7 +266,10 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     limiter = asyncio.Semaphore(plan.concurrency)
     state = _SweepState(plan=plan, progress=progress, best=best, limiter=limiter)
     try:
+        rewriting = bool((plan.options.get("guided") or {}).get("rewrite"))
         while control.state == "running":
+            if rewriting:  # approvals add runs and the optimizer's calls count as spent: both land in the DB
+                state.progress = await _reload_progress(ctx, sweep_id, state.progress)
             runs = await _open_runs(ctx, sweep_id)
             if not runs:
                 if not await policy.advance(ctx, rt, sweep_id):
@@ -277,6 +280,14 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
             await _execute_wave(ctx, rt, control, state, runs)
     finally:
         rt.controls.pop(sweep_id, None)
+
+
+async def _reload_progress(ctx: AppContext, sweep_id: uuid.UUID,
+                           fallback: policy.SweepProgress) -> policy.SweepProgress:
+    """The sweep's counters from the database (a rewriting sweep's optimizer calls land there, not here)."""
+    async with session_scope(ctx.sessionmaker) as session:
+        sweep = await session.get(Sweep, sweep_id)
+        return fallback if sweep is None else await policy.progress_from_db(session, sweep)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from promptlooper.context import AppContext
 from promptlooper.db import after_commit
 from promptlooper.engine.space import SpaceError, apply_overrides, config_hash
 from promptlooper.errors import Conflict, InvalidDefinition, NotFound
-from promptlooper.models import Experiment, Run, RunOrigin, Sweep
+from promptlooper.models import Experiment, PromptProposal, Run, RunOrigin, Sweep
 from promptlooper.offload import run_cpu
 from promptlooper.schemas import (
     SuggestedConfig,
@@ -51,6 +51,8 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
     best = await session.scalar(select(func.max(Run.weighted_score)).where(
         Run.sweep_id == sweep_id, Run.status.in_(("completed", "cached")), Run.rejected.is_(False),
         Run.sample_ids.is_(None)))  # scored on every sample (early stopping)
+    waiting = await session.scalar(select(func.count()).select_from(PromptProposal).where(
+        PromptProposal.sweep_id == sweep_id, PromptProposal.status == "pending"))
     max_runs = sweep.options.get("max_runs")
     if max_runs is None and sweep.type == "guided":
         max_runs = DEFAULT_MAX_RUNS
@@ -62,7 +64,8 @@ async def get_sweep(session: AsyncSession, sweep_id: uuid.UUID) -> SweepDetail:
         pending=int(counts.get("pending", 0)), running=int(counts.get("running", 0)),
         pruned=int(counts.get("pruned", 0)),
         tokens_in=int(totals[0]), tokens_out=int(totals[1]), cost_estimate=float(totals[2]),
-        best_score=float(best) if best is not None else None, options=dict(sweep.options),
+        best_score=float(best) if best is not None else None, pending_proposals=int(waiting or 0),
+        options=dict(sweep.options),
         created_at=sweep.created_at, completed_at=sweep.completed_at,
     )
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promptlooper.context import AppContext
@@ -29,8 +29,9 @@ from promptlooper.db import session_scope
 from promptlooper.engine.definition import ExperimentDefinition
 from promptlooper.engine.space import config_hash
 from promptlooper.events import types as ev
-from promptlooper.models import Experiment, Run, RunStatus, StageResult, Sweep
+from promptlooper.models import Experiment, ProposalRound, Run, RunStatus, StageResult, Sweep
 from promptlooper.offload import run_cpu
+from promptlooper.services import rewrite
 from promptlooper.services.experiments import definition_of
 from promptlooper.services.runtime import Runtime
 from promptlooper.services.settings import get_settings
@@ -223,6 +224,14 @@ async def progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress
         .where(Run.sweep_id == sweep.id, StageResult.cached.is_(False))
     )
     progress.paid_tokens = int(paid or 0)
+    r = ProposalRound
+    sums = (await session.execute(
+        select(*(func.coalesce(func.sum(c), 0) for c in (r.tokens_in, r.tokens_out, r.cost, r.tokens_in_spent,
+                                                          r.tokens_out_spent, r.cost_spent)),
+               func.count(r.id), func.coalesce(func.sum(case((r.cached.is_(True), 1), else_=0)), 0))
+        .where(r.sweep_id == sweep.id, r.status == "done", r.tokens_in > 0)
+    )).one()
+    _add_optimizer_calls(progress, sums)
     progress.session_done = int(
         await session.scalar(
             select(func.count())
@@ -232,6 +241,20 @@ async def progress_from_db(session: AsyncSession, sweep: Sweep) -> SweepProgress
         or 0
     )
     return progress
+
+
+def _add_optimizer_calls(progress: SweepProgress, sums: Any) -> None:
+    """A rewriting sweep's optimizer calls (`services/rewrite.py`) count like its runs' calls."""
+    t_in, t_out, cost, s_in, s_out, s_cost, calls, hits = sums
+    progress.tokens_in += int(t_in)
+    progress.tokens_out += int(t_out)
+    progress.cost += float(cost)
+    progress.tokens_in_spent += int(s_in)
+    progress.tokens_out_spent += int(s_out)
+    progress.cost_spent += float(s_cost)
+    progress.paid_tokens += int(s_in) + int(s_out)
+    progress.llm_calls_paid += int(calls) - int(hits)
+    progress.cache_hits += int(hits)
 
 
 def over_budget(plan: SweepPlan, progress: SweepProgress) -> bool:
@@ -386,6 +409,7 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
     caller announces `experiment.completed`. `force` asks even with runs open (a redirect).
     """
     open_runs = select(func.count()).select_from(Run).where(Run.sweep_id == sweep_id, Run.status.in_(OPEN_STATUSES))
+    await rewrite.maybe_start_round(ctx, rt, sweep_id)  # a due optimizer round starts in the background
     if not force:  # the common case, after every run: a quick look without the lock
         async with session_scope(ctx.sessionmaker) as session:
             if await session.scalar(open_runs):
@@ -415,8 +439,8 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
             sweep.total_runs += len(rows)
         if rows or reopened:
             return reopened + [row["id"] for row in rows]
-        if left or decision.drop:
-            return []
+        if left or decision.drop or await rewrite.holds_completion(session, sweep):
+            return []  # a rewriting sweep waits for its proposals' approval (or its optimizer's answer)
         progress = await progress_from_db(session, sweep)
         sweep.status, sweep.completed_at = "completed", datetime.now(UTC)
         sweep.tokens_in, sweep.tokens_out, sweep.cost_estimate = progress.tokens_in, progress.tokens_out, progress.cost

@@ -35,6 +35,7 @@ from promptlooper.schemas import (
     SweepEstimateOut,
     SweepOut,
 )
+from promptlooper.services import rewrite as rewrite_rounds
 from promptlooper.services import strategies
 from promptlooper.services import sweep_policy as policy
 from promptlooper.services.auth import release_connection
@@ -209,6 +210,33 @@ async def _running_sweep(session: AsyncSession, experiment_id: uuid.UUID) -> Swe
     )
 
 
+async def _check_rewrite(session: AsyncSession, defn: ExperimentDefinition, body: SweepCreate,
+                         default_endpoint: str | None) -> None:
+    """`guided.rewrite` names a stage that exists, an endpoint that exists and a meta-prompt that compiles."""
+    rewrite = body.guided.rewrite if body.guided is not None else None
+    if rewrite is None:
+        return
+    from promptlooper.engine.definition import resolve_stage
+    from promptlooper.engine.templates import TemplateError, compile_template
+
+    loc = ["body", "guided", "rewrite"]
+    problems: list[dict[str, Any]] = []
+    if rewrite.stage is not None and resolve_stage(defn.pipeline_stages, rewrite.stage) is None:
+        problems.append({"loc": [*loc, "stage"], "msg": f"Stage `{rewrite.stage}` does not exist.",
+                         "type": "value_error"})
+    endpoint_id = rewrite.endpoint_id or (uuid.UUID(default_endpoint) if default_endpoint else None)
+    if endpoint_id is None or await session.get(LLMEndpoint, endpoint_id) is None:
+        problems.append({"loc": [*loc, "endpoint_id"], "msg": "The optimizer's endpoint does not exist (and no "
+                         "default endpoint is set).", "type": "value_error"})
+    if rewrite.meta_prompt is not None:
+        try:
+            compile_template(rewrite.meta_prompt)
+        except TemplateError as exc:
+            problems.append({"loc": [*loc, "meta_prompt"], "msg": exc.message, "type": "value_error"})
+    if problems:
+        raise InvalidDefinition(problems)
+
+
 async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uuid.UUID, body: SweepCreate) -> SweepOut:
     """Persist every run of the sweep as pending, then hand the sweep to the queue after commit."""
     experiment = await get_or_404(session, Experiment, experiment_id, "Experiment")
@@ -219,6 +247,7 @@ async def start_sweep(session: AsyncSession, ctx: AppContext, experiment_id: uui
     await check_runnable(session, definition_of(experiment))  # the default endpoint may be gone since
     settings = await get_settings(session, ctx)
     default_endpoint = str(settings.default_endpoint_id) if settings.default_endpoint_id else None
+    await _check_rewrite(session, definition_of(experiment), body, default_endpoint)
     await require_queue(ctx)  # before the in-flight check, which asks Redis too
     await refuse_while_runs_in_flight(session, ctx, experiment_id)
     # The strategy's first answer (grid and random: every run) is persisted as pending runs now;
@@ -435,6 +464,8 @@ async def resume_interrupted(ctx: AppContext) -> list[uuid.UUID]:
         # Nothing of this process survived the restart: a run still `running` in a stopped or
         # completed sweep is a leftover (in production the workers' watchdog checks leases first).
         await cancel_leftovers(ctx)
+        async with session_scope(ctx.sessionmaker) as session:  # an optimizer round in flight died with us
+            await rewrite_rounds.forget_lost_rounds(session, None, 0.0)
     async with session_scope(ctx.sessionmaker) as session:
         ids = list((await session.scalars(select(Sweep.id).where(Sweep.status == "running"))).all())
         if ids and ctx.runtime.queue_for().name == "in-process":  # this process restarts them: a new session

@@ -62,6 +62,8 @@ PUBLIC_TYPES: tuple[str, ...] = (
     "run.rejected",
     "experiment.redirected",
     "proposal.created",
+    "proposal.approved",
+    "proposal.rejected",
 )
 # Internal event types that go out under another (spec) name. `sweep.started` is not mapped: the
 # sweep also emits `experiment.started` itself, which is what webhooks get.

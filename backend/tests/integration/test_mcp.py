@@ -37,7 +37,7 @@ TOOLS = {
     "set_project_notes", "redirect_sweep",
     "list_webhooks", "create_webhook", "rotate_webhook_secret", "list_webhook_deliveries",
     "test_webhook",
-    "get_sweep", "suggest_configs", "add_sweep_configs",
+    "get_sweep", "suggest_configs", "add_sweep_configs", "list_proposals", "approve_proposal", "reject_proposal",
 }
 UNDEFINED = "Template uses `nonexistent` is not defined: use input, reference, vars.<name>, previous or stages.<name>.output."
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -422,6 +422,54 @@ async def test_http_tools_drive_a_guided_sweep(http_host: tuple[MCPHost, dict[st
             assert late.is_error
     finally:
         llm.latency_s = 0.0
+
+
+async def test_http_tools_review_prompt_proposals(http_host: tuple[MCPHost, dict[str, str]], llm: LLMServer) -> None:
+    host, creds = http_host
+    async with http_session(host.url, creds["key"]) as session:
+        project = await call(session, "create_project", name="rewrite")
+        endpoint = await call(session, "configure_endpoint", label="optimizer", url=llm.base_url)
+        experiment = await call(
+            session, "create_experiment", project_id=project["id"], name="rewrite",
+            sample_data=[{"id": "s1", "input": "alpha beta gamma delta"}],
+            pipeline_stages=[{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
+                              "prompt_template": "Say {{ input }}"}],
+            scoring_config=[{"scorer": "length", "config": {"min_words": 4, "max_words": 4}}],
+            parameter_space={"max_tokens": {"min": 1, "max": 40, "type": "int"}})
+        rewrite = {"endpoint_id": endpoint["id"], "model": "m2", "every": 2, "candidates": 2}
+        started = await call(session, "run_sweep", experiment_id=experiment["id"], type="guided", seed=4,
+                             max_runs=2, concurrency=2, guided={"n_startup": 1, "rewrite": rewrite})
+        sweep_id = started["sweep_id"]
+        for _ in range(300):
+            pending = await call(session, "list_proposals", sweep_id=sweep_id, status="pending")
+            sweep = await call(session, "get_sweep", sweep_id=sweep_id)
+            if pending["total"] == 2 and sweep["pending"] == sweep["running"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert pending["total"] == 2 and sweep["status"] == "running", (pending, sweep)
+        first, second = sorted(pending["items"], key=lambda p: p["text"])
+        assert first["diff_base"] == "Say {{ input }}" and first["text"].startswith("Say {{ input }} ")
+        calls = llm.calls
+        await asyncio.sleep(0.3)
+        assert llm.calls == calls, "nothing is spent before an approval"
+        bad = await session.call_tool("approve_proposal", {"proposal_id": first["id"], "text": "{{ nowhere }}"})
+        assert bad.is_error and "text" in tool_text(bad), tool_text(bad)
+        approved = await call(session, "approve_proposal", proposal_id=first["id"], text="Say briefly: {{ input }}")
+        assert approved["status"] == "approved" and approved["text"] == "Say briefly: {{ input }}"
+        rejected = await call(session, "reject_proposal", proposal_id=second["id"], reason="no")
+        assert rejected["status"] == "rejected" and rejected["reason"] == "no"
+        twice = await session.call_tool("reject_proposal", {"proposal_id": second["id"]})
+        assert twice.is_error and "already rejected" in tool_text(twice)
+        for _ in range(300):
+            sweep = await call(session, "get_sweep", sweep_id=sweep_id)
+            if sweep["status"] == "completed":
+                break
+            await asyncio.sleep(0.1)
+        assert sweep["status"] == "completed" and sweep["completed"] == 3 and llm.calls == calls + 1
+        detail = await call(session, "get_run_detail", run_id=approved["run_ids"][0])
+        assert detail["config"]["stages"][0]["prompt_template"] == "Say briefly: {{ input }}"
+        listed = await call(session, "list_proposals", sweep_id=sweep_id)
+        assert {p["status"] for p in listed["items"]} == {"approved", "rejected"}
 
 
 async def test_http_jwt_and_read_only_user(http_host: tuple[MCPHost, dict[str, str]]) -> None:

@@ -14,6 +14,13 @@ Scripted failures (`srv.script([...])`) are consumed one per chat request before
 `"no_usage"` (a normal answer without `usage`), `"hang"` (sleeps `hang_s`, longer than any client timeout).
 Control routes: `GET /_stats`, `POST /_reset`, `POST /_script` (a JSON list).
 
+The optimizer: a request whose system message says "prompt optimizer" (PromptLooper's rewrite
+meta-prompt) is answered with rewrites of the text between `<current>` and `</current>` in its user
+message: `<prompt>{current} {suffix}</prompt>` per suffix in `REWRITE_SUFFIXES` (as many as the
+meta-prompt asks for). `srv.optimizer_mode` scripts a weak optimizer instead: `"empty"`, `"same"`
+(the current prompt back), `"json"`, `"undefined"` (a `{{ nowhere }}` name), `"mixed"` (one of each
+and one good rewrite). `srv.optimizer_calls` counts those requests (also in `/_stats`).
+
 Landscape mode (`LLMServer(landscape=True)`, `--landscape`): answers whose length, read by the `length`
 scorer with `max_words` LANDSCAPE_WORDS, is a score that depends smoothly on temperature, top_p and the
 prompt variant (`variant=NAME` in a message), with noise per sample (`sample=ID`, `seed=N`). See
@@ -40,6 +47,37 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+REWRITE_SUFFIXES = ("Answer in one short sentence.", "Be precise and concise.", "Think step by step.",
+                    "Use plain words.")
+OPTIMIZER_MARK = "prompt optimizer"
+_CURRENT = re.compile(r"<current>\n?(.*?)\n?</current>", re.DOTALL)
+_WANTED = re.compile(r"Write (\d+) new")
+
+
+def is_optimizer_request(body: dict[str, Any]) -> bool:
+    """Whether a chat request is PromptLooper's rewrite meta-prompt."""
+    return any(m.get("role") == "system" and OPTIMIZER_MARK in str(m.get("content", ""))
+               for m in body.get("messages") or [])
+
+
+def optimizer_answer(body: dict[str, Any], mode: str) -> str:
+    """A deterministic optimizer answer: rewrites of the current prompt, or scripted garbage."""
+    user = next((str(m.get("content", "")) for m in reversed(body.get("messages") or []) if m.get("role") == "user"),
+                "")
+    found = _CURRENT.search(user)
+    current = found.group(1).strip() if found else ""
+    wanted = _WANTED.search(user)
+    count = int(wanted.group(1)) if wanted else 2
+    good = [f"{current} {suffix}" for suffix in REWRITE_SUFFIXES[:count]]
+    garbage = {"empty": "<prompt>   </prompt>", "same": f"<prompt>{current}</prompt>",
+               "json": '{"prompt": "better", "score": 1}', "undefined": f"<prompt>{current} {{{{ nowhere }}}}</prompt>"}
+    if mode in garbage:
+        return garbage[mode]
+    if mode == "mixed":
+        return "".join(f"<prompt>{p}</prompt>" for p in
+                       ("", current, '{"a": 1}', f"{current} {{{{ nowhere }}}}", good[0]))
+    return "\n".join(f"<prompt>{p}</prompt>" for p in good)
+
 
 class ServerState:
     """Counters, scripted failures and settings shared by the server thread and the test."""
@@ -53,6 +91,7 @@ class ServerState:
         self.hang_s = hang_s
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        self.optimizer_mode = "rewrite"
         self.reset()
 
     def reset(self) -> None:
@@ -70,13 +109,15 @@ class ServerState:
             self.arrivals: list[tuple[float, str]] = []  # (monotonic time, digest) of every chat request
             self.admitted = 0
             self.hold_after: int | None = None
+            self.optimizer_calls = 0
 
     def stats(self) -> dict[str, Any]:
         """The counters as JSON."""
         with self.lock:
             return {"calls": self.calls, "peak_in_flight": self.peak_in_flight, "in_flight": self.in_flight,
                     "per_model": dict(self.per_model), "embedding_calls": self.embedding_calls,
-                    "model_list_calls": self.model_list_calls, "scripted_left": len(self.queue)}
+                    "model_list_calls": self.model_list_calls, "scripted_left": len(self.queue),
+                    "optimizer_calls": self.optimizer_calls}
 
 
 def answer_text(body: dict[str, Any]) -> str:
@@ -168,9 +209,14 @@ def landscape_answer(body: dict[str, Any]) -> str:
     return " ".join(head + ["lorem"] * (words - len(head)))
 
 
-def completion(body: dict[str, Any], with_usage: bool = True, landscape: bool = False) -> dict[str, Any]:
-    """An OpenAI chat.completion body for a request (a landscape answer in landscape mode)."""
-    content = landscape_answer(body) if landscape else answer_text(body)
+def completion(body: dict[str, Any], with_usage: bool = True, landscape: bool = False,
+               optimizer_mode: str | None = None) -> dict[str, Any]:
+    """An OpenAI chat.completion body for a request (a landscape answer in landscape mode, an optimizer's answer
+    when `optimizer_mode` is given)."""
+    if optimizer_mode is not None:
+        content = optimizer_answer(body, optimizer_mode)
+    else:
+        content = landscape_answer(body) if landscape else answer_text(body)
     result: dict[str, Any] = {
         "id": "chatcmpl-" + hashlib.sha256(content.encode()).hexdigest()[:12], "object": "chat.completion",
         "created": int(time.time()), "model": body.get("model"),
@@ -243,7 +289,13 @@ class _Routes:
             scripted = _scripted(item)
             if scripted is not None:
                 return scripted
-        return JSONResponse(completion(body, with_usage=item != "no_usage", landscape=self.state.landscape))
+        mode = None
+        if is_optimizer_request(body):
+            with self.state.lock:
+                self.state.optimizer_calls += 1
+                mode = self.state.optimizer_mode
+        return JSONResponse(completion(body, with_usage=item != "no_usage", landscape=self.state.landscape,
+                                       optimizer_mode=mode))
 
     async def chat(self, request: Request) -> Response:
         """POST /v1/chat/completions"""
@@ -432,6 +484,20 @@ class LLMServer:
     def stats(self) -> dict[str, Any]:
         """The counters (same as GET /_stats)."""
         return self.state.stats()
+
+    @property
+    def optimizer_mode(self) -> str:
+        """How the optimizer answers: rewrite (default), empty, same, json, undefined or mixed."""
+        return self.state.optimizer_mode
+
+    @optimizer_mode.setter
+    def optimizer_mode(self, value: str) -> None:
+        self.state.optimizer_mode = value
+
+    @property
+    def optimizer_calls(self) -> int:
+        """Optimizer (rewrite meta-prompt) requests answered."""
+        return self.state.optimizer_calls
 
     @property
     def calls(self) -> int:

@@ -877,6 +877,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/proposals/{proposal_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Proposal
+         * @description Approve a pending proposal (with `text` to edit it first): it joins the sweep and its parameter space.
+         */
+        post: operations["approve_proposal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/proposals/{proposal_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Proposal
+         * @description Reject a pending proposal: nothing is ever run for it.
+         */
+        post: operations["reject_proposal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -1077,6 +1117,26 @@ export interface paths {
          * @description The sweep with its progress counts (completed, failed, cached, pending, running) and best score.
          */
         get: operations["get_sweep"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sweeps/{sweep_id}/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Proposals
+         * @description The sweep's prompt proposals, newest first (with its diff base and projected cost), and its optimizer rounds.
+         */
+        get: operations["list_proposals"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1598,7 +1658,7 @@ export interface components {
          */
         EventsPage: {
             /** Items */
-            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"] | components["schemas"]["ConfigApprovedEvent"] | components["schemas"]["SweepRedirectedEvent"])[];
+            items: (components["schemas"]["SweepStartedEvent"] | components["schemas"]["ExperimentStartedEvent"] | components["schemas"]["RunStartedEvent"] | components["schemas"]["StageCompletedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunCachedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["SweepProgressEvent"] | components["schemas"]["NewBestFoundEvent"] | components["schemas"]["ExperimentPausedEvent"] | components["schemas"]["ExperimentResumedEvent"] | components["schemas"]["ExperimentCompletedEvent"] | components["schemas"]["BudgetExhaustedEvent"] | components["schemas"]["HumanNeededEvent"] | components["schemas"]["RescoreProgressEvent"] | components["schemas"]["RescoreCompletedEvent"] | components["schemas"]["ConfigApprovedEvent"] | components["schemas"]["SweepRedirectedEvent"] | components["schemas"]["ProposalCreatedEvent"] | components["schemas"]["ProposalApprovedEvent"] | components["schemas"]["ProposalRejectedEvent"])[];
             /** Next After */
             next_after: number;
         };
@@ -2063,6 +2123,7 @@ export interface components {
              * @default 8
              */
             n_startup: number;
+            rewrite?: components["schemas"]["RewriteOptions"] | null;
         };
         /**
          * HalvingEstimate
@@ -2707,6 +2768,298 @@ export interface components {
             notes?: string | null;
         };
         /**
+         * ProposalApprove
+         * @description Approve a proposal, optionally editing its text first.
+         */
+        ProposalApprove: {
+            /** Text */
+            text?: string | null;
+        };
+        /** ProposalApproved */
+        ProposalApproved: {
+            /** Decided By */
+            decided_by?: string | null;
+            /**
+             * Dropped
+             * @description refused by the checks at once (the reason says why)
+             */
+            dropped: boolean;
+            /** Field */
+            field: string;
+            /** Projected Cost */
+            projected_cost: number;
+            /** Proposal Id */
+            proposal_id: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Run Ids
+             * @description runs made for it (approved)
+             */
+            run_ids?: string[];
+            /** Stage */
+            stage: string;
+            /**
+             * Status
+             * @description pending, approved or rejected
+             */
+            status: string;
+            /** Text */
+            text: string;
+        };
+        /** ProposalApprovedEvent */
+        ProposalApprovedEvent: {
+            data: components["schemas"]["ProposalApproved"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "proposal.approved";
+        };
+        /** ProposalCreated */
+        ProposalCreated: {
+            /** Decided By */
+            decided_by?: string | null;
+            /**
+             * Dropped
+             * @description refused by the checks at once (the reason says why)
+             */
+            dropped: boolean;
+            /** Field */
+            field: string;
+            /** Projected Cost */
+            projected_cost: number;
+            /** Proposal Id */
+            proposal_id: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Run Ids
+             * @description runs made for it (approved)
+             */
+            run_ids?: string[];
+            /** Stage */
+            stage: string;
+            /**
+             * Status
+             * @description pending, approved or rejected
+             */
+            status: string;
+            /** Text */
+            text: string;
+        };
+        /** ProposalCreatedEvent */
+        ProposalCreatedEvent: {
+            data: components["schemas"]["ProposalCreated"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "proposal.created";
+        };
+        /**
+         * ProposalOut
+         * @description A prompt variant proposed by a guided sweep's optimizer model.
+         */
+        ProposalOut: {
+            /** Base Run Id */
+            base_run_id: string | null;
+            /** Created At */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /**
+             * Diff Base
+             * @description the best run's prompt when it was proposed (diff against it)
+             */
+            diff_base: string | null;
+            /**
+             * Dropped
+             * @description refused by the checks (empty, unchanged, JSON, undefined names, a duplicate): rejected at once, with the reason
+             */
+            dropped: boolean;
+            /**
+             * Experiment Id
+             * Format: uuid
+             */
+            experiment_id: string;
+            /** Field */
+            field: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Projected Calls */
+            projected_calls: number;
+            /**
+             * Projected Cost
+             * @description what that run cost (x repeats): about what approving spends
+             */
+            projected_cost: number;
+            /**
+             * Projected Tokens
+             * @description tokens one run of the best configuration took (x repeats)
+             */
+            projected_tokens: number;
+            /**
+             * Proposed Text
+             * @description what the optimizer wrote
+             */
+            proposed_text: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Run Ids
+             * @description runs made for it once approved
+             */
+            run_ids: string[];
+            /** Stage */
+            stage: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected";
+            /**
+             * Sweep Id
+             * Format: uuid
+             */
+            sweep_id: string;
+            /**
+             * Text
+             * @description the variant (as edited on approval, if it was)
+             */
+            text: string;
+        };
+        /**
+         * ProposalPage
+         * @description A page of proposals, and every optimizer round of the sweep (oldest first).
+         */
+        ProposalPage: {
+            /** Items */
+            items: components["schemas"]["ProposalOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Rounds */
+            rounds?: components["schemas"]["ProposalRoundOut"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * ProposalReject
+         * @description Reject a proposal.
+         */
+        ProposalReject: {
+            /** Reason */
+            reason?: string | null;
+        };
+        /** ProposalRejected */
+        ProposalRejected: {
+            /** Decided By */
+            decided_by?: string | null;
+            /**
+             * Dropped
+             * @description refused by the checks at once (the reason says why)
+             */
+            dropped: boolean;
+            /** Field */
+            field: string;
+            /** Projected Cost */
+            projected_cost: number;
+            /** Proposal Id */
+            proposal_id: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Run Ids
+             * @description runs made for it (approved)
+             */
+            run_ids?: string[];
+            /** Stage */
+            stage: string;
+            /**
+             * Status
+             * @description pending, approved or rejected
+             */
+            status: string;
+            /** Text */
+            text: string;
+        };
+        /** ProposalRejectedEvent */
+        ProposalRejectedEvent: {
+            data: components["schemas"]["ProposalRejected"];
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /** Seq */
+            seq: number | null;
+            /** Sweep Id */
+            sweep_id: string | null;
+            /** Ts */
+            ts: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "proposal.rejected";
+        };
+        /**
+         * ProposalRoundOut
+         * @description One call of the sweep's optimizer: what it cost and, when it proposed nothing, why.
+         */
+        ProposalRoundOut: {
+            /** Cached */
+            cached: boolean;
+            /** Cost Spent */
+            cost_spent: number;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Reason
+             * @description why the round proposed nothing (endpoint down, budget spent, ...)
+             */
+            reason: string | null;
+            /** Round */
+            round: number;
+            /** Started At */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "generating" | "done" | "failed";
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
+        /**
          * RangeSpec
          * @description A numeric range in the parameter space.
          */
@@ -2858,6 +3211,64 @@ export interface components {
             runs: number;
             /** Total Unrated */
             total_unrated: number;
+        };
+        /**
+         * RewriteOptions
+         * @description Prompt rewriting: an optimizer model proposes prompt variants every `every` finished runs.
+         */
+        RewriteOptions: {
+            /**
+             * Approval
+             * @description required: proposals wait for approve/reject before any call is spent on them; auto: approved at once
+             * @default required
+             * @enum {string}
+             */
+            approval: "required" | "auto";
+            /**
+             * Candidates
+             * @description variants asked for per round
+             * @default 2
+             */
+            candidates: number;
+            /**
+             * Endpoint Id
+             * @description the optimizer's endpoint (None: the default)
+             */
+            endpoint_id?: string | null;
+            /**
+             * Every
+             * @description propose after every N finished runs
+             * @default 8
+             */
+            every: number;
+            /**
+             * Field
+             * @default prompt_template
+             * @enum {string}
+             */
+            field: "prompt_template" | "system_prompt";
+            /**
+             * Meta Prompt
+             * @description Jinja2 template of the optimizer's user message (default: the built-in OPRO-style meta-prompt); names: current, field, stage, candidates, best, worst (lists of {prompt, score, samples: [{input, output, reasons}]})
+             */
+            meta_prompt?: string | null;
+            /**
+             * Model
+             * @description the optimizer model
+             */
+            model: string;
+            /**
+             * Params
+             * @description request parameters of the optimizer call
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Stage
+             * @description the stage whose prompt is rewritten (default: the first)
+             */
+            stage?: string | null;
         };
         /** RunCached */
         RunCached: {
@@ -3863,6 +4274,12 @@ export interface components {
             /** Pending */
             pending: number;
             /**
+             * Pending Proposals
+             * @description prompt proposals waiting for approval (a rewriting guided sweep waits for them before it completes)
+             * @default 0
+             */
+            pending_proposals: number;
+            /**
              * Pruned
              * @description runs stopped early by early stopping
              * @default 0
@@ -4251,7 +4668,7 @@ export interface components {
              * Event Type
              * @enum {string}
              */
-            event_type: "experiment.started" | "experiment.completed" | "experiment.paused" | "new_best_found" | "budget.exhausted" | "human_needed" | "run.failed" | "experiment.resumed" | "run.approved" | "run.rejected" | "experiment.redirected" | "proposal.created" | "*";
+            event_type: "experiment.started" | "experiment.completed" | "experiment.paused" | "new_best_found" | "budget.exhausted" | "human_needed" | "run.failed" | "experiment.resumed" | "run.approved" | "run.rejected" | "experiment.redirected" | "proposal.created" | "proposal.approved" | "proposal.rejected" | "*";
             /**
              * Headers
              * @default {}
@@ -7597,6 +8014,166 @@ export interface operations {
             };
         };
     };
+    approve_proposal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProposalApprove"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reject_proposal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProposalReject"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated but not allowed (read-only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     create_run: {
         parameters: {
             query?: never;
@@ -8322,6 +8899,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SweepDetail"];
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid input (detail lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_proposals: {
+        parameters: {
+            query?: {
+                /** @description only these */
+                status?: ("pending" | "approved" | "rejected") | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                sweep_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalPage"];
                 };
             };
             /** @description No or bad credentials */

@@ -35,6 +35,20 @@ function fold(events: LiveEvent[], state: LiveState = initialLiveState()): LiveS
 }
 
 describe("liveReducer", () => {
+  it("bumps proposalsVersion on proposal events (once per seq) and describes them", () => {
+    const data = { proposal_id: "p", stage: "answer", field: "prompt_template", text: "x", status: "pending", dropped: false,
+      reason: null, projected_cost: 0, run_ids: [], decided_by: null };
+    const created = ev(1, "proposal.created", data);
+    const dropped = ev(2, "proposal.rejected", { ...data, status: "rejected", dropped: true, reason: "JSON, not a prompt" });
+    const auto = ev(3, "proposal.approved", { ...data, status: "approved", decided_by: "auto" });
+    const state = fold([created, dropped, auto, created]);
+    expect(state.proposalsVersion).toBe(3);
+    expect(NOISY_TYPES).not.toContain("proposal.created");
+    expect(describeEvent(created).summary).toContain("waiting for approval");
+    expect(describeEvent(dropped).summary).toBe("Prompt rewrite dropped: JSON, not a prompt");
+    expect(describeEvent(auto).summary).toContain("(auto)");
+  });
+
   it("takes a redirected sweep's new total and refreshes the results", () => {
     const before = fold([started(1, 8), progress(2, 2, 8)]);
     const state = fold([ev(3, "sweep.redirected", { dropped: 3, added: 2, total_runs: 7 })], before);

@@ -94,6 +94,8 @@ export interface LiveState {
   resultsVersion: number;
   /** Bumped on status changes (sweep started, paused, resumed, completed). */
   statusVersion: number;
+  /** Bumped when a prompt proposal is created, approved or rejected: the cue to refetch proposals. */
+  proposalsVersion: number;
   budget: { tokens: number | null; cost: number | null; ts: string } | null;
   rescore: { done: number; total: number } | null;
   timeline: TimelineEntry[];
@@ -145,6 +147,9 @@ const BULK: Record<LiveEventType, boolean> = {
   "human_needed": false,
   "rescore.progress": true,
   "rescore.completed": false,
+  "proposal.created": false,
+  "proposal.approved": false,
+  "proposal.rejected": false,
 };
 
 /** Event types that arrive in bulk; the timeline hides them unless asked. */
@@ -190,6 +195,7 @@ export function initialLiveState(status: LiveStatus | null = null): LiveState {
     runOrder: [],
     resultsVersion: 0,
     statusVersion: 0,
+    proposalsVersion: 0,
     budget: null,
     rescore: null,
     timeline: [],
@@ -441,6 +447,10 @@ function foldEvent(state: LiveState, event: LiveEvent, seq: number | null): Live
       return { ...state, rescore: { done: num(event.data.done), total: num(event.data.total) } };
     case "rescore.completed":
       return { ...state, rescore: null, resultsVersion: state.resultsVersion + 1 };
+    case "proposal.created":
+    case "proposal.approved":
+    case "proposal.rejected":
+      return { ...state, proposalsVersion: state.proposalsVersion + 1 };
     default:
       return state;
   }
@@ -514,6 +524,12 @@ export function describeEvent(event: LiveEvent): { summary: string; tone: Timeli
       return { summary: `Re-scoring ${num(event.data.done)} of ${num(event.data.total)}`, tone: "neutral" };
     case "rescore.completed":
       return { summary: `Re-scored ${num(event.data.runs)} runs`, tone: "good" };
+    case "proposal.created":
+      return { summary: `Prompt rewrite proposed for stage ${event.data.stage}: waiting for approval`, tone: "accent" };
+    case "proposal.approved":
+      return { summary: `Prompt rewrite approved${event.data.decided_by === "auto" ? " (auto)" : ""} for stage ${event.data.stage}`, tone: "good" };
+    case "proposal.rejected":
+      return { summary: `Prompt rewrite ${event.data.dropped ? "dropped" : "rejected"}${event.data.reason ? `: ${event.data.reason}` : ""}`, tone: "warn" };
     default: // a type this build does not know yet (a newer server)
       return { summary: String((event as { type: unknown }).type), tone: "neutral" };
   }

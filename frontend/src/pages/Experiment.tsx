@@ -6,6 +6,7 @@ import { DuplicateExperiment } from "../components/live/DuplicateExperiment";
 import { ExportsPanel } from "../components/exports/ExportsPanel";
 import { Leaderboard } from "../components/leaderboard/Leaderboard";
 import { LiveStats } from "../components/live/LiveStats";
+import { ProposalsPanel } from "../components/live/ProposalsPanel";
 import { StartSweepForm } from "../components/live/StartSweepForm";
 import { SweepSelector } from "../components/live/SweepSelector";
 import { SteeringControls } from "../components/live/SteeringControls";
@@ -150,6 +151,11 @@ export default function ExperimentPage() {
                 <BestSoFarChart experimentId={exp.id} sweepId={sweepChoice === "all" ? undefined : (sweepId ?? sweeps[0]?.id)} running={status === "running"} />
               </Suspense>
             )}
+            <ProposalsPanel
+              sweepId={sweepId ?? live.state.progress.sweepId ?? sweeps[0]?.id}
+              version={live.state.proposalsVersion}
+              readOnly={!canWrite}
+            />
             <Leaderboard
               experimentId={exp.id}
               sweptKeys={keys}

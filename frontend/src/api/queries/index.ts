@@ -13,3 +13,4 @@ export * from "./sweeps";
 export * from "./exports";
 export * from "./events";
 export * from "./webhooks";
+export * from "./proposals";

@@ -76,6 +76,10 @@ export const queryKeys = {
   sweeps: {
     estimate: (body: unknown) => ["sweeps", "estimate", body] as const,
   },
+  proposals: {
+    all: ["proposals"] as const,
+    ofSweep: (sweepId: string, version = 0) => ["proposals", sweepId, version] as const,
+  },
   reviews: {
     ofRun: (runId: string) => ["reviews", "run", runId] as const,
     queues: ["reviews", "queue"] as const,

@@ -24,6 +24,7 @@ const ORIGIN_GROUPS: { name: string; origins: string[]; color: string }[] = [
   { name: "sampler", origins: ["sampler"], color: OKABE_ITO[0] },
   { name: "agent", origins: ["agent"], color: OKABE_ITO[6] },
   { name: "redirect", origins: ["redirect"], color: OKABE_ITO[2] },
+  { name: "rewrite", origins: ["rewrite"], color: OKABE_ITO[5] },
 ];
 
 function groupOf(point: CurvePoint): string {

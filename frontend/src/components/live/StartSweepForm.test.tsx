@@ -27,6 +27,10 @@ type EstimateBody = { max_runs: number | null; early_stopping?: { min_samples: n
 function serve() {
   return vi.fn(async (request: Request) => {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/endpoints")) {
+      const items = [{ id: "e-opt", label: "optimizer box", url: "http://x/v1", has_api_key: false, max_concurrency: 4, pricing: {} }];
+      return new Response(JSON.stringify({ items, total: 1, limit: 200, offset: 0 }), { status: 200, headers: { "Content-Type": "application/json" } });
+    }
     const sent = url.pathname.endsWith("/estimate") ? ((await request.clone().json()) as EstimateBody) : null;
     // The server's halving estimate for 9 runs on 10 samples: rungs 2 → 6 → 10.
     const halving = sent?.early_stopping ? { rungs: [2, 6, 10], llm_calls_best: 34, llm_calls_worst: 90 } : null;
@@ -106,5 +110,25 @@ describe("StartSweepForm", () => {
     const [body] = await started();
     expect(body).toMatchObject({ type: "guided", concurrency: 3 });
     expect(body).not.toHaveProperty("early_stopping");
+  });
+
+  it("starts a guided sweep that proposes prompt rewrites with the chosen optimizer", async () => {
+    const fetchMock = serve();
+    vi.stubGlobal("fetch", fetchMock);
+    render(<StartSweepForm experiment={experiment} />, { wrapper });
+    expect(screen.queryByTestId("rewrite-toggle")).toBeNull();
+    await userEvent.selectOptions(screen.getByTestId("sweep-type"), "guided");
+    await userEvent.click(screen.getByTestId("rewrite-toggle"));
+    await userEvent.type(screen.getByTestId("rewrite-model"), "big-model");
+    await userEvent.selectOptions(await screen.findByTestId("rewrite-endpoint"), await screen.findByRole("option", { name: "optimizer box" }));
+    await userEvent.selectOptions(screen.getByTestId("rewrite-approval"), "auto");
+    await userEvent.clear(screen.getByTestId("rewrite-every"));
+    await userEvent.type(screen.getByTestId("rewrite-every"), "4");
+    await userEvent.click(screen.getByTestId("start-sweep"));
+    const starts = () => fetchMock.mock.calls.map((c) => c[0] as Request).filter((r) => new URL(r.url).pathname.endsWith("/sweep"));
+    await waitFor(() => expect(starts()).toHaveLength(1));
+    const started = await starts()[0]!.clone().json();
+    expect(started.guided).toEqual({ n_startup: 8, rewrite: { model: "big-model", endpoint_id: "e-opt", stage: "a", field: "prompt_template", every: 4,
+      candidates: 2, approval: "auto", meta_prompt: null } });
   });
 });

@@ -5,6 +5,7 @@ import type { Experiment, SweepEstimate, SweepEstimateIn } from "../../api/clien
 import { useStartSweep, useSweepEstimate } from "../../api/queries/sweeps";
 import { formatCost, formatInt, formatTokens, pluralize } from "../../lib/format";
 import { Button, Card, CardBody, CardHeader, Checkbox, ErrorMessage, Field, Input, Select } from "../ui";
+import { emptyRewrite, RewriteFields, rewriteOptions } from "./RewriteFields";
 
 type SweepType = "grid" | "random" | "guided";
 
@@ -15,6 +16,7 @@ const TYPE_HINTS: Record<SweepType, string> = {
 };
 
 const GUIDED_DEFAULT_RUNS = 30; // the server's default max_runs for a guided sweep
+const GUIDED_N_STARTUP = 8; // the server's default random runs before TPE
 
 const EARLY_STOPPING_HINT =
   "Successive halving: every configuration first runs on the first N samples; only the best 1/eta go on with eta× more, until the survivors have seen every sample.";
@@ -72,6 +74,8 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
   const [earlyStopping, setEarlyStopping] = useState(false);
   const [minSamples, setMinSamples] = useState("4");
   const [eta, setEta] = useState("3");
+  const [rewriting, setRewriting] = useState(false);
+  const [rewrite, setRewrite] = useState(() => emptyRewrite(experiment));
   const start = useStartSweep(experiment.id);
   // Estimating a huge grid costs the server real time: wait until the form is used.
   const [touched, setTouched] = useState(false);
@@ -117,6 +121,7 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
       seed: optionalInt(seed),
       budget: { max_tokens: optionalInt(maxTokens) ?? 0, max_cost_usd: maxCost.trim() ? Number(maxCost) || 0 : 0 },
       ...(halving ? { early_stopping: halving } : {}),
+      ...(type === "guided" && rewriting ? { guided: { n_startup: GUIDED_N_STARTUP, rewrite: rewriteOptions(rewrite) } } : {}),
     });
   };
 
@@ -187,6 +192,16 @@ export function StartSweepForm({ experiment, disabled }: { experiment: Experimen
               </Field>
             </>
           )}
+          {type === "guided" && (
+            <Checkbox
+              className="sm:col-span-2 lg:col-span-4"
+              label="Propose prompt rewrites with an optimizer model (they wait for your approval)"
+              checked={rewriting}
+              onChange={(e) => setRewriting(e.target.checked)}
+              data-testid="rewrite-toggle"
+            />
+          )}
+          {type === "guided" && rewriting && <RewriteFields experiment={experiment} draft={rewrite} onChange={setRewrite} />}
           <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
             <Button type="submit" variant="primary" loading={start.isPending} disabled={disabled} data-testid="start-sweep">
               Start sweep

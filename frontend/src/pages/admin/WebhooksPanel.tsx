@@ -22,6 +22,8 @@ const EVENT_TYPES: { value: EventType; label: string }[] = [
   { value: "run.rejected", label: "run.rejected" },
   { value: "experiment.redirected", label: "experiment.redirected" },
   { value: "proposal.created", label: "proposal.created" },
+  { value: "proposal.approved", label: "proposal.approved" },
+  { value: "proposal.rejected", label: "proposal.rejected" },
 ];
 
 /** `Name: value` lines into a headers object (blank lines ignored). */
