@@ -72,7 +72,7 @@ function PendingProposal({ proposal, readOnly }: { proposal: Proposal; readOnly:
   const busy = approve.isPending || reject.isPending;
   return (
     <div className="rounded-md border border-line p-3" data-testid="pending-proposal">
-      <p className="mb-2 text-xs text-muted">
+      <p className="mb-2 text-xs text-muted" data-testid="proposal-projection">
         Stage <span className="font-medium text-fg">{proposal.stage}</span> · {proposal.field === "system_prompt" ? "system prompt" : "prompt template"} ·
         projected <span className="num" data-testid="proposal-cost">{formatCost(proposal.projected_cost)}</span>,{" "}
         {formatTokens(proposal.projected_tokens)} tokens, {pluralize(proposal.projected_calls, "call")}

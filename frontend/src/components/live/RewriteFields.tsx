@@ -83,7 +83,7 @@ export function RewriteFields({ experiment, draft, onChange }: { experiment: Exp
         <Input type="number" min={1} value={draft.every} onChange={(e) => set({ every: e.target.value })} data-testid="rewrite-every" />
       </Field>
       <Field label="Candidates" hint="Variants asked for per round (1-10).">
-        <Input type="number" min={1} max={10} value={draft.candidates} onChange={(e) => set({ candidates: e.target.value })} />
+        <Input type="number" min={1} max={10} value={draft.candidates} onChange={(e) => set({ candidates: e.target.value })} data-testid="rewrite-candidates" />
       </Field>
       <Field label="Meta-prompt" hint="Optional Jinja2 replacing the built-in one (names: current, best, worst, field, stage, candidates)." className="sm:col-span-2">
         <Textarea value={draft.metaPrompt} maxLength={20000} onChange={(e) => set({ metaPrompt: e.target.value })} rows={2} />
