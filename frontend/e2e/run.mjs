@@ -7,7 +7,9 @@
 // two, a run rated, the best config exported as .env, the dashboard, admin, log out and log in, then a
 // fork from the best run, an approval, and the project page's saved configurations, export history and notes;
 // a sweep on a slow loopback endpoint paused and redirected from the steering panel (what was dropped and
-// added, then finished with the new space), and a guided sweep's best-so-far curve with origin badges.
+// added, then finished with the new space), a guided sweep's best-so-far curve with origin badges, and a
+// guided sweep with prompt rewriting started from the form whose proposals wait in the Proposals panel
+// (word diff, projected cost) until one is edited and approved (its run badged rewrite) and one rejected.
 // Every page visited is screenshotted (full page) into e2e/screenshots/ (git-ignored). Any uncaught
 // page error fails the step it happened in. The REST API is only read, to check what the UI stored.
 //
@@ -896,6 +898,160 @@ function defineSuite() {
       await card.waitFor();
       await shot("experiment-guided-live");
     });
+
+    step("Prompt rewriting with approval: proposals wait in the panel (diff, projected cost); one edited and approved, one rejected", async () => {
+      const { page } = s;
+      // A priced endpoint (the same loopback mock), so what approving would spend is not $0.00.
+      const priced = await s.api.post("/endpoints", {
+        label: "priced loopback",
+        url: s.mock.url,
+        max_concurrency: 8,
+        pricing: { m1: { input_per_1m: 2000, output_per_1m: 4000 } },
+      });
+      const TEMPLATE = "Summarise in a few words: {{ input }}";
+      const created = await s.api.post("/experiments", {
+        project_id: s.projectId,
+        name: "rewrite me",
+        sample_data: [
+          { id: "p1", input: "alpha beta gamma delta epsilon zeta eta theta" },
+          { id: "p2", input: "one two three four five six seven eight" },
+        ],
+        pipeline_stages: [{ name: "answer", endpoint_id: priced.id, model: "m1", prompt_template: TEMPLATE }],
+        scoring_config: [{ scorer: "length", weight: 1, config: { min_words: 6, max_words: 6 } }],
+        parameter_space: { max_tokens: { min: 1, max: 14, type: "int" } },
+      });
+      const optimizerCallsBefore = (await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json()).optimizer_calls;
+
+      // The start form: guided, 4 runs, rewriting on (optimizer m2 on the priced endpoint, one round after 4 runs).
+      await page.goto(`/experiments/${created.id}`);
+      const form = page.getByTestId("start-sweep-form");
+      await page.getByTestId("sweep-type").selectOption("guided");
+      await page.getByTestId("sweep-max-runs").fill("4");
+      await form.getByLabel("Concurrency").fill("2");
+      await form.getByLabel("Seed").fill("3");
+      assert.equal(await page.getByTestId("rewrite-fields").count(), 0, "the rewrite fields wait for the toggle");
+      await page.getByTestId("rewrite-toggle").check();
+      const fields = page.getByTestId("rewrite-fields");
+      await fields.waitFor();
+      await page.getByTestId("rewrite-model").fill("m2");
+      await page.getByTestId("rewrite-endpoint").selectOption(priced.id);
+      assert.equal(await page.getByTestId("rewrite-stage").inputValue(), "answer");
+      assert.equal(await page.getByTestId("rewrite-field").inputValue(), "prompt_template");
+      await page.getByTestId("rewrite-every").fill("4");
+      await page.getByTestId("rewrite-candidates").fill("2");
+      await page.getByTestId("rewrite-approval").selectOption("required");
+      await page.getByTestId("start-sweep").click();
+
+      // The sweep runs its 4 configurations, the optimizer answers, and both rewrites wait for a decision.
+      const panel = page.getByTestId("proposals-panel");
+      const pending = panel.getByTestId("pending-proposal");
+      await poll(async () => (await pending.count()) === 2, { timeout: 60_000, message: "2 pending proposals in the panel" });
+      await expectText(panel, /2 rewrites waiting for approval: nothing is spent on them before you approve\./);
+      const [summary] = await s.api.get(`/experiments/${created.id}/sweeps`);
+      const sweep = await s.api.get(`/sweeps/${summary.id}`);
+      assert.deepEqual(
+        (({ model, endpoint_id, stage, field, every, candidates, approval }) => ({ model, endpoint_id, stage, field, every, candidates, approval }))(sweep.options.guided.rewrite),
+        { model: "m2", endpoint_id: priced.id, stage: "answer", field: "prompt_template", every: 4, candidates: 2, approval: "required" },
+        "the form sent the rewrite options as set",
+      );
+      assert.equal(sweep.status, "running", "the sweep waits for the decisions");
+      assert.equal(sweep.pending_proposals, 2);
+      await expectText(page.getByTestId("progress"), /^4 of 4$/);
+      const stats = await (await fetch(`${s.mock.url.replace(/\/v1$/, "")}/_stats`)).json();
+      assert.equal(stats.optimizer_calls - optimizerCallsBefore, 1, "one optimizer round (max_runs 4 // every 4)");
+
+      const listed = (await s.api.get(`/sweeps/${summary.id}/proposals`)).items;
+      assert.equal(listed.length, 2);
+      const SHORT = `${TEMPLATE} Answer in one short sentence.`;
+      const PRECISE = `${TEMPLATE} Be precise and concise.`;
+      assert.deepEqual(listed.map((p) => p.text).sort(), [SHORT, PRECISE].sort(), "the loopback optimizer's rewrites of the best prompt");
+      for (const proposal of listed) {
+        assert.equal(proposal.status, "pending");
+        assert.equal(proposal.diff_base, TEMPLATE, "diffed against the best run's prompt");
+        assert.ok(proposal.projected_cost >= 0.01, `a priced projection (${proposal.projected_cost})`);
+        assert.equal(proposal.projected_calls, 2, "one run over 2 samples");
+      }
+
+      // Each pending proposal: the word diff against the best prompt (only insertions here) and the projection.
+      const cardOf = (text) => panel.locator(`[data-testid="pending-proposal"][data-proposal-id="${listed.find((p) => p.text === text).id}"]`);
+      const short = cardOf(SHORT);
+      const precise = cardOf(PRECISE);
+      for (const [card, added] of [[short, "Answer in one short sentence."], [precise, "Be precise and concise."]]) {
+        const proposal = listed.find((p) => p.text.endsWith(added));
+        const diff = card.getByTestId("proposal-diff");
+        // What is seen (the words marked inserted) and what a screen reader hears ("[added: ...]").
+        const inserted = await diff.locator("ins[data-diff=insert]").evaluateAll((els) =>
+          els.map((el) => ({
+            seen: [...el.childNodes].filter((n) => !n.classList?.contains("sr-only")).map((n) => n.textContent).join("").trim(),
+            heard: el.textContent.replace(/\s+/g, " ").trim(),
+          })),
+        );
+        assert.deepEqual(inserted, [{ seen: added, heard: `[added: ${added}]` }]);
+        assert.equal(await diff.locator("del[data-diff=delete]").count(), 0, "nothing of the best prompt is removed");
+        await expectText(diff, new RegExp(`^Summarise in a few words: \\{\\{ input \\}\\}`));
+        await expectText(card.getByTestId("proposal-cost"), new RegExp(`^\\$${proposal.projected_cost.toFixed(2).replace(".", "\\.")}$`));
+        await expectText(
+          card.getByTestId("proposal-projection"),
+          new RegExp(`^Stage answer · prompt template · projected \\$[0-9.]+, ${proposal.projected_tokens} tokens, 2 calls$`),
+        );
+      }
+      await panel.scrollIntoViewIfNeeded();
+      await panel.screenshot({ path: join(SHOTS, "proposals-panel-1280.png") });
+      await shot("experiment-proposals");
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(150);
+      await panel.screenshot({ path: join(SHOTS, "proposals-panel-390.png") });
+      const narrow = await overflowAt(390);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      assert.equal(narrow, null, "the proposals panel fits 390 px");
+
+      // Edit the first, then approve the edit; reject the second.
+      const EDITED = `${TEMPLATE} Answer in one short sentence, in plain words.`;
+      await short.getByTestId("proposal-edit").click();
+      const editor = short.getByTestId("proposal-edit-text");
+      assert.equal(await editor.inputValue(), SHORT, "the editor starts from the proposal");
+      await editor.fill(EDITED);
+      await short.getByTestId("proposal-save-approve").click();
+      await poll(async () => (await pending.count()) === 1, { message: "one proposal left pending" });
+      await expectText(panel, /1 rewrite waiting for approval/);
+      await precise.getByTestId("proposal-reject").click();
+      await poll(async () => (await pending.count()) === 0, { message: "no proposal left pending" });
+
+      // The approved variant runs (badged rewrite) and the sweep finishes: 4 sampled runs + 1 rewrite.
+      await expectText(page.getByTestId("progress"), /^5 of 5$/, 60_000);
+      await expectText(page.getByTestId("live-stats"), /completed/);
+      const decided = panel.getByTestId("decided-proposals");
+      await expectText(decided.locator("summary"), /^2 decided proposals$/);
+      await decided.locator("summary").click();
+      const rows = decided.getByTestId("decided-proposal");
+      await expectText(rows.filter({ hasText: "plain words" }), /^approved\s/);
+      await expectText(rows.filter({ hasText: "precise" }), /^rejected\s/);
+
+      const after = (await s.api.get(`/sweeps/${summary.id}/proposals`)).items;
+      const approved = after.find((p) => p.status === "approved");
+      const rejected = after.find((p) => p.status === "rejected");
+      assert.equal(approved.text, EDITED, "the edit is what was approved");
+      assert.equal(approved.proposed_text, SHORT);
+      assert.equal(approved.decided_by, "admin");
+      assert.equal(approved.run_ids.length, 1);
+      assert.equal(rejected.proposed_text, PRECISE);
+      assert.deepEqual(rejected.run_ids, [], "the rejected variant never ran");
+      const runs = (await s.api.get(`/experiments/${created.id}/runs?limit=50`)).items;
+      assert.equal(runs.length, 5);
+      assert.deepEqual(runs.map((r) => r.origin).sort(), ["rewrite", "sampler", "sampler", "sampler", "sampler"]);
+      const variant = runs.find((r) => r.origin === "rewrite");
+      assert.equal(variant.id, approved.run_ids[0]);
+      assert.equal(variant.status, "completed");
+      assert.equal(variant.config.stages[0].prompt_template, EDITED, "the approved run uses the edited prompt");
+      assert.equal((await s.api.get(`/experiments/${created.id}`)).status, "completed");
+
+      const board = page.getByRole("table", { name: "Leaderboard" });
+      await poll(async () => (await board.getByTestId("leaderboard-row").count()) === 5, { message: "5 leaderboard rows" });
+      const row = board.locator(`[data-testid="leaderboard-row"][data-run-id="${variant.id}"]`);
+      assert.equal(await row.getByTestId("origin-badge").getAttribute("data-origin"), "rewrite");
+      await expectText(row.getByTestId("origin-badge"), /^rewrite$/);
+      await shot("experiment-proposals-decided");
+    }, 150_000);
 
     step("every page fits a phone: no horizontal scrolling at 390 or 360 px", async () => {
       assert.ok(s.shotIndex >= 12, "the pages were visited");

@@ -71,7 +71,7 @@ function PendingProposal({ proposal, readOnly }: { proposal: Proposal; readOnly:
   const diff = useMemo(() => wordDiff(proposal.diff_base ?? "", proposal.text), [proposal.diff_base, proposal.text]);
   const busy = approve.isPending || reject.isPending;
   return (
-    <div className="rounded-md border border-line p-3" data-testid="pending-proposal">
+    <div className="rounded-md border border-line p-3" data-testid="pending-proposal" data-proposal-id={proposal.id}>
       <p className="mb-2 text-xs text-muted" data-testid="proposal-projection">
         Stage <span className="font-medium text-fg">{proposal.stage}</span> · {proposal.field === "system_prompt" ? "system prompt" : "prompt template"} ·
         projected <span className="num" data-testid="proposal-cost">{formatCost(proposal.projected_cost)}</span>,{" "}
