@@ -33,16 +33,16 @@ export function DiffText({ parts, side, className = "" }: { parts: DiffPart[]; s
   );
 }
 
-/** What the marks mean, in words. */
-export function DiffLegend() {
+/** What the marks mean, in words; `a` and `b` name the two sides (Compare: "A" and "B"). */
+export function DiffLegend({ a = "A", b = "B" }: { a?: string; b?: string }) {
   return (
     <p className="flex flex-wrap items-center gap-3 text-xs text-muted">
       <span>
-        <del className="rounded-sm bg-bad/20 px-1 text-fg line-through decoration-bad decoration-2">struck through</del> = only in A
+        <del className="rounded-sm bg-bad/20 px-1 text-fg line-through decoration-bad decoration-2">struck through</del> = only in {a}
       </span>
       <span>
         <ins className="rounded-sm bg-good/20 px-1 text-fg underline decoration-good decoration-2 underline-offset-2">underlined</ins> = only
-        in B
+        in {b}
       </span>
     </p>
   );

@@ -38,7 +38,7 @@ export function ProposalsPanel({ sweepId, version, readOnly }: { sweepId: string
             Optimizer round {lastRound.round} proposed nothing: {lastRound.reason}
           </p>
         )}
-        {pending.length > 0 && <DiffLegend />}
+        {pending.length > 0 && <DiffLegend a="the best prompt" b="the proposal" />}
         {pending.map((proposal) => (
           <PendingProposal key={proposal.id} proposal={proposal} readOnly={readOnly} />
         ))}
