@@ -1,6 +1,6 @@
 """Prompt rewriting: a guided sweep's optimizer model proposes prompt variants (OPRO/MIPRO-style).
 
-When: `sweep_policy.advance` calls `maybe_start_round` first thing (both modes: after each run on
+When: `sweep_policy.advance` calls `maybe_start_round` for a rewriting sweep (both modes: after each run on
 workers, after each wave in-process, and from the workers' watchdog). A round is due once the
 sweep has `round * every` finished runs, after the previous round's answer, and at most
 `max_runs // every` times (at least once); it is claimed by inserting its `proposal_rounds` row

@@ -409,11 +409,17 @@ async def advance(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID, *, force: b
     caller announces `experiment.completed`. `force` asks even with runs open (a redirect).
     """
     open_runs = select(func.count()).select_from(Run).where(Run.sweep_id == sweep_id, Run.status.in_(OPEN_STATUSES))
-    await rewrite.maybe_start_round(ctx, rt, sweep_id)  # a due optimizer round starts in the background
-    if not force:  # the common case, after every run: a quick look without the lock
+    if force:
+        await rewrite.maybe_start_round(ctx, rt, sweep_id)  # a due optimizer round starts in the background
+    else:  # the common case, after every run: a quick look without the lock
         async with session_scope(ctx.sessionmaker) as session:
-            if await session.scalar(open_runs):
-                return []
+            quick = await session.get(Sweep, sweep_id)
+            rewriting = quick is not None and rewrite.options_of(quick) is not None
+            left = await session.scalar(open_runs)
+        if rewriting:  # only a rewriting sweep pays for the round check (its own unit of work)
+            await rewrite.maybe_start_round(ctx, rt, sweep_id)
+        if left:
+            return []
     async with session_scope(ctx.sessionmaker) as session:
         sweep = await session.scalar(select(Sweep).where(Sweep.id == sweep_id).with_for_update())
         if sweep is None or sweep.status != "running":
