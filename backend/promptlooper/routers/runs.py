@@ -72,7 +72,7 @@ async def get_run(run_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> Run
 async def get_paired_difference(run_id: uuid.UUID, other_run_id: uuid.UUID, _: CurrentUser,
                                 session: SessionDep) -> PairedDifferenceOut:
     """The other run's weighted score minus this run's, per common sample: mean, 95% interval, Wilcoxon p."""
-    return PairedDifferenceOut.model_validate(await paired_runs(session, run_id, other_run_id))
+    return await paired_runs(session, run_id, other_run_id)
 
 
 @router.post("/runs", status_code=201, response_model=RunDetail, responses=WRITE_ONE | errors(400, 409))

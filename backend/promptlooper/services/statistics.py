@@ -20,6 +20,7 @@ from promptlooper.engine import stats
 from promptlooper.engine.definition import ScorerEntry
 from promptlooper.models import Experiment, Run, RunStatus, Score
 from promptlooper.offload import run_cpu
+from promptlooper.schemas import PairedDifferenceOut
 
 STATS_ENTRIES = 100  # leaderboard entries past this carry no interval or test (bounds a 500-entry page)
 SampleScores = dict[str, float]
@@ -231,7 +232,7 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-async def paired_runs(session: AsyncSession, run_a: uuid.UUID, run_b: uuid.UUID) -> dict[str, Any]:
+async def paired_runs(session: AsyncSession, run_a: uuid.UUID, run_b: uuid.UUID) -> PairedDifferenceOut:
     """Run b minus run a over their common samples: mean, 95% interval and Wilcoxon p-value."""
     from promptlooper.services.common import get_or_404
 
@@ -243,6 +244,6 @@ async def paired_runs(session: AsyncSession, run_a: uuid.UUID, run_b: uuid.UUID)
         ids = [r.id for r in (a, b) if r.experiment_id == experiment_id]
         per_run |= await sample_scores(session, experiment, ids)
     diff = await run_cpu(stats.paired_difference, per_run.get(a.id, {}), per_run.get(b.id, {}))
-    return {"run_a": a.id, "run_b": b.id, "samples": diff.samples, "diff": _r(diff.mean), "ci_low": _r(diff.ci_low),
-            "ci_high": _r(diff.ci_high), "p_value": _r(diff.p_value),
-            "significant": diff.p_value is not None and diff.p_value < stats.ALPHA}
+    return PairedDifferenceOut(run_a=a.id, run_b=b.id, samples=diff.samples, diff=_r(diff.mean),
+                               ci_low=_r(diff.ci_low), ci_high=_r(diff.ci_high), p_value=_r(diff.p_value),
+                               significant=diff.p_value is not None and diff.p_value < stats.ALPHA)
