@@ -9,24 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
+from tests.support.environment import ADMIN, bearer
 from tests.support.llm_server import LLMServer
-from tests.support.server import running_server, start_server
+from tests.support.server import crash_env, running_server, start_server, wait_completed
 
 CONCURRENCY = 2
 
 
-def _env(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    env = {"DATA_DIR": str(tmp_path / "data"), "AUTO_MIGRATE": "true", "DATABASE_URL": ""}
-    if db_backend == "postgres":
-        request.getfixturevalue("settings")
-        env |= {"DATABASE_URL": request.getfixturevalue("postgres_url"), "JWT_SECRET": "crash-secret",
-                "ENCRYPTION_KEY": TEST_FERNET_KEY}
-    return env
-
-
 def test_kill_mid_sweep_then_resume(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    env = _env(db_backend, tmp_path, request)
+    env = crash_env(db_backend, tmp_path, request)
     with LLMServer(models=["m1", "m2"], latency_s=0.1) as llm:
         server = start_server(env, tmp_path / "first.log")
         try:
@@ -101,7 +92,7 @@ def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_p
     """The second wave is persisted when the first is done; a kill then loses no run and adds no wave."""
     from tests.support.strategies import WAVE2_SIZE, strategy_env
 
-    env = _env(db_backend, tmp_path, request) | strategy_env()
+    env = crash_env(db_backend, tmp_path, request) | strategy_env()
     samples, first_wave = 2, 4
     with LLMServer(models=["m1", "m2"], latency_s=0.02) as llm:
         llm.hold_after(samples * first_wave)  # the first wave is answered; the second's calls are parked
@@ -160,23 +151,10 @@ def _guided_doc(project: str, endpoint: str, name: str) -> dict[str, object]:
             "parameter_space": {"model": ["m1", "m2"], "temperature": {"min": 0.0, "max": 1.0, "step": 0.1}}}
 
 
-def _wait_completed(url: str, headers: dict[str, str], experiment: str, log: str) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 60
-    status = ""
-    while time.monotonic() < deadline:
-        status = httpx.get(url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
-        if status == "completed":
-            break
-        time.sleep(0.1)
-    assert status == "completed", log
-    return list(httpx.get(url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
-                          params={"limit": 100}).json()["items"])
-
-
 def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: str, tmp_path: Path,
                                                                     request: pytest.FixtureRequest) -> None:
     """Killed during its third wave, a guided sweep resumes with the same proposals an unbroken one makes."""
-    env = _env(db_backend, tmp_path, request)
+    env = crash_env(db_backend, tmp_path, request)
     samples, max_runs = 2, 8
     sweep_body = {"type": "guided", "seed": 11, "max_runs": max_runs, "concurrency": CONCURRENCY,
                   "guided": {"n_startup": 2}}
@@ -203,13 +181,13 @@ def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: 
         llm.release()
 
         with running_server(env, tmp_path / "second.log") as again:
-            runs = _wait_completed(again.url, headers, experiment, again.log())
+            runs = wait_completed(again.url, headers, experiment, again.log())
             answered_after_resume = sum(llm.answered().values())
             reference = httpx.post(again.url + "/api/v1/experiments", headers=headers,
                                    json=_guided_doc(project, endpoint, "unbroken")).json()["id"]
             assert httpx.post(again.url + f"/api/v1/experiments/{reference}/sweep", headers=headers,
                               json=sweep_body).status_code == 202
-            unbroken = _wait_completed(again.url, headers, reference, again.log())
+            unbroken = wait_completed(again.url, headers, reference, again.log())
     assert len(runs) == max_runs and len({r["config_hash"] for r in runs}) == max_runs, "no run lost or run twice"
     assert {r["status"] for r in runs} <= {"completed", "cached"}
     assert sum(int(str(r["llm_calls"])) for r in runs) == samples * max_runs

@@ -13,23 +13,14 @@ import httpx
 import pytest
 
 from promptlooper.services.halving import projected_calls
-from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
+from tests.support.environment import ADMIN, bearer
 from tests.support.llm_server import LLMServer
-from tests.support.server import running_server, start_server
+from tests.support.server import crash_env, running_server, start_server, wait_completed
 
 CONCURRENCY = 2
 SAMPLES, MIN_SAMPLES, ETA = 9, 1, 3  # rungs 1 -> 3 -> 9
 MAX_TOKENS = [4, 7, 9, 12, 15, 18, 21, 30, 45]  # the length scorer (best at 20 words) ranks them all apart
 RUNG0 = len(MAX_TOKENS) * MIN_SAMPLES
-
-
-def _env(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    env = {"DATA_DIR": str(tmp_path / "data"), "AUTO_MIGRATE": "true", "DATABASE_URL": ""}
-    if db_backend == "postgres":
-        request.getfixturevalue("settings")
-        env |= {"DATABASE_URL": request.getfixturevalue("postgres_url"), "JWT_SECRET": "crash-secret",
-                "ENCRYPTION_KEY": TEST_FERNET_KEY}
-    return env
 
 
 def _doc(project: str, endpoint: str) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def _doc(project: str, endpoint: str) -> dict[str, Any]:
 
 def test_kill_mid_rung_then_resume_continues_the_halving(db_backend: str, tmp_path: Path,
                                                          request: pytest.FixtureRequest) -> None:
-    env = _env(db_backend, tmp_path, request)
+    env = crash_env(db_backend, tmp_path, request)
     best_case, _ = projected_calls(len(MAX_TOKENS), SAMPLES, MIN_SAMPLES, ETA, 1)
     with LLMServer(models=["m1"], latency_s=0.02) as llm:
         llm.hold_after(RUNG0 + 2)  # rung 0 and two calls of rung 1 answered; the next ones are parked
@@ -73,16 +64,7 @@ def test_kill_mid_rung_then_resume_continues_the_halving(db_backend: str, tmp_pa
         llm.release()
 
         with running_server(env, tmp_path / "second.log") as again:
-            deadline = time.monotonic() + 60
-            status = ""
-            while time.monotonic() < deadline:
-                status = httpx.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
-                if status == "completed":
-                    break
-                time.sleep(0.1)
-            assert status == "completed", again.log()
-            runs = httpx.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
-                             params={"limit": 100}).json()["items"]
+            runs = wait_completed(again.url, headers, experiment, again.log())
             details = [httpx.get(again.url + f"/api/v1/runs/{r['id']}", headers=headers).json() for r in runs]
     assert len(runs) == len(MAX_TOKENS), "no run lost, none duplicated"
     assert Counter(r["status"] for r in runs) == {"pruned": 8, "completed": 1}

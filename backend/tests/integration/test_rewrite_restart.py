@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_crash_resume import _env
 from tests.support.environment import ADMIN, bearer
 from tests.support.llm_server import REWRITE_SUFFIXES, LLMServer
-from tests.support.server import running_server, start_server
+from tests.support.server import crash_env, running_server, start_server
 
 
 def _wait(fetch: Any, until: Any, timeout_s: float = 60.0) -> Any:
@@ -28,7 +27,7 @@ def _wait(fetch: Any, until: Any, timeout_s: float = 60.0) -> Any:
 
 def test_kill_during_the_optimizer_call_then_resume(db_backend: str, tmp_path: Path,
                                                     request: pytest.FixtureRequest) -> None:
-    env = _env(db_backend, tmp_path, request)
+    env = crash_env(db_backend, tmp_path, request)
     with LLMServer(models=["m1", "optimizer"]) as llm:
         llm.hold_after(2)  # both runs are answered; the optimizer's call is parked
         server = start_server(env, tmp_path / "first.log")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,3 +77,29 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProces
         yield server
     finally:
         server.stop()
+
+
+def crash_env(db_backend: str, tmp_path: Path, request: Any) -> dict[str, str]:
+    """The environment of a served app for the kill-and-restart tests, on SQLite or the shared Postgres."""
+    from tests.support.environment import TEST_FERNET_KEY
+
+    env = {"DATA_DIR": str(tmp_path / "data"), "AUTO_MIGRATE": "true", "DATABASE_URL": ""}
+    if db_backend == "postgres":
+        request.getfixturevalue("settings")
+        env |= {"DATABASE_URL": request.getfixturevalue("postgres_url"), "JWT_SECRET": "crash-secret",
+                "ENCRYPTION_KEY": TEST_FERNET_KEY}
+    return env
+
+
+def wait_completed(url: str, headers: dict[str, str], experiment: str, log: str) -> list[dict[str, Any]]:
+    """Poll a served experiment until it is completed (60 s at most); answer its runs (up to 100)."""
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = httpx.get(url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    assert status == "completed", log
+    return list(httpx.get(url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+                          params={"limit": 100}).json()["items"])
