@@ -268,9 +268,11 @@ async def execute_sweep(ctx: AppContext, rt: Runtime, sweep_id: uuid.UUID) -> No
     try:
         rewriting = bool((plan.options.get("guided") or {}).get("rewrite"))
         while control.state == "running":
-            if rewriting:  # approvals add runs and the optimizer's calls count as spent: both land in the DB
-                state.progress = await _reload_progress(ctx, sweep_id, state.progress)
             runs = await _open_runs(ctx, sweep_id)
+            if rewriting:  # approvals add runs and the optimizer's calls count as spent: both land in the DB.
+                # Reloaded after reading the open runs, so the total counts every run this wave may finish
+                # (an approval landing in between made `completed` overtake a `total` read before it).
+                state.progress = await _reload_progress(ctx, sweep_id, state.progress)
             if not runs:
                 if not await policy.advance(ctx, rt, sweep_id):
                     break  # completed (or no longer running)
