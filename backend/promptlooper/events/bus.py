@@ -161,8 +161,17 @@ class EventBus:
                 }
                 for e in batch
             ]
-            result = await session.execute(insert(Event).returning(Event.seq, sort_by_parameter_order=True), rows)
-            for event, seq in zip(batch, result.scalars().all(), strict=True):
+            if session.get_bind().dialect.name == "sqlite":
+                # One multi-row INSERT per 1,000 events: SQLite numbers the rows of a statement in
+                # VALUES order and has one writer at a time, so the sorted sequence numbers are the
+                # batch's, in order. (Asking SQLAlchemy to sort by parameter order made it insert
+                # row by row on SQLite: 5,064 statements for a 5,000-call sweep.)
+                result = await session.execute(insert(Event).returning(Event.seq), rows)
+                seqs = sorted(result.scalars().all())
+            else:
+                result = await session.execute(insert(Event).returning(Event.seq, sort_by_parameter_order=True), rows)
+                seqs = list(result.scalars().all())
+            for event, seq in zip(batch, seqs, strict=True):
                 event.seq = seq
             written = await self.outbox.write(session, batch) if self.outbox is not None else 0
             await session.commit()
