@@ -126,11 +126,12 @@ class DatabaseCacheStore:
                 for k, v in batch.items()
             ]
             insert_fn = pg_insert if self.dialect == "postgresql" else sqlite_insert
+            # executemany with one compiled statement (SQLAlchemy batches it into multi-row INSERTs);
+            # `.values(rows)` compiled a new statement for every flush.
+            stmt = insert_fn(ResponseCache).on_conflict_do_nothing(index_elements=["config_hash"])
             try:
                 async with self.sessionmaker() as session:
-                    for start in range(0, len(rows), 500):
-                        stmt = insert_fn(ResponseCache).values(rows[start : start + 500])
-                        await session.execute(stmt.on_conflict_do_nothing(index_elements=["config_hash"]))
+                    await session.execute(stmt, rows)
                     await session.commit()
             except BaseException:
                 self._pending_writes = batch | self._pending_writes
