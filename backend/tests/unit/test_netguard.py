@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from promptlooper.engine.definition import SampleDef
 from promptlooper.engine.scorers import ScoreContext
 from promptlooper.engine.scorers.webhook import WebhookConfig, WebhookScorer
 from promptlooper.logsafety import RedactFilter, install_log_redaction, redact
-from promptlooper.netguard import blocked_reason, guarded_transport
+from promptlooper.netguard import GuardedBackend, blocked_reason, guarded_transport
 from tests.support.llm_server import LLMServer
 
 
@@ -98,6 +100,26 @@ async def test_the_webhook_scorer_refuses_a_stored_metadata_url_at_connect_time(
     legacy = WebhookConfig.model_construct(url="http://[fd00:ec2::254]/score", headers={}, timeout_s=2.0, retries=0)
     result = await WebhookScorer().score("q", "out", context, legacy)
     assert result.value == 0.0 and "fd00:ec2::254 is a cloud metadata address" in result.metadata["reason"]
+
+
+async def test_a_pooled_connection_the_server_closed_reads_as_expired() -> None:
+    """The cheap `is_readable` probe httpcore's pool relies on to drop connections a server closed."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        stream = await GuardedBackend().connect_tcp("127.0.0.1", listener.getsockname()[1])
+        peer, _ = listener.accept()
+        assert stream.get_extra_info("socket").fileno() >= 0
+        assert stream.get_extra_info("is_readable") is False, "an idle, open connection"
+        peer.close()
+        for _ in range(200):
+            if stream.get_extra_info("is_readable"):
+                break
+            await asyncio.sleep(0.01)
+        assert stream.get_extra_info("is_readable") is True, "the peer's close is seen"
+        assert await stream.read(1024) == b""
+        await stream.aclose()
+    finally:
+        listener.close()
 
 
 # ---- logs ---------------------------------------------------------------------------------------
