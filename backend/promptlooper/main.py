@@ -21,6 +21,7 @@ from promptlooper.context import AppContext
 from promptlooper.dashboard import mount_dashboard
 from promptlooper.db import run_migrations, session_scope
 from promptlooper.errors import error_body, install_error_handlers
+from promptlooper.heap import freeze_startup_heap
 from promptlooper.logsafety import install_log_redaction
 from promptlooper.mcp.http import MCPHttpHandle, start_mcp_http
 from promptlooper.routers import (
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     log.info("MCP server on %s", mcp_http.url)
                 except OSError as exc:
                     log.error("MCP server not started on port %s: %s", settings.mcp_port, exc)
+            freeze_startup_heap()
             yield
         finally:
             if mcp_http is not None:
