@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))  # the shared test helpers live in backend/tests/support
@@ -54,7 +54,7 @@ def maximal_estimate() -> dict[str, Any]:
 
 async def _abuse(url: str, reader_token: str) -> dict[str, Any]:
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+    async with httpx2.AsyncClient(base_url=url, timeout=120) as http:
         async def login(i: int) -> tuple[int, float]:
             started = time.perf_counter()
             answer = await http.post("/api/v1/auth/login", json={"username": f"intruder{i}", "password": "guess-123"})
@@ -100,16 +100,16 @@ def run_abuse() -> bool:
         server = start_server({"DATA_DIR": data_dir, "LOG_LEVEL": "WARNING", "DATABASE_URL": "", "REDIS_URL": ""},
                               log_path)
         try:
-            admin = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN, timeout=30).json()["access_token"]
-            created = httpx.post(server.url + "/api/v1/admin/users", json=READER | {"is_admin": False},
+            admin = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN, timeout=30).json()["access_token"]
+            created = httpx2.post(server.url + "/api/v1/admin/users", json=READER | {"is_admin": False},
                                  headers={"Authorization": f"Bearer {admin}"}, timeout=30)
             assert created.status_code == 201, created.text
             # The estimate's stages name no endpoint: the first endpoint an admin adds becomes the default
             # (nothing is called; an estimate only counts and renders).
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", json={"label": "nowhere", "url": "http://127.0.0.1:9/v1"},
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", json={"label": "nowhere", "url": "http://127.0.0.1:9/v1"},
                                   headers={"Authorization": f"Bearer {admin}"}, timeout=30)
             assert endpoint.status_code == 201, endpoint.text
-            reader = httpx.post(server.url + "/api/v1/auth/login", json=READER, timeout=30).json()["access_token"]
+            reader = httpx2.post(server.url + "/api/v1/auth/login", json=READER, timeout=30).json()["access_token"]
             results = asyncio.run(_abuse(server.url, reader))
         finally:
             server.stop()

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +147,7 @@ def run_workloads(client: TestClient, slow_url: str, fast_url: str) -> dict[str,
     exp = client.post("/api/v1/experiments", json=experiment_doc(project, slow_ep["id"], 25, 5)).json()["id"]
     results["uncached_500_s"] = sweep(client, exp, 16)
     results["cached_500_s"] = sweep(client, exp, 16)
-    results["endpoint_calls_500"] = httpx.get(slow_url.rsplit("/v1", 1)[0] + "/_stats").json()["calls"]
+    results["endpoint_calls_500"] = httpx2.get(slow_url.rsplit("/v1", 1)[0] + "/_stats").json()["calls"]
     big = client.post("/api/v1/experiments", json=experiment_doc(project, fast_ep["id"], 250, 5)).json()["id"]
     results["zero_latency_5000_s"] = sweep(client, big, 16)
     results["runs_not_done"] = sum(runs_not_done(client, e) for e in (exp, big))
@@ -279,13 +279,13 @@ def bench_scale_out_once(data_dir: Path, workers: int, llm_url: str, redis_url: 
             for attempt in range(SCALE_REPEATS):  # best of N: this machine is shared, a load spike is not the engine
                 doc = scale_out_doc(project, endpoint, f"w{workers}-{attempt}", SCALE_RUNS // 2)
                 exp = client.post("/api/v1/experiments", json=doc).json()["id"]
-                httpx.post(llm_url.rsplit("/v1", 1)[0] + "/_reset")
+                httpx2.post(llm_url.rsplit("/v1", 1)[0] + "/_reset")
                 timings.append(sweep(client, exp, 16))
                 not_done += runs_not_done(client, exp)
             seconds = min(timings)
             runs = client.get(f"/api/v1/experiments/{exp}/runs", params={"limit": 500}).json()["items"]
             run_s = sum(r["duration_ms"] or 0 for r in runs) / max(len(runs), 1) / 1000
-            stats = httpx.get(llm_url.rsplit("/v1", 1)[0] + "/_stats").json()
+            stats = httpx2.get(llm_url.rsplit("/v1", 1)[0] + "/_stats").json()
             print(f"  {workers} worker(s): {' / '.join(f'{t:.2f}' for t in timings)} s; last sweep: {stats['calls']} "
                   f"calls, peak in flight {stats['peak_in_flight']}, a run's own duration {run_s:.2f} s on average")
     finally:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from bench.run import ROOT
@@ -147,13 +147,13 @@ def run_row(client: TestClient, llm_url: str, ids: tuple[str, str], seed: int, r
     created = client.post("/api/v1/experiments", json=experiment_doc(project_id, endpoint_id, seed, tag, row.stepped))
     assert created.status_code == 201, created.text
     experiment_id = created.json()["id"]
-    httpx.post(f"{llm_url}/_reset")
+    httpx2.post(f"{llm_url}/_reset")
     started = time.monotonic()
     response = client.post(f"/api/v1/experiments/{experiment_id}/sweep", json={**row.body, "seed": seed})
     if response.status_code != 202:
         return Outcome(refused=_refusal(response))
     wait_completed(client, experiment_id, response.json()["sweep_id"])
-    outcome = Outcome(seconds=time.monotonic() - started, calls=int(httpx.get(f"{llm_url}/_stats").json()["calls"]))
+    outcome = Outcome(seconds=time.monotonic() - started, calls=int(httpx2.get(f"{llm_url}/_stats").json()["calls"]))
     runs = client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 500}).json()["items"]
     outcome.runs = len(runs)
     for run in runs:

@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 QUIET_COMMANDS = ("run", "import")
-LIBRARY_LOGGERS = ("alembic", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "promptlooper")
+LIBRARY_LOGGERS = ("alembic", "httpx2", "httpcore2", "uvicorn", "uvicorn.error", "uvicorn.access", "promptlooper")
 
 
 def configure_logging(command: str, verbose: bool) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
+import httpx2
 import yaml
 from pydantic import SecretStr
 from rich.console import Console
@@ -60,7 +60,7 @@ class Api:
     """A small REST client that turns error answers into CliError sentences."""
 
     def __init__(self, base_url: str, api_key: str) -> None:
-        self.http = httpx.Client(
+        self.http = httpx2.Client(
             base_url=base_url.rstrip("/") + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {api_key}"}
         )
 
@@ -68,7 +68,7 @@ class Api:
         """Call the API; answer the JSON body."""
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise CliError(f"cannot reach the server: {exc}") from exc
         if response.status_code >= 400:
             try:

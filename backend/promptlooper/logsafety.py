@@ -2,7 +2,7 @@
 
 `RedactFilter` rewrites a record's message and arguments before any handler formats it. It runs in
 the log record factory (every record of the process) and on the loggers that print URLs: uvicorn's
-access and error logs (WebSocket lines are logged by `uvicorn.error`), httpx/httpcore
+access and error logs (WebSocket lines are logged by `uvicorn.error`), httpx2/httpcore2
 (`HTTP Request: POST <url>`) and PromptLooper's own.
 """
 
@@ -16,7 +16,7 @@ SECRET_PARAMS = ("token", "access_token", "api_key", "apikey", "key", "secret", 
 _QUERY = re.compile(r"([?&](?:" + "|".join(SECRET_PARAMS) + r")=)[^&\s\"'#]*", re.IGNORECASE)
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
 REDACTED = "***"
-LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "httpx", "httpcore", "promptlooper", "celery", "")
+LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "httpx2", "httpcore2", "promptlooper", "celery", "")
 
 
 def redact(text: str) -> str:
@@ -35,7 +35,7 @@ def _clean(value: Any) -> Any:
         return redact(value.decode("utf-8", "replace"))
     if value is None or isinstance(value, int | float | tuple | list | dict):
         return value
-    text = str(value)  # e.g. httpx logs httpx.URL objects
+    text = str(value)  # e.g. httpx2 logs httpx2.URL objects
     cleaned = redact(text)
     return cleaned if cleaned != text else value
 

@@ -350,12 +350,12 @@ class Price(InModel):
 
 def _http_url(value: str) -> str:
     """Accept only http(s) URLs that an HTTP client can actually send to."""
-    import httpx
+    import httpx2
 
     try:
-        url = httpx.URL(value)
+        url = httpx2.URL(value)
         url.raw_host  # noqa: B018  (forces IDNA encoding of the host)
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+    except (httpx2.InvalidURL, UnicodeError, ValueError) as exc:
         raise ValueError(f"not a usable URL: {exc}") from exc
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an http:// or https:// URL with a host")

@@ -6,7 +6,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,7 +179,7 @@ async def ensure_default_endpoint(session: AsyncSession, ctx: AppContext) -> Non
         return
     url = _normalise_url(url)
     try:
-        refuse_unsafe_url(httpx.URL(url))
+        refuse_unsafe_url(httpx2.URL(url))
     except ValueError as exc:
         raise ConfigError(f"DEFAULT_ENDPOINT_URL {exc}") from None
     endpoint = await session.scalar(select(LLMEndpoint).where(LLMEndpoint.url == url))

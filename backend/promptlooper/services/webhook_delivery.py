@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 from cryptography.fernet import InvalidToken
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -349,7 +349,7 @@ async def claim(ctx: AppContext, limit: int = 20, delivery_id: uuid.UUID | None 
     return jobs
 
 
-async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> AttemptResult:
+async def post(client: httpx2.AsyncClient, job: _Job, timeout_s: float) -> AttemptResult:
     """One signed POST of a delivery."""
     body = job.body.encode()
     timestamp = int(time.time())
@@ -365,9 +365,9 @@ async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> Attemp
     started = time.perf_counter()
     try:
         response = await client.post(job.url, content=body, headers=headers, timeout=timeout_s)
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return AttemptResult(None, _ms(started), f"timed out after {timeout_s:g} s")
-    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:  # refused, reset, bad URL ...
+    except (httpx2.HTTPError, httpx2.InvalidURL, OSError, ValueError) as exc:  # refused, reset, bad URL ...
         return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:500])
     duration = _ms(started)
     if 200 <= response.status_code < 300:
@@ -377,12 +377,12 @@ async def post(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> Attemp
     return AttemptResult(response.status_code, duration, error, retry_after_s(response.headers.get("retry-after")))
 
 
-def http_client() -> httpx.AsyncClient:
+def http_client() -> httpx2.AsyncClient:
     """The senders' HTTP client: redirects are not followed, proxies from the environment not used, and
     every connection goes through the SSRF guard (link-local and metadata addresses refused after DNS)."""
     from promptlooper.netguard import guarded_transport
 
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False, transport=guarded_transport())
+    return httpx2.AsyncClient(follow_redirects=False, trust_env=False, transport=guarded_transport())
 
 
 def _ms(started: float) -> int:
@@ -467,7 +467,7 @@ class WebhookSender:
             await self.client.aclose()
 
 
-async def post_logged(client: httpx.AsyncClient, job: _Job, timeout_s: float) -> AttemptResult:
+async def post_logged(client: httpx2.AsyncClient, job: _Job, timeout_s: float) -> AttemptResult:
     """`post`, logging a failed attempt."""
     result = await post(client, job, timeout_s)
     if not result.ok:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -74,11 +74,11 @@ def app_client(make_settings: Any) -> Iterator[TestClient]:
         yield client
 
 
-def in_parallel(client: TestClient, requests: list[dict[str, Any]]) -> list[httpx.Response]:
+def in_parallel(client: TestClient, requests: list[dict[str, Any]]) -> list[httpx2.Response]:
     """Send every request at once on the app's own loop (a real concurrent burst, in-process)."""
-    async def burst() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=client.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async def burst() -> list[httpx2.Response]:
+        transport = httpx2.ASGITransport(app=client.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
             return list(await asyncio.gather(*(http.request(**r) for r in requests)))
 
     return client.portal.call(burst)
@@ -166,8 +166,8 @@ def test_password_hashing_runs_off_the_event_loop(app_client: TestClient) -> Non
     lock = threading.Lock()
 
     async def scenario() -> None:
-        transport = httpx.ASGITransport(app=app_client.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        transport = httpx2.ASGITransport(app=app_client.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
             async def one(kind: str, request: dict[str, Any]) -> None:
                 await http.request(**request)
                 with lock:

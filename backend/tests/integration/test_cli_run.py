@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import yaml
 
 from tests.support.environment import ADMIN, bearer
@@ -98,11 +98,11 @@ def test_against_a_running_server(tmp_path: Path) -> None:
     with LLMServer(models=["m1", "m2"]) as llm, running_server(
         {"DATA_DIR": str(tmp_path / "srv"), "DATABASE_URL": ""}, tmp_path / "server.log"
     ) as server:
-        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        key = httpx.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
+        token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        key = httpx2.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
         path = tmp_path / "experiment.yaml"
         path.write_text(yaml.safe_dump(_doc(llm.base_url)))
         result = _run(tmp_path, str(path), "--server", server.url, "--api-key", key, "--fail-under", "0.5")
         assert result.returncode == 0, result.stderr
-        experiments = httpx.get(server.url + "/api/v1/experiments", headers=bearer(key)).json()
+        experiments = httpx2.get(server.url + "/api/v1/experiments", headers=bearer(key)).json()
         assert experiments["total"] == 1 and experiments["items"][0]["status"] == "completed"

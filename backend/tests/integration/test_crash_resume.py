@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.environment import ADMIN, bearer
@@ -21,19 +21,19 @@ def test_kill_mid_sweep_then_resume(db_backend: str, tmp_path: Path, request: py
     with LLMServer(models=["m1", "m2"], latency_s=0.1) as llm:
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             headers = bearer(token)
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
                                   json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
             doc = {"project_id": project, "name": "crash",
                    "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(4)],
                    "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1",
                                         "prompt_template": "Q: {{ input }}"}],
                    "scoring_config": [{"scorer": "length", "config": {"max_words": 50}}],
                    "parameter_space": {"model": ["m1", "m2"], "temperature": [0.1, 0.3, 0.5, 0.7, 0.9]}}
-            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers, json=doc).json()["id"]
-            httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+            experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers, json=doc).json()["id"]
+            httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
                        json={"concurrency": CONCURRENCY})
             deadline = time.monotonic() + 30
             while llm.stats()["calls"] < 12 and time.monotonic() < deadline:
@@ -49,12 +49,12 @@ def test_kill_mid_sweep_then_resume(db_backend: str, tmp_path: Path, request: py
             deadline = time.monotonic() + 60
             status = ""
             while time.monotonic() < deadline:
-                status = httpx.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+                status = httpx2.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
                 if status == "completed":
                     break
                 time.sleep(0.1)
             assert status == "completed", again.log()
-            runs = httpx.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+            runs = httpx2.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
                              params={"limit": 100}).json()
         assert runs["total"] == 10, "no run lost, none duplicated"
         assert {r["status"] for r in runs["items"]} <= {"completed", "cached"}
@@ -98,19 +98,19 @@ def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_p
         llm.hold_after(samples * first_wave)  # the first wave is answered; the second's calls are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             headers = bearer(token)
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
                                   json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
             doc = {"project_id": project, "name": "waves",
                    "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(samples)],
                    "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1",
                                         "prompt_template": "Q: {{ input }}"}],
                    "scoring_config": [{"scorer": "keyword", "config": {"keywords": ["m2"], "mode": "any"}}],
                    "parameter_space": {"model": ["m1", "m2"], "temperature": [0.1, 0.9]}}
-            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers, json=doc).json()["id"]
-            started = httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+            experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers, json=doc).json()["id"]
+            started = httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
                                  json={"type": "two_wave", "concurrency": 2})
             assert started.status_code == 202, started.text
             deadline = time.monotonic() + 30
@@ -125,12 +125,12 @@ def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_p
             deadline = time.monotonic() + 60
             status = ""
             while time.monotonic() < deadline:
-                status = httpx.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+                status = httpx2.get(again.url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
                 if status == "completed":
                     break
                 time.sleep(0.1)
             assert status == "completed", again.log()
-            runs = httpx.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+            runs = httpx2.get(again.url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
                              params={"limit": 100}).json()["items"]
     assert len(runs) == first_wave + WAVE2_SIZE, "no run lost, no wave proposed twice"
     assert {r["status"] for r in runs} <= {"completed", "cached"}
@@ -162,14 +162,14 @@ def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: 
         llm.hold_after(samples * 2 * CONCURRENCY)  # two waves answered; the third wave's calls are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             headers = bearer(token)
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
                                   json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
-            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers,
+            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers,
                                     json=_guided_doc(project, endpoint, "killed")).json()["id"]
-            started = httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+            started = httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
                                  json=sweep_body)
             assert started.status_code == 202, started.text
             deadline = time.monotonic() + 30
@@ -183,9 +183,9 @@ def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: 
         with running_server(env, tmp_path / "second.log") as again:
             runs = wait_completed(again.url, headers, experiment, again.log())
             answered_after_resume = sum(llm.answered().values())
-            reference = httpx.post(again.url + "/api/v1/experiments", headers=headers,
+            reference = httpx2.post(again.url + "/api/v1/experiments", headers=headers,
                                    json=_guided_doc(project, endpoint, "unbroken")).json()["id"]
-            assert httpx.post(again.url + f"/api/v1/experiments/{reference}/sweep", headers=headers,
+            assert httpx2.post(again.url + f"/api/v1/experiments/{reference}/sweep", headers=headers,
                               json=sweep_body).status_code == 202
             unbroken = wait_completed(again.url, headers, reference, again.log())
     assert len(runs) == max_runs and len({r["config_hash"] for r in runs}) == max_runs, "no run lost or run twice"

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from promptlooper.services.halving import projected_calls
@@ -40,14 +40,14 @@ def test_kill_mid_rung_then_resume_continues_the_halving(db_backend: str, tmp_pa
         llm.hold_after(RUNG0 + 2)  # rung 0 and two calls of rung 1 answered; the next ones are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             headers = bearer(token)
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=headers,
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
                                   json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
-            experiment = httpx.post(server.url + "/api/v1/experiments", headers=headers,
+            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers,
                                     json=_doc(project, endpoint)).json()["id"]
-            started = httpx.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
+            started = httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,
                                  json={"concurrency": CONCURRENCY,
                                        "early_stopping": {"min_samples": MIN_SAMPLES, "eta": ETA}})
             assert started.status_code == 202, started.text
@@ -65,7 +65,7 @@ def test_kill_mid_rung_then_resume_continues_the_halving(db_backend: str, tmp_pa
 
         with running_server(env, tmp_path / "second.log") as again:
             runs = wait_completed(again.url, headers, experiment, again.log())
-            details = [httpx.get(again.url + f"/api/v1/runs/{r['id']}", headers=headers).json() for r in runs]
+            details = [httpx2.get(again.url + f"/api/v1/runs/{r['id']}", headers=headers).json() for r in runs]
     assert len(runs) == len(MAX_TOKENS), "no run lost, none duplicated"
     assert Counter(r["status"] for r in runs) == {"pruned": 8, "completed": 1}
     assert Counter(r["samples_evaluated"] for r in runs) == {1: 6, 3: 2, 9: 1}

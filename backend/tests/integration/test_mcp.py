@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
@@ -490,7 +490,7 @@ def test_http_refuses_missing_or_bad_credentials(http_host: tuple[MCPHost, dict[
         headers["Authorization"] = header
     body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-    response = httpx.post(host.url, json=body, headers=headers, timeout=10)
+    response = httpx2.post(host.url, json=body, headers=headers, timeout=10)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
 

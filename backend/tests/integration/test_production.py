@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from websockets.sync.client import connect
 
@@ -37,7 +37,7 @@ class Stack:
         self.workers = workers
         self.env = env
         self.directory = directory
-        self.http = httpx.Client(base_url=api.url + "/api/v1", timeout=30)
+        self.http = httpx2.Client(base_url=api.url + "/api/v1", timeout=30)
         token = self.http.post("/auth/setup", json=ADMIN).json()["access_token"]
         self.token = token
         self.http.headers["Authorization"] = f"Bearer {token}"
@@ -161,7 +161,7 @@ def test_grid_sweep_events_reach_a_websocket_on_the_api_process(stack: Stack) ->
         runs = stack.runs(experiment_id)
         assert runs["total"] == 6 and {r["status"] for r in runs["items"]} == {"completed"}
         assert server.calls == 18
-        health = httpx.get(stack.api.url + "/health").json()
+        health = httpx2.get(stack.api.url + "/health").json()
         assert health | {"version": "-"} == {"status": "ok", "database": "ok", "queue": "ok", "redis": "ok",
                                              "version": "-"}
 
@@ -260,7 +260,7 @@ def test_health_names_redis_or_the_workers_when_down(postgres_url: str, redis_ur
     redis.Redis.from_url(base["REDIS_URL"]).flushdb()
     api = start_server(base, tmp_path / "no-workers.log", expect_status=503)
     try:
-        answer = httpx.get(api.url + "/health")
+        answer = httpx2.get(api.url + "/health")
         assert answer.status_code == 503
         assert answer.json()["queue"] == "no live worker" and answer.json()["redis"] == "ok"
     finally:
@@ -268,7 +268,7 @@ def test_health_names_redis_or_the_workers_when_down(postgres_url: str, redis_ur
     down = base | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     api = start_server(down, tmp_path / "no-redis.log", expect_status=503)
     try:
-        answer = httpx.get(api.url + "/health")
+        answer = httpx2.get(api.url + "/health")
         assert answer.status_code == 503 and answer.json()["redis"].startswith("error")
         assert answer.json()["code"] == "unhealthy"
     finally:

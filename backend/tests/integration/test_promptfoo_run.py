@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import xmlschema
 import yaml
 
@@ -130,8 +130,8 @@ def test_an_imported_config_runs_exactly_its_configurations_and_scores_what_it_a
     with LLMServer(models=["m1", "m2", "m3", "judge"]) as llm, running_server(
         {"DATA_DIR": str(tmp_path / "srv"), "DATABASE_URL": ""}, tmp_path / "server.log"
     ) as server:
-        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        key = httpx.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
+        token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        key = httpx2.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
         path = _write_config(tmp_path, llm.base_url)
         imported = _cli(tmp_path, "import", "promptfoo", str(path), "-o", str(tmp_path / "experiment.yaml"))
         assert imported.returncode == 0, imported.stderr
@@ -146,16 +146,16 @@ def test_an_imported_config_runs_exactly_its_configurations_and_scores_what_it_a
         assert sum(stats["per_model"].get(m, 0) for m in ("m1", "m2", "m3")) == 27
         assert stats["per_model"]["judge"] == 9 * 2 * 3  # 9 runs x 2 samples x 3 model-graded assertions
         headers = bearer(key)
-        listed = httpx.get(server.url + "/api/v1/experiments", headers=headers).json()["items"]
+        listed = httpx2.get(server.url + "/api/v1/experiments", headers=headers).json()["items"]
         assert len(listed) == 1
-        experiment = httpx.get(server.url + f"/api/v1/experiments/{listed[0]['id']}", headers=headers).json()
-        runs = httpx.get(server.url + f"/api/v1/experiments/{experiment['id']}/runs",
+        experiment = httpx2.get(server.url + f"/api/v1/experiments/{listed[0]['id']}", headers=headers).json()
+        runs = httpx2.get(server.url + f"/api/v1/experiments/{experiment['id']}/runs",
                          params={"limit": 100}, headers=headers).json()["items"]
         assert len(runs) == 9 and all(r["status"] == "completed" for r in runs)
         samples = {s["id"]: s for s in experiment["sample_data"]}
         checked = 0
         for summary in runs:
-            run = httpx.get(server.url + f"/api/v1/runs/{summary['id']}", headers=headers).json()
+            run = httpx2.get(server.url + f"/api/v1/runs/{summary['id']}", headers=headers).json()
             outputs = {r["sample_id"]: r["response_raw"] for r in run["stage_results"]}
             for detail in run["score_details"]:
                 per_sample = detail["metadata"]["per_sample"]

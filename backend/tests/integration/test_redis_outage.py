@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -44,7 +44,7 @@ def own_database() -> Iterator[str]:
         yield url
 
 
-def _runs(client: TestClient | httpx.Client, prefix: str, experiment_id: str) -> list[dict[str, object]]:
+def _runs(client: TestClient | httpx2.Client, prefix: str, experiment_id: str) -> list[dict[str, object]]:
     items = client.get(f"{prefix}/experiments/{experiment_id}/runs", params={"limit": 500}).json()["items"]
     return list(items)
 
@@ -100,7 +100,7 @@ def test_a_redis_outage_mid_sweep_loses_no_run_and_pays_no_call_twice(
     env = production_env(own_database, own_redis.url, TEST_FERNET_KEY, DATA_DIR=str(tmp_path))
     workers = start_workers(env, tmp_path, 2, concurrency=4)
     api = start_server(env, tmp_path / "api.log")
-    http = httpx.Client(base_url=api.url + "/api/v1", timeout=30)
+    http = httpx2.Client(base_url=api.url + "/api/v1", timeout=30)
     try:
         http.headers["Authorization"] = "Bearer " + http.post("/auth/setup", json=ADMIN).json()["access_token"]
         with LLMServer(models=["m1", "m2"], latency_s=0.05) as llm:
@@ -125,7 +125,7 @@ def test_a_redis_outage_mid_sweep_loses_no_run_and_pays_no_call_twice(
 
             own_redis.kill()  # queue messages, leases, semaphores: all gone
             time.sleep(3.0)  # longer than a run lease (RUN_LEASE_S=2): renewals fail meanwhile
-            health = httpx.get(api.url + "/health")
+            health = httpx2.get(api.url + "/health")
             assert health.status_code == 503 and health.json()["redis"].startswith("error")
             own_redis.start()
             llm.release()  # the calls in flight through the outage now answer
@@ -147,7 +147,7 @@ def test_a_redis_outage_mid_sweep_loses_no_run_and_pays_no_call_twice(
         for worker in workers:
             assert worker.proc.poll() is None, f"a worker died in the outage:\n{worker.log()[-4000:]}"
             assert "Unrecoverable error" not in worker.log()
-        assert httpx.get(api.url + "/health").json()["redis"] == "ok"
+        assert httpx2.get(api.url + "/health").json()["redis"] == "ok"
     finally:
         http.close()
         for worker in workers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
@@ -27,10 +27,10 @@ def test_data_login_and_keys_survive_restart(db_backend: str, tmp_path: Path, re
     env = _env(db_backend, tmp_path / "data", request)
     server = start_server(env, tmp_path / "first.log")
     try:
-        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        key = httpx.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
-        project = httpx.post(server.url + "/api/v1/projects", json={"name": "kept"}, headers=bearer(key)).json()
-        endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=bearer(key),
+        token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        key = httpx2.post(server.url + "/api/v1/admin/api-keys", json={"name": "ci"}, headers=bearer(token)).json()["key"]
+        project = httpx2.post(server.url + "/api/v1/projects", json={"name": "kept"}, headers=bearer(key)).json()
+        endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=bearer(key),
                               json={"label": "e", "url": "http://127.0.0.1:9/v1", "api_key": "sk-kept"}).json()
     finally:
         server.stop(signal.SIGKILL)  # no graceful shutdown: committed data must already be on disk
@@ -41,14 +41,14 @@ def test_data_login_and_keys_survive_restart(db_backend: str, tmp_path: Path, re
         assert oct((tmp_path / "data" / ".jwt_secret").stat().st_mode & 0o777) == "0o600"
 
     with running_server(env, tmp_path / "second.log") as again:
-        assert httpx.get(again.url + "/api/v1/auth/me", headers=bearer(token)).status_code == 200
-        login = httpx.post(again.url + "/api/v1/auth/login", json=ADMIN)
+        assert httpx2.get(again.url + "/api/v1/auth/me", headers=bearer(token)).status_code == 200
+        login = httpx2.post(again.url + "/api/v1/auth/login", json=ADMIN)
         assert login.status_code == 200
-        projects = httpx.get(again.url + "/api/v1/projects", headers=bearer(key)).json()
+        projects = httpx2.get(again.url + "/api/v1/projects", headers=bearer(key)).json()
         assert [p["id"] for p in projects["items"]] == [project["id"]]
-        kept = httpx.get(again.url + f"/api/v1/endpoints/{endpoint['id']}", headers=bearer(key)).json()
+        kept = httpx2.get(again.url + f"/api/v1/endpoints/{endpoint['id']}", headers=bearer(key)).json()
         assert kept["has_api_key"] is True
-        assert httpx.post(again.url + "/api/v1/auth/setup", json=ADMIN).status_code == 409
+        assert httpx2.post(again.url + "/api/v1/auth/setup", json=ADMIN).status_code == 409
 
 
 def test_production_refuses_default_secret(tmp_path: Path, request: pytest.FixtureRequest) -> None:

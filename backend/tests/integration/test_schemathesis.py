@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.environment import ADMIN, TEST_FERNET_KEY, bearer
@@ -23,8 +23,8 @@ def test_no_server_errors(db_backend: str, tmp_path: Path, request: pytest.Fixtu
         env |= {"DATABASE_URL": request.getfixturevalue("postgres_url"), "JWT_SECRET": "st-secret",
                 "ENCRYPTION_KEY": TEST_FERNET_KEY}
     with running_server(env, tmp_path / "server.log") as server:
-        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        httpx.post(server.url + "/api/v1/projects", json={"name": "seed"}, headers=bearer(token))
+        token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        httpx2.post(server.url + "/api/v1/projects", json={"name": "seed"}, headers=bearer(token))
         cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
         result = subprocess.run(
             [cli, "run", server.url + "/openapi.json", "--checks", "not_a_server_error",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from tests.support.environment import ADMIN, bearer
 from tests.support.server import running_server
@@ -25,8 +25,8 @@ def test_installed_plugin_is_listed_and_scores(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     env = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": "", "PYTHONPATH": str(target)}
     with running_server(env, tmp_path / "server.log") as server:
-        token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        scorers = {s["id"]: s for s in httpx.get(server.url + "/api/v1/scorers", headers=bearer(token)).json()["items"]}
+        token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        scorers = {s["id"]: s for s in httpx2.get(server.url + "/api/v1/scorers", headers=bearer(token)).json()["items"]}
         assert "shouty" in scorers and scorers["shouty"]["description"]
         assert {"keyword", "length", "format", "embedding_similarity", "llm_judge", "python", "webhook",
                 "human_rating"} <= set(scorers)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from websockets.sync.client import connect
 
@@ -42,9 +42,9 @@ def test_served_logs_hold_no_token_and_mcp_binds_the_api_host(tmp_path: Path) ->
         while True:
             assert proc.poll() is None, log_path.read_text()
             try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200 and _reachable("127.0.0.1", mcp_port):
+                if httpx2.get(base + "/health", timeout=2).status_code == 200 and _reachable("127.0.0.1", mcp_port):
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
@@ -52,8 +52,8 @@ def test_served_logs_hold_no_token_and_mcp_binds_the_api_host(tmp_path: Path) ->
         assert _reachable("127.0.0.1", mcp_port)
         assert not _reachable("127.0.0.2", mcp_port)
         assert not _reachable("127.0.0.2", port)
-        token = httpx.post(base + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-        key = httpx.post(base + "/api/v1/admin/api-keys", json={"name": "ws"}, headers=bearer(token)).json()["key"]
+        token = httpx2.post(base + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+        key = httpx2.post(base + "/api/v1/admin/api-keys", json={"name": "ws"}, headers=bearer(token)).json()["key"]
         ws_base = base.replace("http", "ws")
         with connect(f"{ws_base}/ws/dashboard?token={token}", open_timeout=10):
             pass

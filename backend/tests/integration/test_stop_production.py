@@ -13,7 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.environment import ADMIN, TEST_FERNET_KEY, fresh_database
@@ -25,11 +25,11 @@ from tests.support.workers import production_env, start_workers
 pytestmark = pytest.mark.timeout(240)
 
 
-def _client(api: ServerProcess, token: str) -> httpx.Client:
-    return httpx.Client(base_url=api.url + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {token}"})
+def _client(api: ServerProcess, token: str) -> httpx2.Client:
+    return httpx2.Client(base_url=api.url + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {token}"})
 
 
-def _states(http: httpx.Client, experiment_id: str, **params: str) -> list[str]:
+def _states(http: httpx2.Client, experiment_id: str, **params: str) -> list[str]:
     items = http.get(f"/experiments/{experiment_id}/runs", params={"limit": 500} | params).json()["items"]
     return sorted(str(r["status"]) for r in items)
 
@@ -44,7 +44,7 @@ def test_stop_cancels_hanging_runs_on_workers_across_an_api_restart(tmp_path: Pa
         workers = start_workers(env, tmp_path, 1, concurrency=4)
         api = start_server(env, tmp_path / "api-1.log")
         try:
-            token = httpx.post(api.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(api.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             http = _client(api, token)
             endpoint = http.post("/endpoints", json={"label": "mock", "url": llm.base_url, "max_concurrency": 8})
             project = http.post("/projects", json={"name": f"p-{uuid.uuid4().hex[:6]}"}).json()["id"]

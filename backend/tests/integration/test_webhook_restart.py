@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.environment import ADMIN, FAST_WEBHOOKS, TEST_FERNET_KEY, bearer
@@ -32,21 +32,21 @@ def test_delivery_in_flight_when_killed_is_sent_after_restart(db_backend: str, t
     with LLMServer(models=["m1"]) as llm, WebhookReceiver() as hooks:
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
+            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
             auth = bearer(token)
-            hook = httpx.post(server.url + "/api/v1/webhooks", headers=auth,
+            hook = httpx2.post(server.url + "/api/v1/webhooks", headers=auth,
                               json={"event_type": "experiment.started", "url": hooks.url}).json()
-            endpoint = httpx.post(server.url + "/api/v1/endpoints", headers=auth,
+            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=auth,
                                   json={"label": "mock", "url": llm.base_url}).json()
-            project = httpx.post(server.url + "/api/v1/projects", headers=auth, json={"name": "p"}).json()
-            experiment = httpx.post(server.url + "/api/v1/experiments", headers=auth, json={
+            project = httpx2.post(server.url + "/api/v1/projects", headers=auth, json={"name": "p"}).json()
+            experiment = httpx2.post(server.url + "/api/v1/experiments", headers=auth, json={
                 "project_id": project["id"], "name": "e", "sample_data": [{"id": "s", "input": "alpha"}],
                 "pipeline_stages": [{"name": "a", "endpoint_id": endpoint["id"], "model": "m1",
                                      "prompt_template": "Say {{ input }}"}],
                 "scoring_config": [{"scorer": "length", "config": {"max_words": 40}}],
             }).json()
             hooks.park()  # the first POST arrives and is never answered
-            assert httpx.post(server.url + f"/api/v1/experiments/{experiment['id']}/sweep", headers=auth,
+            assert httpx2.post(server.url + f"/api/v1/experiments/{experiment['id']}/sweep", headers=auth,
                               json={}).status_code == 202
             assert hooks.parked.wait(20), "the first attempt never arrived"
         finally:
@@ -59,7 +59,7 @@ def test_delivery_in_flight_when_killed_is_sent_after_restart(db_backend: str, t
             requests = hooks.wait_for(lambda seen: len(seen) >= 2, timeout_s=30)
             assert requests[1].delivery == first.delivery, "the same delivery id, so the receiver can drop repeats"
             assert requests[1].body == first.body and verify(hook["secret"], requests[1])
-            log = httpx.get(again.url + f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth).json()
+            log = httpx2.get(again.url + f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth).json()
             assert log["total"] == 1
         finally:
             again.stop()

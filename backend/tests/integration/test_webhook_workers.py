@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.test_production import production_stack
@@ -34,7 +34,7 @@ def test_delivery_in_flight_when_the_workers_die_is_sent_by_a_new_worker(redis_u
             log = stack.http.get(f"/webhooks/{hook['id']}/deliveries").json()
             assert log["total"] == 1 and log["items"][0]["id"] == first.delivery
             assert log["items"][0]["delivered"] is True
-            assert httpx.get(stack.api.url + "/health").status_code == 200
+            assert httpx2.get(stack.api.url + "/health").status_code == 200
         finally:
             for worker in replacement:
                 worker.stop()

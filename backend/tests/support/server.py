@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 
 def free_port() -> int:
@@ -60,9 +60,9 @@ def start_server(env: dict[str, str], log_path: Path, timeout_s: float = 60.0,
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
         try:
-            if httpx.get(server.url + "/health", timeout=3).status_code == expect_status:
+            if httpx2.get(server.url + "/health", timeout=3).status_code == expect_status:
                 return server
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.1)
     server.stop(signal.SIGKILL)
@@ -96,10 +96,10 @@ def wait_completed(url: str, headers: dict[str, str], experiment: str, log: str)
     deadline = time.monotonic() + 60
     status = ""
     while time.monotonic() < deadline:
-        status = httpx.get(url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
+        status = httpx2.get(url + f"/api/v1/experiments/{experiment}", headers=headers).json()["status"]
         if status == "completed":
             break
         time.sleep(0.1)
     assert status == "completed", log
-    return list(httpx.get(url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
+    return list(httpx2.get(url + f"/api/v1/experiments/{experiment}/runs", headers=headers,
                           params={"limit": 100}).json()["items"])

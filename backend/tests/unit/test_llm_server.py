@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import sys
 
-import httpx
+import httpx2
 import pytest
 
 from promptlooper.engine.definition import SampleDef
@@ -35,7 +35,7 @@ def test_answers_are_deterministic_and_distinguish_requests():
 
 
 def test_control_routes(llm):
-    with httpx.Client(base_url=llm.url) as client:
+    with httpx2.Client(base_url=llm.url) as client:
         assert client.post("/_script", json=["500"]).json()["queued"] == 1
         body = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
         assert client.post("/v1/chat/completions", json=body).status_code == 500
@@ -57,13 +57,13 @@ def test_runs_as_a_separate_process(landscape):
         line = proc.stdout.readline()
         assert "ready on http://127.0.0.1:" in line
         base_url = line.split("ready on ")[1].split()[0]
-        response = httpx.post(f"{base_url}/chat/completions", timeout=10,
+        response = httpx2.post(f"{base_url}/chat/completions", timeout=10,
                               json={"model": "m2", "messages": [{"role": "user", "content": "x"}]})
         content = response.json()["choices"][0]["message"]["content"]
         assert content.startswith("m2")
         body = {"model": "m2", "messages": [{"role": "user", "content": "x"}]}
         assert (content == landscape_answer(body)) is landscape and (content == answer_text(body)) is not landscape
-        assert httpx.get(base_url.removesuffix("/v1") + "/_stats").json()["per_model"] == {"m2": 1}
+        assert httpx2.get(base_url.removesuffix("/v1") + "/_stats").json()["per_model"] == {"m2": 1}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -116,7 +116,7 @@ async def test_the_length_scorer_reads_the_landscape_score_from_the_answer():
 
 
 def test_the_server_answers_from_the_landscape_in_landscape_mode():
-    with LLMServer(landscape=True) as server, httpx.Client(base_url=server.base_url) as client:
+    with LLMServer(landscape=True) as server, httpx2.Client(base_url=server.base_url) as client:
         body = _body(0.3, 0.85, "variant=terse sample=s9 seed=2 hello")
         answer = client.post("/chat/completions", json=body).json()["choices"][0]["message"]["content"]
         assert answer == landscape_answer(body) and answer.startswith("m1 score=")

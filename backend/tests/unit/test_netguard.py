@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from promptlooper.engine.adapters import AdapterError, OpenAICompatAdapter
@@ -43,8 +43,8 @@ def _resolver(table: dict[str, str]) -> Any:
 
 async def test_a_name_resolving_to_a_metadata_address_is_refused_before_connecting() -> None:
     transport = guarded_transport(_resolver({"innocent.example": "169.254.169.254"}))
-    async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(httpx.ConnectError, match=r"SSRF guard: innocent.example resolves to 169.254.169.254"):
+    async with httpx2.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx2.ConnectError, match=r"SSRF guard: innocent.example resolves to 169.254.169.254"):
             await client.get("http://innocent.example/latest/meta-data/")
 
 
@@ -52,7 +52,7 @@ async def test_the_checked_address_is_the_one_connected_to() -> None:
     with LLMServer(models=["m1"]) as llm:
         port = int(llm.base_url.split(":")[2].split("/")[0])
         transport = guarded_transport(_resolver({"models.example": "127.0.0.1"}))
-        async with httpx.AsyncClient(transport=transport) as client:
+        async with httpx2.AsyncClient(transport=transport) as client:
             answer = await client.get(f"http://models.example:{port}/v1/models")
         assert answer.status_code == 200 and answer.json()["data"][0]["id"] == "m1"
 
@@ -80,8 +80,8 @@ def redirector(location: str) -> Iterator[str]:
 
 async def test_every_redirect_hop_is_checked() -> None:
     with redirector("http://169.254.169.254/latest/meta-data/iam") as base:
-        async with httpx.AsyncClient(transport=guarded_transport(), follow_redirects=True) as client:
-            with pytest.raises(httpx.ConnectError, match=r"169\.254\.169\.254 is a cloud metadata address"):
+        async with httpx2.AsyncClient(transport=guarded_transport(), follow_redirects=True) as client:
+            with pytest.raises(httpx2.ConnectError, match=r"169\.254\.169\.254 is a cloud metadata address"):
                 await client.get(base + "/start")
 
 
@@ -103,7 +103,7 @@ async def test_the_webhook_scorer_refuses_a_stored_metadata_url_at_connect_time(
 
 
 async def test_a_pooled_connection_the_server_closed_reads_as_expired() -> None:
-    """The cheap `is_readable` probe httpcore's pool relies on to drop connections a server closed."""
+    """The cheap `is_readable` probe httpcore2's pool relies on to drop connections a server closed."""
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         stream = await GuardedBackend().connect_tcp("127.0.0.1", listener.getsockname()[1])
@@ -143,7 +143,7 @@ class _Collect(logging.Handler):
 
 def test_uvicorn_access_and_websocket_lines_are_redacted() -> None:
     install_log_redaction()
-    names = ("uvicorn.access", "uvicorn.error", "httpx")
+    names = ("uvicorn.access", "uvicorn.error", "httpx2")
     loggers = [logging.getLogger(n) for n in names]
     assert all(any(isinstance(f, RedactFilter) for f in lg.filters) for lg in loggers)
     collect = _Collect()
@@ -154,7 +154,7 @@ def test_uvicorn_access_and_websocket_lines_are_redacted() -> None:
     try:
         loggers[0].info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/ws/dashboard?token=pl_SECRETKEY", "1.1", 101)
         loggers[1].info('%s - "WebSocket %s" [accepted]', ("127.0.0.1", 5000), "/ws/experiments/x?token=eyJ.SECRET.JWT")
-        loggers[2].info('HTTP Request: %s %s "%s"', "POST", httpx.URL("http://u:PASSWORD@127.0.0.1/v1/x"), "HTTP/1.1 200 OK")
+        loggers[2].info('HTTP Request: %s %s "%s"', "POST", httpx2.URL("http://u:PASSWORD@127.0.0.1/v1/x"), "HTTP/1.1 200 OK")
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.removeHandler(collect)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-import httpx
+import httpx2
 
 from promptlooper.netguard import guarded_transport
 
@@ -56,7 +56,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx2.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -82,7 +82,7 @@ def status_sentence(code: int) -> str:
     return f"{message}: {hint}" if hint else message
 
 
-def status_error(response: httpx.Response) -> AdapterError:
+def status_error(response: httpx2.Response) -> AdapterError:
     """The AdapterError for an HTTP error answer (429 and 5xx are retryable)."""
     code = response.status_code
     message = status_sentence(code)
@@ -160,7 +160,7 @@ class OpenAICompatAdapter:
     def __init__(self, base_url: str, api_key: str | None = None, *, max_concurrency: int = 8,
                  timeout_s: float = 60, connect_timeout_s: float = 10, max_retries: int = 4,
                  backoff_base_s: float = 0.5, backoff_max_s: float = 20,
-                 client: httpx.AsyncClient | None = None, gate: CallGate | None = None) -> None:
+                 client: httpx2.AsyncClient | None = None, gate: CallGate | None = None) -> None:
         self.base_url = base_url.strip().rstrip("/")
         self.timeout_s = timeout_s
         self.max_retries = max(0, max_retries)
@@ -170,28 +170,28 @@ class OpenAICompatAdapter:
         self.gate: CallGate = gate or LocalGate(self.max_concurrency)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_client = client is None
-        limits = httpx.Limits(max_connections=self.max_concurrency,
+        limits = httpx2.Limits(max_connections=self.max_concurrency,
                               max_keepalive_connections=self.max_concurrency, keepalive_expiry=30)
         # The SSRF guard: link-local and cloud-metadata addresses are refused after DNS, on every hop.
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=None),
+        self._client = client or httpx2.AsyncClient(
+            timeout=httpx2.Timeout(timeout_s, connect=connect_timeout_s, pool=None),
             limits=limits, transport=guarded_transport(limits=limits),
         )
 
-    def _unreachable(self, exc: httpx.HTTPError) -> AdapterError:
-        if isinstance(exc, httpx.TimeoutException):
-            if isinstance(exc, httpx.ConnectTimeout):
+    def _unreachable(self, exc: httpx2.HTTPError) -> AdapterError:
+        if isinstance(exc, httpx2.TimeoutException):
+            if isinstance(exc, httpx2.ConnectTimeout):
                 return EndpointUnreachable(f"Endpoint {self.base_url} did not accept a connection in time",
                                            retryable=True)
             return EndpointUnreachable(f"Endpoint {self.base_url} timed out after {self.timeout_s:g}s",
                                        retryable=True)
-        if isinstance(exc, httpx.ConnectError):
+        if isinstance(exc, httpx2.ConnectError):
             text = str(exc)
             if "refused" in text.lower() or _refused(exc):
                 return EndpointUnreachable(f"Endpoint {self.base_url} refused the connection", retryable=True)
             return EndpointUnreachable(f"Could not connect to endpoint {self.base_url}: {text or 'connection failed'}",
                                        retryable=True)
-        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.InvalidURL):
             return EndpointUnreachable(f"Endpoint URL {self.base_url} is not a valid http(s) URL", retryable=False)
         return EndpointUnreachable(
             f"Request to endpoint {self.base_url} failed: {type(exc).__name__} {exc}".strip(), retryable=True)
@@ -211,9 +211,9 @@ class OpenAICompatAdapter:
             started = time.perf_counter()
             try:
                 response = await self._client.request(method, url, json=payload, headers=self._headers)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise self._unreachable(exc) from exc
-            except (UnicodeError, ValueError) as exc:  # a URL or header httpx cannot encode
+            except (UnicodeError, ValueError) as exc:  # a URL or header httpx2 cannot encode
                 raise EndpointUnreachable(
                     f"Cannot send a request to {self.base_url}: the URL or API key has characters HTTP cannot carry",
                     retryable=False) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import BaseModel, Field, field_validator
 
 from promptlooper.netguard import check_url, guarded_transport
@@ -48,8 +48,8 @@ class WebhookConfig(ScorerConfig):
     @classmethod
     def _http_url(cls, url: str) -> str:
         try:
-            parsed = httpx.URL(url.strip())
-        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            parsed = httpx2.URL(url.strip())
+        except (httpx2.InvalidURL, TypeError, ValueError) as exc:
             raise ValueError(f"not a valid URL: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("the url must be an http:// or https:// URL with a host")
@@ -64,7 +64,7 @@ class _Retryable(Exception):
     """An attempt that may succeed when tried again."""
 
 
-def _read_score(response: httpx.Response) -> ScoreResult:
+def _read_score(response: httpx2.Response) -> ScoreResult:
     try:
         body = response.json()
     except ValueError:
@@ -79,13 +79,13 @@ def _read_score(response: httpx.Response) -> ScoreResult:
     return ScoreResult(float(raw), meta)
 
 
-async def _attempt(client: httpx.AsyncClient, config: WebhookConfig, payload: dict[str, Any],
+async def _attempt(client: httpx2.AsyncClient, config: WebhookConfig, payload: dict[str, Any],
                    headers: dict[str, str]) -> ScoreResult:
     try:
         response = await client.post(config.url, json=payload, headers=headers)
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise _Retryable(f"timed out after {config.timeout_s:g}s") from exc
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         raise _Retryable(f"could not connect: {type(exc).__name__} {exc}".strip()) from exc
     if response.status_code >= 500:
         raise _Retryable(f"answered {response.status_code}")
@@ -116,7 +116,7 @@ class WebhookScorer:
                                                "(was ENCRYPTION_KEY changed?)"})
         last = ""
         # The SSRF guard refuses link-local and metadata targets after DNS resolution.
-        async with httpx.AsyncClient(timeout=config.timeout_s, follow_redirects=False,
+        async with httpx2.AsyncClient(timeout=config.timeout_s, follow_redirects=False,
                                      transport=guarded_transport()) as client:
             for attempt in range(config.retries + 1):
                 if attempt:
