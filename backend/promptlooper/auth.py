@@ -260,9 +260,9 @@ class RedisLoginThrottle(LoginThrottle):
 
     def _client(self) -> tuple[Any, Any]:
         if self._scripts is None:
-            from promptlooper.queue.coordination import redis_client
+            from promptlooper.queue.coordination import COMMAND_TIMEOUT_S, redis_client
 
-            self._redis = redis_client(self.redis_url)
+            self._redis = redis_client(self.redis_url, command_timeout_s=COMMAND_TIMEOUT_S)
             self._scripts = (self._redis.register_script(_COUNT), self._redis.register_script(_FORGET))
         return self._scripts
 

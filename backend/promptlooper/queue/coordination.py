@@ -142,17 +142,23 @@ async def through_outage(operation: Callable[[], Awaitable[T]], what: str) -> T:
 FAST_ATTEMPTS = 4  # per process and semaphore: callers trying Redis at once before queueing locally
 
 
-def redis_client(redis_url: str) -> Redis:
+COMMAND_TIMEOUT_S = 10.0  # coordination commands are short scripts; a silent Redis must not hang a caller
+
+
+def redis_client(redis_url: str, command_timeout_s: float | None = None) -> Redis:
     """An asyncio Redis client whose callers wait for a free connection instead of failing.
 
     redis-py's default pool raises `MaxConnectionsError` past 100 connections in flight, which a
-    worker running thousands of calls at once reached.
+    worker running thousands of calls at once reached. `command_timeout_s` bounds each reply: a
+    connection that stops answering raises a timeout (retried, then `through_outage`) instead of
+    waiting forever. Leave it None for a pub/sub listener, which is idle between messages.
     """
     # A few quick retries ride out a blip; a real outage surfaces fast (see `through_outage`), and a
     # connection broken by a Redis restart is replaced on the next command.
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=30,
                                            decode_responses=True, health_check_interval=30,
-                                           socket_connect_timeout=2, socket_keepalive=True,
+                                           socket_connect_timeout=2, socket_timeout=command_timeout_s,
+                                           socket_keepalive=True,
                                            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
                                            retry_on_error=[RedisConnectionError, RedisTimeoutError])
     return Redis.from_pool(pool)
@@ -176,7 +182,7 @@ class Coordinator:
     """One Redis connection pool and the leases this process holds (renewed in the background)."""
 
     def __init__(self, redis_url: str, *, lease_s: float = 15.0) -> None:
-        self.redis: Redis = redis_client(redis_url)
+        self.redis: Redis = redis_client(redis_url, command_timeout_s=COMMAND_TIMEOUT_S)
         self.lease_ms = int(lease_s * 1000)
         self.slot_lease_ms = 10_000
         self._acquire = self.redis.register_script(_ACQUIRE)

@@ -108,3 +108,29 @@ async def test_heartbeats_list_live_workers(redis_url: str) -> None:
     observer = await _coordinator(redis_url)
     assert name not in await observer.live_workers(), "a stopped worker leaves the list"
     await observer.aclose()
+
+
+async def test_a_redis_that_stops_answering_times_out_instead_of_hanging() -> None:
+    """A connection whose replies never come raises a timeout (then `through_outage` decides), never hangs."""
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from promptlooper.queue.coordination import redis_client
+
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never replies
+    port = silent.sockets[0].getsockname()[1]
+    client = redis_client(f"redis://127.0.0.1:{port}/0", command_timeout_s=0.3)
+    started = time.monotonic()
+    try:
+        try:
+            await asyncio.wait_for(client.ping(), timeout=10)
+        except RedisTimeoutError:
+            pass
+        else:
+            raise AssertionError("a silent server answered")
+        assert time.monotonic() - started < 5, "bounded by the command timeout (and its two quick retries)"
+    finally:
+        await client.aclose()
+        silent.close()
+    coordinator = Coordinator("redis://127.0.0.1:6379/15")
+    assert coordinator.redis.connection_pool.connection_kwargs["socket_timeout"] == 10.0
+    await coordinator.aclose()
