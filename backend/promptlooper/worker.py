@@ -20,7 +20,6 @@ from celery.signals import worker_process_init, worker_process_shutdown, worker_
 
 from promptlooper.config import Settings
 from promptlooper.context import AppContext
-from promptlooper.heap import freeze_startup_heap
 
 log = logging.getLogger("promptlooper.worker")
 T = TypeVar("T")
@@ -150,12 +149,10 @@ def build_worker_app(settings: Settings) -> Celery:
     def _on_ready(**_: Any) -> None:
         if pool != "prefork":  # prefork children start their own runtime after the fork
             current_runtime()
-            freeze_startup_heap()
             log.info("worker ready: %s pool, concurrency %s", pool, settings.worker_concurrency)
 
     def _on_child_init(**_: Any) -> None:
         current_runtime()
-        freeze_startup_heap()
 
     def _on_shutdown(**_: Any) -> None:
         if _runtime is not None:
