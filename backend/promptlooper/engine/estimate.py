@@ -140,7 +140,7 @@ async def count_cached(configs: Sequence[Mapping[str, Any]], samples: Sequence[S
     stage before it was a hit (its cached answer is the next stage's `previous`). `lookup` answers
     the content stored under each key found.
     """
-    from .runner import render_messages  # the runner's own rendering, so keys match exactly
+    from .runner import render_stage_messages  # the runner's own rendering, so keys match exactly
 
     stage_count = len(configs[0]["stages"]) if configs else 0
     if not stage_count or not samples:
@@ -171,8 +171,8 @@ async def count_cached(configs: Sequence[Mapping[str, Any]], samples: Sequence[S
                 input=sample.input, reference=sample.reference,
                 vars=templates.merge_vars(config.get("vars") or {}, sample.vars),
                 previous=previous[0], stages=outputs, stage_index=index)
-            try:
-                messages = render_messages(stage, context)
+            try:  # a template with loops renders off the loop: 20 of them at once held it for seconds
+                messages = await render_stage_messages(stage, context)
             except templates.TemplateError:
                 continue
             keys[chain_index] = cache_key(base_url, str(stage["model"]), messages, dict(stage.get("params") or {}),

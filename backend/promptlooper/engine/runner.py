@@ -99,7 +99,7 @@ def render_messages(stage: Mapping[str, Any], context: templates.TemplateContext
     return messages
 
 
-async def _render(stage: Mapping[str, Any], context: templates.TemplateContext) -> list[dict[str, str]]:
+async def render_stage_messages(stage: Mapping[str, Any], context: templates.TemplateContext) -> list[dict[str, str]]:
     """The messages; a template with statements (loops, macros) renders off the event loop (still bounded)."""
     texts = (stage.get("system_prompt") or "", stage["prompt_template"])
     if any("{%" in text for text in texts):
@@ -139,7 +139,7 @@ async def _run_stage(run: _Run, index: int, stage: Mapping[str, Any], sample: Sa
     outcome = StageOutcome(stage_index=index, stage_name=str(stage.get("name", index)), sample_id=sample.id,
                            prompt_sent="", response_raw=None, model_used=stage.get("model"), parameters=params)
     try:
-        messages = await _render(stage, context)
+        messages = await render_stage_messages(stage, context)
         outcome.prompt_sent = json.dumps(messages, ensure_ascii=False)
         response, cached, key, cost = await _call(run, stage, messages, params)
     except templates.TemplateError as exc:

@@ -168,8 +168,8 @@ def test_templates_with_statements_render_off_the_event_loop() -> None:
         return threading.current_thread().name
 
     async def both() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-        heavy = await runner._render({"prompt_template": "{% for i in [1] %}{{ who() }}{% endfor %}"}, {"who": who})
-        light = await runner._render({"prompt_template": "{{ who() }}"}, {"who": who})
+        heavy = await runner.render_stage_messages({"prompt_template": "{% for i in [1] %}{{ who() }}{% endfor %}"}, {"who": who})
+        light = await runner.render_stage_messages({"prompt_template": "{{ who() }}"}, {"who": who})
         return heavy, light
 
     heavy, light = asyncio.run(both())
