@@ -9,7 +9,6 @@ sample): a count above 1 would be a sample called twice for a configuration.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from promptlooper.services.halving import projected_calls, rungs
-from tests.support.flows import make_endpoint, wait_event, wait_status
+from tests.support.flows import make_endpoint, wait_event, wait_status, wait_until
 from tests.support.llm_server import LLMServer
 
 TARGET = 20
@@ -51,15 +50,6 @@ def landscape(client: TestClient, endpoint_id: str, samples: int = SAMPLES,
 
 def runs_of(client: TestClient, experiment_id: str) -> list[dict[str, Any]]:
     return list(client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 200}).json()["items"])
-
-
-def wait_until(predicate: Any, what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def per_config_and_sample(server: LLMServer) -> Counter[tuple[Any, str]]:

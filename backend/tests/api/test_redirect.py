@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status
+from tests.support.flows import make_endpoint, make_experiment, wait_event, wait_status, wait_until
 from tests.support.llm_server import LLMServer
 from tests.support.webhook_receiver import WebhookReceiver, verify
 
@@ -36,15 +36,6 @@ def all_runs(client: TestClient, experiment_id: str) -> list[dict[str, Any]]:
     page = client.get(f"/api/v1/experiments/{experiment_id}/runs", params={"limit": 500}).json()
     assert page["total"] == len(page["items"])
     return list(page["items"])
-
-
-def wait_until(predicate: Any, what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def expected_change(runs: list[dict[str, Any]], models: list[str], temps: list[float]) -> tuple[int, int, set[Key]]:

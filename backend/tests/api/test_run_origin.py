@@ -8,13 +8,12 @@ mode (Postgres, Redis and two real `promptlooper worker` processes), against the
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.flows import events, make_endpoint, make_experiment, wait_status
+from tests.support.flows import events, make_endpoint, make_experiment, wait_status, wait_until
 from tests.support.llm_server import LLMServer
 
 
@@ -46,15 +45,6 @@ def run_event_origins(client: TestClient, experiment_id: str, runs: list[dict[st
 
     wait_until(finished, "every run's finish event", timeout_s=10)
     return found
-
-
-def wait_until(predicate: Any, what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_grid_random_and_adhoc_runs_say_who_proposed_them(admin: TestClient) -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.support.environment import ADMIN, bearer
 from tests.support.llm_server import LLMServer
-from tests.support.server import crash_env, running_server, start_server, wait_completed
+from tests.support.server import crash_env, running_server, served_project, start_server, wait_completed
 
 CONCURRENCY = 2
 
@@ -21,11 +20,7 @@ def test_kill_mid_sweep_then_resume(db_backend: str, tmp_path: Path, request: py
     with LLMServer(models=["m1", "m2"], latency_s=0.1) as llm:
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-            headers = bearer(token)
-            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
-                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            headers, endpoint, project = served_project(server.url, llm.base_url)
             doc = {"project_id": project, "name": "crash",
                    "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(4)],
                    "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1",
@@ -98,11 +93,7 @@ def test_kill_between_the_waves_of_a_strategy_then_resume(db_backend: str, tmp_p
         llm.hold_after(samples * first_wave)  # the first wave is answered; the second's calls are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-            headers = bearer(token)
-            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
-                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            headers, endpoint, project = served_project(server.url, llm.base_url)
             doc = {"project_id": project, "name": "waves",
                    "sample_data": [{"id": f"s{i}", "input": f"text {i}"} for i in range(samples)],
                    "pipeline_stages": [{"name": "a", "endpoint_id": endpoint, "model": "m1",
@@ -162,11 +153,7 @@ def test_kill_mid_guided_sweep_then_resume_continues_the_same_study(db_backend: 
         llm.hold_after(samples * 2 * CONCURRENCY)  # two waves answered; the third wave's calls are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-            headers = bearer(token)
-            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
-                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            headers, endpoint, project = served_project(server.url, llm.base_url)
             experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers,
                                     json=_guided_doc(project, endpoint, "killed")).json()["id"]
             started = httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,

@@ -13,9 +13,8 @@ import httpx2
 import pytest
 
 from promptlooper.services.halving import projected_calls
-from tests.support.environment import ADMIN, bearer
 from tests.support.llm_server import LLMServer
-from tests.support.server import crash_env, running_server, start_server, wait_completed
+from tests.support.server import crash_env, running_server, served_project, start_server, wait_completed
 
 CONCURRENCY = 2
 SAMPLES, MIN_SAMPLES, ETA = 9, 1, 3  # rungs 1 -> 3 -> 9
@@ -40,11 +39,7 @@ def test_kill_mid_rung_then_resume_continues_the_halving(db_backend: str, tmp_pa
         llm.hold_after(RUNG0 + 2)  # rung 0 and two calls of rung 1 answered; the next ones are parked
         server = start_server(env, tmp_path / "first.log")
         try:
-            token = httpx2.post(server.url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"]
-            headers = bearer(token)
-            endpoint = httpx2.post(server.url + "/api/v1/endpoints", headers=headers,
-                                  json={"label": "mock", "url": llm.base_url}).json()["id"]
-            project = httpx2.post(server.url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+            headers, endpoint, project = served_project(server.url, llm.base_url)
             experiment = httpx2.post(server.url + "/api/v1/experiments", headers=headers,
                                     json=_doc(project, endpoint)).json()["id"]
             started = httpx2.post(server.url + f"/api/v1/experiments/{experiment}/sweep", headers=headers,

@@ -71,3 +71,13 @@ def wait_event(client: TestClient, experiment_id: str, event_type: str, timeout_
             return found
         time.sleep(0.05)
     raise AssertionError(f"no {event_type} event within {timeout_s}s")
+
+
+def wait_until(predicate: Any, what: str, timeout_s: float = 30.0) -> None:
+    """Poll `predicate` every 20 ms until it is true; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

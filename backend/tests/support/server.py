@@ -91,6 +91,17 @@ def crash_env(db_backend: str, tmp_path: Path, request: Any) -> dict[str, str]:
     return env
 
 
+def served_project(url: str, llm_base_url: str) -> tuple[dict[str, str], str, str]:
+    """Set up a served app's admin, a loopback endpoint and a project: (auth headers, endpoint id, project id)."""
+    from tests.support.environment import ADMIN, bearer
+
+    headers = bearer(httpx2.post(url + "/api/v1/auth/setup", json=ADMIN).json()["access_token"])
+    endpoint = httpx2.post(url + "/api/v1/endpoints", headers=headers,
+                           json={"label": "mock", "url": llm_base_url}).json()["id"]
+    project = httpx2.post(url + "/api/v1/projects", headers=headers, json={"name": "p"}).json()["id"]
+    return headers, str(endpoint), str(project)
+
+
 def wait_completed(url: str, headers: dict[str, str], experiment: str, log: str) -> list[dict[str, Any]]:
     """Poll a served experiment until it is completed (60 s at most); answer its runs (up to 100)."""
     deadline = time.monotonic() + 60
